@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Storage interface: a versioned method table in the style of SQLite's VFS.
+ *
+ * Callers see pl_store and its functions; backends implement
+ * pl_store_methods.  SQLite (WAL, synchronous=FULL) is the default backend;
+ * others (PostgreSQL, an in-memory one, a fault-injecting wrapper) plug in
+ * behind the same table.  Nothing backend-specific appears here.
+ *
+ * Data model (version 1): typed objects, each a byte string under a
+ * (kind, key) pair.  Kinds are small integers owned by the caller (the
+ * registry lives in docs/formats.md); keys are text of at most
+ * PL_STORE_KEY_MAX bytes; values at most PL_STORE_VALUE_MAX bytes.
+ * Later versions append methods to the table; fields are never reordered.
+ *
+ * Durability: every committed transaction is on stable storage when commit
+ * returns 0 — the rule that lets the node acknowledge after commit.
+ */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PL_STORE_KEY_MAX 256
+#define PL_STORE_VALUE_MAX (16u * 1024 * 1024)
+
+typedef struct pl_store pl_store;
+typedef struct pl_store_backend pl_store_backend; /* a backend's own connection state */
+
+enum {
+	PL_STORE_CREATE = 1u << 0,   /* create the store if missing */
+	PL_STORE_READONLY = 1u << 1,
+};
+enum { PL_STORE_NO_REPLACE = 1u << 0 }; /* put: fail with PL_ERR_EXISTS if the key exists */
+
+/* Called once per object by list; a non-zero return stops the walk and is returned. */
+typedef int (*pl_store_list_cb)(void *ctx, const char *key, const uint8_t *val, size_t len);
+
+#define PL_STORE_METHODS_VERSION 1
+
+typedef struct pl_store_methods {
+	int version;      /* PL_STORE_METHODS_VERSION the backend implements */
+	const char *name; /* "sqlite" */
+	/* Open (and with PL_STORE_CREATE create, migrating the schema to the
+	 * newest version) the store at location.  A schema newer than the
+	 * backend knows: PL_ERR_SCHEMA.  Held by another writer: PL_ERR_BUSY. */
+	int (*open)(const char *location, unsigned flags, pl_store_backend **out);
+	void (*close)(pl_store_backend *b);
+	/* Transactions do not nest.  commit is durable when it returns 0; on
+	 * failure the transaction is rolled back and nothing of it remains. */
+	int (*begin)(pl_store_backend *b);
+	int (*commit)(pl_store_backend *b);
+	int (*rollback)(pl_store_backend *b);
+	int (*schema_version)(pl_store_backend *b, int *out);
+	/* Objects.  Outside a transaction each call is its own transaction. */
+	int (*put)(pl_store_backend *b, uint32_t kind, const char *key, const uint8_t *val,
+		   size_t len, unsigned flags);
+	/* *val is malloc'd (caller frees); PL_ERR_NOT_FOUND when absent. */
+	int (*get)(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val, size_t *len);
+	int (*del)(pl_store_backend *b, uint32_t kind, const char *key);
+	/* In ascending key order (bytewise). */
+	int (*list)(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx);
+} pl_store_methods;
+
+/* The built-in SQLite backend. */
+PL_EXPORT extern const pl_store_methods pl_store_sqlite_methods;
+
+/*
+ * Open a store.  location is "BACKEND:ARG" (e.g. "sqlite:/var/lib/parley/node.db")
+ * or a plain path, which means sqlite.  With methods non-NULL that backend is
+ * used and location is passed to it as is.
+ */
+PL_EXPORT int pl_store_open(const char *location, unsigned flags, const pl_store_methods *methods,
+			    pl_store **out) PL_WUR;
+/* Close (rolling back any open transaction); NULL-safe. */
+PL_EXPORT void pl_store_close_(pl_store *s);
+#define pl_store_close(p)                                                                          \
+	do {                                                                                       \
+		pl_store_close_(p);                                                                \
+		(p) = NULL;                                                                        \
+	} while (0)
+
+PL_EXPORT const char *pl_store_backend_name(const pl_store *s);
+PL_EXPORT int pl_store_begin(pl_store *s) PL_WUR;
+PL_EXPORT int pl_store_commit(pl_store *s) PL_WUR;
+PL_EXPORT int pl_store_rollback(pl_store *s);
+PL_EXPORT int pl_store_schema_version(pl_store *s, int *out) PL_WUR;
+/* Argument checks (key length, value size) happen here, before the backend. */
+PL_EXPORT int pl_store_put(pl_store *s, uint32_t kind, const char *key, const uint8_t *val,
+			   size_t len, unsigned flags) PL_WUR;
+PL_EXPORT int pl_store_get(pl_store *s, uint32_t kind, const char *key, uint8_t **val,
+			   size_t *len) PL_WUR;
+PL_EXPORT int pl_store_del(pl_store *s, uint32_t kind, const char *key) PL_WUR;
+PL_EXPORT int pl_store_list(pl_store *s, uint32_t kind, pl_store_list_cb cb, void *ctx) PL_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PARLEY_STORE_H */
