@@ -4,6 +4,7 @@
  * that tells a user which field or limit a failure was about.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "parley/err.h"
