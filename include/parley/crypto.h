@@ -130,6 +130,11 @@ PL_EXPORT int pl_keyfile_write(const char *path, const pl_keypair *kp, const cha
  * truncated to labelcap-1 bytes.  On failure kp is wiped. */
 PL_EXPORT int pl_keyfile_read(const char *path, const char *passphrase, pl_keypair *kp,
 			      char *label, size_t labelcap) PL_WUR;
+/* The public key (and label) of a key file, without the passphrase: the
+ * public key is stored in the clear and checked against the seed whenever
+ * the file is unsealed. */
+PL_EXPORT int pl_keyfile_public(const char *path, uint8_t pk[PL_PK_BYTES], char *label,
+				size_t labelcap) PL_WUR;
 /* true when the file at path needs a passphrase.  Errors: as read. */
 PL_EXPORT int pl_keyfile_is_sealed(const char *path, bool *sealed) PL_WUR;
 
