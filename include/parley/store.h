@@ -40,7 +40,9 @@ enum {
 };
 enum { PL_STORE_NO_REPLACE = 1u << 0 }; /* put: fail with PL_ERR_EXISTS if the key exists */
 
-/* Called once per object by list; a non-zero return stops the walk and is returned. */
+/* Called once per object by list; a non-zero return stops the walk and is returned.
+ * key and val are valid only during the call, which may get but not write
+ * or list (PL_ERR_INVALID). */
 typedef int (*pl_store_list_cb)(void *ctx, const char *key, const uint8_t *val, size_t len);
 
 #define PL_STORE_METHODS_VERSION 1
@@ -64,6 +66,7 @@ typedef struct pl_store_methods {
 		   size_t len, unsigned flags);
 	/* *val is malloc'd (caller frees); PL_ERR_NOT_FOUND when absent. */
 	int (*get)(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val, size_t *len);
+	/* PL_ERR_NOT_FOUND when absent. */
 	int (*del)(pl_store_backend *b, uint32_t kind, const char *key);
 	/* In ascending key order (bytewise). */
 	int (*list)(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx);
@@ -74,8 +77,11 @@ PL_EXPORT extern const pl_store_methods pl_store_sqlite_methods;
 
 /*
  * Open a store.  location is "BACKEND:ARG" (e.g. "sqlite:/var/lib/parley/node.db")
- * or a plain path, which means sqlite.  With methods non-NULL that backend is
- * used and location is passed to it as is.
+ * or a plain path, which means sqlite (a BACKEND is lowercase letters and
+ * digits; write ./PATH for a file whose name starts like one).  With methods
+ * non-NULL that backend is used and location is passed to it as is.
+ * sqlite's ARG is PATH[?busy_ms=N]: N (1..60000, default 5000) is how long
+ * a call waits for another writer before PL_ERR_BUSY.
  */
 PL_EXPORT int pl_store_open(const char *location, unsigned flags, const pl_store_methods *methods,
 			    pl_store **out) PL_WUR;

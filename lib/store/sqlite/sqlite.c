@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite store backend: pl_store_sqlite_methods.
+ *
+ * One connection per store, in WAL mode with synchronous=FULL, so a commit
+ * that returned 0 is on stable storage.  The schema is a list of migration
+ * steps; the number of steps applied is kept in PRAGMA user_version and the
+ * file is marked as ours with PRAGMA application_id 'PLY1'.  Opening applies
+ * the missing steps in one transaction and refuses a database of another
+ * program or a schema newer than this program knows.
+ *
+ * Location syntax: PATH[?OPTION&OPTION...]; the only option is busy_ms=N
+ * (1..60000, default 5000): how long a call waits for another connection's
+ * write lock before failing with PL_ERR_BUSY.  PATH is never read as an
+ * SQLite URI.
+ *
+ * Not here: argument checks (lib/store/store.c does them before any method
+ * is called) and locking between threads (a store is used by one thread at
+ * a time; the connection is opened with SQLITE_OPEN_NOMUTEX).
+ *
+ * Divisions: errors; location; schema and migrations; open and close;
+ * transactions; objects.  Put new code in the division it belongs to.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "parley/err.h"
+#include "parley/store.h"
+
+#if SQLITE_VERSION_NUMBER < 3038000
+#error "Parley needs SQLite 3.38 or newer (unixepoch())"
+#endif
+
+#define SQ_APPLICATION_ID  0x504c5931 /* 'PLY1' */
+#define SQ_BUSY_MS_DEFAULT 5000
+#define SQ_BUSY_MS_MAX     60000
+
+/* Cached statements, prepared once when the store is opened. */
+enum {
+	SQ_BEGIN,
+	SQ_BEGIN_READ,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_PUT,
+	SQ_INSERT,
+	SQ_GET,
+	SQ_DEL,
+	SQ_LIST,
+	SQ_VERSION,
+	SQ_NSTMT
+};
+
+static const char *const sq_stmt_sql[SQ_NSTMT] = {
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_BEGIN_READ] = "BEGIN",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_PUT] = "INSERT INTO objects (kind, key, value) VALUES (?1, ?2, ?3)"
+	       " ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value,"
+	       " updated = unixepoch()",
+    [SQ_INSERT] = "INSERT INTO objects (kind, key, value) VALUES (?1, ?2, ?3)",
+    [SQ_GET] = "SELECT value FROM objects WHERE kind = ?1 AND key = ?2",
+    [SQ_DEL] = "DELETE FROM objects WHERE kind = ?1 AND key = ?2",
+    [SQ_LIST] = "SELECT key, value FROM objects WHERE kind = ?1 ORDER BY key",
+    [SQ_VERSION] = "PRAGMA user_version",
+};
+
+struct pl_store_backend {
+	sqlite3 *db;
+	sqlite3_stmt *st[SQ_NSTMT];
+	int busy_ms;
+	bool readonly;
+	bool in_tx; /* between a successful begin and commit/rollback */
+};
+
+/* ------------------------------------------------------------------ errors */
+
+/*
+ * Turn an SQLite result code into a pl_err, leaving a detail that starts
+ * with what was being done.  db may be NULL (then the generic text is used).
+ */
+static int sq_err(sqlite3 *db, int rc, int busy_ms, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return pl_err_fail(
+		    PL_ERR_BUSY, "%s: store is locked by another connection (gave up after %d ms)",
+		    what, busy_ms);
+	case SQLITE_FULL:
+		return pl_err_fail(PL_ERR_STORE, "%s: disk full", what);
+	case SQLITE_NOMEM:
+		return pl_err_fail(PL_ERR_NOMEM, "%s: out of memory", what);
+	default:
+		return pl_err_fail(PL_ERR_STORE, "%s: %s", what,
+				   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	}
+}
+
+static int sq_fail(pl_store_backend *b, int rc, const char *what)
+{
+	return sq_err(b->db, rc, b->busy_ms, what);
+}
+
+/* Reset a cached statement after use and drop its bindings. */
+static void sq_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/*
+ * Some errors (disk full, I/O, out of memory) make SQLite roll back the
+ * whole transaction.  Refuse to carry on as if it were still open: the
+ * later calls would otherwise each commit on their own.
+ */
+static int sq_tx_alive(pl_store_backend *b)
+{
+	if (b->in_tx && sqlite3_get_autocommit(b->db))
+		return pl_err_fail(PL_ERR_STORE,
+				   "the transaction was rolled back after an earlier error");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- location */
+
+/* Parse a busy_ms value: decimal digits only, 1..SQ_BUSY_MS_MAX. */
+static int sq_parse_busy_ms(const char *s, size_t n, int *out)
+{
+	long v = 0;
+	if (n == 0 || n > 5)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			goto bad;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < 1 || v > SQ_BUSY_MS_MAX)
+		goto bad;
+	*out = (int)v;
+	return 0;
+bad:
+	return pl_err_fail(PL_ERR_INVALID, "store option busy_ms=%.*s: want 1..%d milliseconds",
+			   (int)(n > 20 ? 20 : n), s, SQ_BUSY_MS_MAX);
+}
+
+/*
+ * Split location into a malloc'd path (caller frees) and the options.  A
+ * path that starts with "file:" gets "./" in front so that SQLite, which
+ * may be built to accept URIs everywhere, opens it as a plain file name.
+ */
+static int sq_parse_location(const char *location, char **path, int *busy_ms)
+{
+	const char *q = strchr(location, '?');
+	size_t plen = q ? (size_t)(q - location) : strlen(location);
+	bool have_busy = false;
+
+	*busy_ms = SQ_BUSY_MS_DEFAULT;
+	if (plen == 0)
+		return pl_err_fail(PL_ERR_INVALID, "store location \"%s\" has no path", location);
+	if (q) {
+		const char *opt = q + 1;
+		for (;;) {
+			size_t n = strcspn(opt, "&");
+			const char *eq = memchr(opt, '=', n);
+			size_t nlen = eq ? (size_t)(eq - opt) : n;
+			if (nlen == strlen("busy_ms") && memcmp(opt, "busy_ms", nlen) == 0 && eq) {
+				if (have_busy)
+					return pl_err_fail(PL_ERR_INVALID,
+							   "store option busy_ms given twice");
+				int rc = sq_parse_busy_ms(eq + 1, n - nlen - 1, busy_ms);
+				if (rc)
+					return rc;
+				have_busy = true;
+			} else {
+				return pl_err_fail(PL_ERR_INVALID,
+						   "unknown sqlite store option \"%.*s\" (known: "
+						   "busy_ms=MILLISECONDS)",
+						   (int)(n > 40 ? 40 : n), opt);
+			}
+			if (opt[n] == '\0')
+				break;
+			opt += n + 1;
+		}
+	}
+
+	bool dot = plen >= 5 && memcmp(location, "file:", 5) == 0;
+	char *p = malloc(plen + 3);
+	if (!p)
+		return PL_ERR_NOMEM;
+	size_t off = 0;
+	if (dot) {
+		memcpy(p, "./", 2);
+		off = 2;
+	}
+	memcpy(p + off, location, plen);
+	p[off + plen] = '\0';
+	*path = p;
+	return 0;
+}
+
+/* ----------------------------------------------------- schema and migrations */
+
+/*
+ * The schema, one step per version: step i (0-based) takes user_version i
+ * to i + 1.  Steps are only ever appended; a released step never changes.
+ * docs/formats.md documents each of them.
+ */
+static const char *const sq_migrations[] = {
+    /* 1: typed objects under (kind, key) */
+    "CREATE TABLE objects (\n"
+    "\tkind INTEGER NOT NULL,\n"
+    "\tkey TEXT NOT NULL,\n"
+    "\tvalue BLOB NOT NULL,\n"
+    "\tupdated INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "\tPRIMARY KEY (kind, key)\n"
+    ") WITHOUT ROWID;\n",
+};
+
+#define SQ_NMIGRATIONS ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
+
+/* Run a statement that returns one integer (a PRAGMA or a count). */
+static int sq_query_int(sqlite3 *db, const char *sql, sqlite3_int64 *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		*out = 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* An error while reading the header of path: say plainly when it is not ours. */
+static int sq_header_err(pl_store_backend *b, int rc, const char *path)
+{
+	switch (rc & 0xff) {
+	case SQLITE_NOTADB:
+		return pl_err_fail(PL_ERR_SCHEMA,
+				   "%s is not a Parley store (not an SQLite database)", path);
+	case SQLITE_CORRUPT:
+		return pl_err_fail(PL_ERR_SCHEMA, "store %s is damaged: %s", path,
+				   sqlite3_errmsg(b->db));
+	default:
+		return sq_fail(b, rc, "open");
+	}
+}
+
+/*
+ * Find out what the database at path is and set *version to the number of
+ * migration steps it has.  A database is ours when its application_id is
+ * 'PLY1', or new when it has no application_id, no user_version and no
+ * schema at all (then *version is 0, and without PL_STORE_CREATE that is
+ * PL_ERR_NOT_FOUND).  Anything else is PL_ERR_SCHEMA.
+ */
+static int sq_identify(pl_store_backend *b, const char *path, unsigned flags, int *version)
+{
+	sqlite3_int64 app = 0, uv = 0, nschema = 0;
+	int rc = sq_query_int(b->db, "PRAGMA application_id", &app);
+	if (rc == SQLITE_OK)
+		rc = sq_query_int(b->db, "PRAGMA user_version", &uv);
+	if (rc == SQLITE_OK)
+		rc = sq_query_int(b->db, "SELECT count(*) FROM sqlite_master", &nschema);
+	if (rc != SQLITE_OK)
+		return sq_header_err(b, rc, path);
+
+	if (app == 0) {
+		if (uv != 0 || nschema != 0)
+			return pl_err_fail(PL_ERR_SCHEMA,
+					   "%s is not a Parley store (an SQLite database of "
+					   "another program)",
+					   path);
+		if (!(flags & PL_STORE_CREATE))
+			return pl_err_fail(PL_ERR_NOT_FOUND,
+					   "no Parley store at %s (the database is empty)", path);
+		*version = 0;
+		return 0;
+	}
+	if (app != SQ_APPLICATION_ID)
+		return pl_err_fail(PL_ERR_SCHEMA,
+				   "%s is not a Parley store (SQLite application_id 0x%08llx)",
+				   path, (unsigned long long)(uint32_t)app);
+	if (uv > SQ_NMIGRATIONS)
+		return pl_err_fail(PL_ERR_SCHEMA,
+				   "store schema version %lld is newer than this program (knows "
+				   "%d): upgrade parley",
+				   (long long)uv, SQ_NMIGRATIONS);
+	if (uv < 0)
+		return pl_err_fail(PL_ERR_SCHEMA, "store %s has a bad schema version %lld", path,
+				   (long long)uv);
+	*version = (int)uv;
+	return 0;
+}
+
+/*
+ * Bring the schema to the newest version: every missing step, the
+ * application_id and the new user_version in one IMMEDIATE transaction, so
+ * a crash leaves either the old schema or the new one.
+ */
+static int sq_migrate(pl_store_backend *b, const char *path, unsigned flags)
+{
+	char sql[96];
+	int version = 0, ret;
+	int rc = sqlite3_exec(b->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(b, rc, "open: migrate the schema");
+	/* Another process may have migrated it since we looked. */
+	ret = sq_identify(b, path, flags, &version);
+	if (ret)
+		goto fail;
+	for (int i = version; i < SQ_NMIGRATIONS; i++) {
+		rc = sqlite3_exec(b->db, sq_migrations[i], NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			int prim = rc & 0xff;
+			if (prim == SQLITE_ERROR || prim == SQLITE_CONSTRAINT)
+				ret = pl_err_fail(PL_ERR_SCHEMA,
+						  "store %s: schema step %d failed: %s", path,
+						  i + 1, sqlite3_errmsg(b->db));
+			else
+				ret = sq_fail(b, rc, "open: migrate the schema");
+			goto fail;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+		 SQ_APPLICATION_ID, SQ_NMIGRATIONS);
+	rc = sqlite3_exec(b->db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		ret = sq_fail(b, rc, "open: migrate the schema");
+		goto fail;
+	}
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(b->db))
+		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+/* Set and check the connection settings Parley's durability rests on. */
+static int sq_configure(pl_store_backend *b, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	const char *mode_sql = b->readonly ? "PRAGMA journal_mode" : "PRAGMA journal_mode = WAL";
+	int rc = sqlite3_prepare_v2(b->db, mode_sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		int ret = sq_fail(b, rc, "open: set WAL journal mode");
+		sqlite3_finalize(st);
+		return ret;
+	}
+	const unsigned char *mode = sqlite3_column_text(st, 0);
+	if (!mode || strcmp((const char *)mode, "wal") != 0) {
+		int ret = pl_err_fail(
+		    PL_ERR_STORE, "store %s: cannot use WAL journal mode (it is in \"%s\" mode)",
+		    path, mode ? (const char *)mode : "?");
+		sqlite3_finalize(st);
+		return ret;
+	}
+	sqlite3_finalize(st);
+
+	rc = sqlite3_exec(b->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL, NULL,
+			  NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(b, rc, "open: configure the connection");
+	return 0;
+}
+
+/* ---------------------------------------------------------- open and close */
+
+static void sq_close(pl_store_backend *b)
+{
+	if (!b)
+		return;
+	for (int i = 0; i < SQ_NSTMT; i++)
+		sqlite3_finalize(b->st[i]);
+	/* Closing a connection rolls back a transaction left open. */
+	sqlite3_close_v2(b->db);
+	free(b);
+}
+
+/* sqlite3_open_v2 failed: tell a missing file from other trouble. */
+static int sq_open_err(pl_store_backend *b, int rc, const char *path, unsigned flags)
+{
+	int sys = b->db ? sqlite3_system_errno(b->db) : 0;
+	if ((rc & 0xff) == SQLITE_CANTOPEN && sys == ENOENT) {
+		if (flags & PL_STORE_CREATE)
+			return pl_err_fail(PL_ERR_NOT_FOUND,
+					   "cannot create store %s: its folder does not exist",
+					   path);
+		return pl_err_fail(PL_ERR_NOT_FOUND, "no store at %s", path);
+	}
+	if ((rc & 0xff) == SQLITE_CANTOPEN)
+		return pl_err_fail(PL_ERR_STORE, "cannot open store %s: %s (system error %d)", path,
+				   b->db ? sqlite3_errmsg(b->db) : sqlite3_errstr(rc), sys);
+	return sq_fail(b, rc, "open");
+}
+
+static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
+{
+	char *path = NULL;
+	int busy_ms = 0, version = 0;
+	int ret = sq_parse_location(location, &path, &busy_ms);
+	if (ret)
+		return ret;
+	if (sqlite3_libversion_number() < 3038000) {
+		free(path);
+		return pl_err_fail(PL_ERR_STORE, "SQLite %s is too old: Parley needs 3.38 or newer",
+				   sqlite3_libversion());
+	}
+	pl_store_backend *b = calloc(1, sizeof(*b));
+	if (!b) {
+		free(path);
+		return PL_ERR_NOMEM;
+	}
+	b->busy_ms = busy_ms;
+	b->readonly = (flags & PL_STORE_READONLY) != 0;
+
+	int oflags = SQLITE_OPEN_NOMUTEX;
+	if (b->readonly)
+		oflags |= SQLITE_OPEN_READONLY;
+	else
+		oflags |=
+		    SQLITE_OPEN_READWRITE | ((flags & PL_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(path, &b->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		ret = sq_open_err(b, rc, path, flags);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(b->db, 1);
+	sqlite3_busy_timeout(b->db, busy_ms);
+	/* SQLite quietly opens a write-protected file read-only. */
+	if (!b->readonly && sqlite3_db_readonly(b->db, "main") == 1) {
+		ret = pl_err_fail(PL_ERR_STORE, "store %s is write-protected: open it read-only",
+				  path);
+		goto fail;
+	}
+
+	ret = sq_identify(b, path, flags, &version);
+	if (ret)
+		goto fail;
+	if (version < SQ_NMIGRATIONS && b->readonly) {
+		ret = pl_err_fail(PL_ERR_SCHEMA,
+				  "store schema version %d is older than this program (knows %d): "
+				  "open it once read-write to upgrade it",
+				  version, SQ_NMIGRATIONS);
+		goto fail;
+	}
+	ret = sq_configure(b, path);
+	if (ret)
+		goto fail;
+	if (version < SQ_NMIGRATIONS) {
+		ret = sq_migrate(b, path, flags);
+		if (ret)
+			goto fail;
+	}
+
+	for (int i = 0; i < SQ_NSTMT; i++) {
+		rc = sqlite3_prepare_v3(b->db, sq_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&b->st[i], NULL);
+		if (rc == SQLITE_ERROR) {
+			ret = pl_err_fail(PL_ERR_SCHEMA, "store %s is damaged: %s", path,
+					  sqlite3_errmsg(b->db));
+			goto fail;
+		}
+		if (rc != SQLITE_OK) {
+			ret = sq_header_err(b, rc, path);
+			goto fail;
+		}
+	}
+	free(path);
+	*out = b;
+	return 0;
+fail:
+	free(path);
+	sq_close(b);
+	return ret;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+/* Run one of the cached statements that return no rows. */
+static int sq_exec_cached(pl_store_backend *b, int which)
+{
+	int rc = sqlite3_step(b->st[which]);
+	sqlite3_reset(b->st[which]);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int sq_begin(pl_store_backend *b)
+{
+	if (b->in_tx)
+		return pl_err_fail(PL_ERR_INVALID, "begin: a transaction is already open");
+	/* A read-only store takes a read snapshot; otherwise take the write lock now. */
+	int rc = sq_exec_cached(b, b->readonly ? SQ_BEGIN_READ : SQ_BEGIN);
+	if (rc != SQLITE_OK) {
+		int ret = sq_fail(b, rc, "begin");
+		if (!sqlite3_get_autocommit(b->db))
+			sq_exec_cached(b, SQ_ROLLBACK);
+		return ret;
+	}
+	b->in_tx = true;
+	return 0;
+}
+
+static int sq_commit(pl_store_backend *b)
+{
+	if (!b->in_tx)
+		return pl_err_fail(PL_ERR_INVALID, "commit: no transaction is open");
+	b->in_tx = false;
+	if (sqlite3_get_autocommit(b->db))
+		return pl_err_fail(
+		    PL_ERR_STORE, "commit: the transaction was rolled back after an earlier error");
+	int rc = sq_exec_cached(b, SQ_COMMIT);
+	if (rc != SQLITE_OK) {
+		int ret = sq_fail(b, rc, "commit");
+		if (!sqlite3_get_autocommit(b->db))
+			sq_exec_cached(b, SQ_ROLLBACK);
+		return ret;
+	}
+	return 0;
+}
+
+static int sq_rollback(pl_store_backend *b)
+{
+	if (!b->in_tx)
+		return pl_err_fail(PL_ERR_INVALID, "rollback: no transaction is open");
+	b->in_tx = false;
+	if (sqlite3_get_autocommit(b->db))
+		return 0; /* SQLite already rolled it back */
+	int rc = sq_exec_cached(b, SQ_ROLLBACK);
+	if (rc != SQLITE_OK)
+		return sq_fail(b, rc, "rollback");
+	return 0;
+}
+
+static int sq_schema_version(pl_store_backend *b, int *out)
+{
+	sqlite3_stmt *st = b->st[SQ_VERSION];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		int ret = sq_fail(b, rc, "schema version");
+		sq_done(st);
+		return ret;
+	}
+	*out = sqlite3_column_int(st, 0);
+	sq_done(st);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- objects */
+
+static int sq_bind_kind_key(sqlite3_stmt *st, uint32_t kind, const char *key)
+{
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)kind);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	return rc;
+}
+
+static int sq_put(pl_store_backend *b, uint32_t kind, const char *key, const uint8_t *val,
+		  size_t len, unsigned flags)
+{
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[(flags & PL_STORE_NO_REPLACE) ? SQ_INSERT : SQ_PUT];
+	int rc = sq_bind_kind_key(st, kind, key);
+	if (rc == SQLITE_OK) {
+		if (len == 0)
+			rc = sqlite3_bind_zeroblob(st, 3, 0);
+		else
+			rc = sqlite3_bind_blob(st, 3, val, (int)len, SQLITE_STATIC);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		ret = 0;
+	else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && (flags & PL_STORE_NO_REPLACE))
+		ret = pl_err_fail(PL_ERR_EXISTS, "key \"%s\" of kind %u already exists", key,
+				  (unsigned)kind);
+	else
+		ret = sq_fail(b, rc, "put");
+	sq_done(st);
+	return ret;
+}
+
+static int sq_get(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val, size_t *len)
+{
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[SQ_GET];
+	int rc = sq_bind_kind_key(st, kind, key);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 0);
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		uint8_t *copy = NULL;
+		if (p || n == 0)
+			copy = malloc(n ? n : 1); /* a zero-length value is still a buffer */
+		if (!copy) {
+			ret = PL_ERR_NOMEM;
+		} else {
+			if (n)
+				memcpy(copy, p, n);
+			*val = copy;
+			*len = n;
+		}
+	} else if (rc == SQLITE_DONE) {
+		ret =
+		    pl_err_fail(PL_ERR_NOT_FOUND, "no key \"%s\" of kind %u", key, (unsigned)kind);
+	} else {
+		ret = sq_fail(b, rc, "get");
+	}
+	sq_done(st);
+	return ret;
+}
+
+static int sq_del(pl_store_backend *b, uint32_t kind, const char *key)
+{
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[SQ_DEL];
+	int rc = sq_bind_kind_key(st, kind, key);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		ret = sq_fail(b, rc, "delete");
+	else if (sqlite3_changes(b->db) == 0)
+		ret =
+		    pl_err_fail(PL_ERR_NOT_FOUND, "no key \"%s\" of kind %u", key, (unsigned)kind);
+	sq_done(st);
+	return ret;
+}
+
+static int sq_list(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx)
+{
+	static const uint8_t empty[1];
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[SQ_LIST];
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)kind);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		const uint8_t *val = sqlite3_column_blob(st, 1);
+		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+		if (!key || (!val && n > 0)) {
+			ret = PL_ERR_NOMEM;
+			break;
+		}
+		ret = cb(ctx, key, val ? val : empty, n);
+		if (ret)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(b, rc, "list");
+	sq_done(st);
+	return ret;
+}
+
+const pl_store_methods pl_store_sqlite_methods = {
+    .version = 1,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .schema_version = sq_schema_version,
+    .put = sq_put,
+    .get = sq_get,
+    .del = sq_del,
+    .list = sq_list,
+};

@@ -1,0 +1,921 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests for the storage interface (lib/store) and its SQLite backend.
+ *
+ * Each test gets a fresh folder under $PARLEY_TEST_TMP (or /tmp).  Some
+ * tests open the database with SQLite directly to look at it or to tamper
+ * with it the way another program or a newer Parley would.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "parley/err.h"
+#include "parley/store.h"
+
+#define KIND_A 7u
+#define KIND_B 8u
+
+struct fixture {
+	char dir[512];
+	char path[600];
+	char loc[700]; /* "sqlite:" + path */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int setup(void **state)
+{
+	const char *base = getenv("PARLEY_TEST_TMP");
+	if (!base || !base[0])
+		base = "/tmp";
+	if (mkdir(base, 0700) != 0 && errno != EEXIST)
+		return -1;
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/store-XXXXXX", base);
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/node.db", f->dir);
+	snprintf(f->loc, sizeof(f->loc), "sqlite:%s", f->path);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	DIR *d = opendir(f->dir);
+	if (d) {
+		for (;;) {
+			struct dirent *e = readdir(d);
+			if (!e)
+				break;
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char p[1024];
+			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static pl_store *open_ok(const char *location, unsigned flags)
+{
+	pl_store *s = NULL;
+	int rc = pl_store_open(location, flags, NULL, &s);
+	if (rc)
+		print_error("open %s: %s (%s)\n", location, pl_strerror(rc), pl_err_detail());
+	assert_int_equal(rc, 0);
+	assert_non_null(s);
+	return s;
+}
+
+static void put_str(pl_store *s, uint32_t kind, const char *key, const char *val)
+{
+	assert_int_equal(pl_store_put(s, kind, key, (const uint8_t *)val, strlen(val), 0), 0);
+}
+
+/* Assert that kind/key holds exactly the string want. */
+static void expect_str(pl_store *s, uint32_t kind, const char *key, const char *want)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int rc = pl_store_get(s, kind, key, &v, &n);
+	assert_int_equal(rc, 0);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(v, want, n);
+	free(v);
+}
+
+static void expect_absent(pl_store *s, uint32_t kind, const char *key)
+{
+	uint8_t *v = (uint8_t *)"untouched";
+	size_t n = 12345;
+	assert_int_equal(pl_store_get(s, kind, key, &v, &n), PL_ERR_NOT_FOUND);
+	/* Outputs are left alone on failure. */
+	assert_string_equal((const char *)v, "untouched");
+	assert_int_equal(n, 12345);
+}
+
+static void expect_open_fails(const char *location, unsigned flags, int want, const char *detail)
+{
+	pl_store *s = NULL;
+	int rc = pl_store_open(location, flags, NULL, &s);
+	if (rc != want)
+		print_error("open %s: got %s (%s)\n", location, pl_err_name(rc), pl_err_detail());
+	assert_int_equal(rc, want);
+	assert_null(s);
+	if (detail && !strstr(pl_err_detail(), detail)) {
+		print_error("detail \"%s\" lacks \"%s\"\n", pl_err_detail(), detail);
+		fail();
+	}
+}
+
+/* Open the database with SQLite directly, as another program would. */
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+	    SQLITE_OK);
+	return db;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		print_error("%s: %s\n", sql, msg ? msg : "?");
+	sqlite3_free(msg);
+	assert_int_equal(rc, SQLITE_OK);
+}
+
+static sqlite3_int64 raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	sqlite3_int64 v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Collects what list walks over, and can stop or write at a chosen entry. */
+struct walk {
+	pl_store *s;
+	int calls;
+	int stop_at; /* return stop_ret on this call (1-based); 0: never */
+	int stop_ret;
+	char keys[16][300];
+	char vals[16][32];
+	int put_rc, get_rc, list_rc, begin_rc;
+};
+
+static int walk_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	struct walk *w = ctx;
+	if (w->calls < 16) {
+		snprintf(w->keys[w->calls], sizeof(w->keys[0]), "%s", key);
+		snprintf(w->vals[w->calls], sizeof(w->vals[0]), "%.*s", (int)len,
+			 (const char *)val);
+	}
+	w->calls++;
+	return w->calls == w->stop_at ? w->stop_ret : 0;
+}
+
+/* A callback that tries to write, read and list again from inside the walk. */
+static int meddling_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	struct walk *w = ctx;
+	uint8_t *v = NULL;
+	size_t n = 0;
+	w->calls++;
+	w->put_rc = pl_store_put(w->s, KIND_A, "new", (const uint8_t *)"x", 1, 0);
+	w->begin_rc = pl_store_begin(w->s);
+	w->list_rc = pl_store_list(w->s, KIND_A, walk_cb, w);
+	w->get_rc = pl_store_get(w->s, KIND_A, key, &v, &n);
+	if (w->get_rc == 0)
+		assert_memory_equal(v, val, len);
+	free(v);
+	return 0;
+}
+
+/* ------------------------------------------------------------ persistence */
+
+static void test_create_reopen(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	assert_string_equal(pl_store_backend_name(s), "sqlite");
+	int v = -1;
+	assert_int_equal(pl_store_schema_version(s, &v), 0);
+	assert_int_equal(v, 1); /* the number of migration steps in sqlite.c */
+	put_str(s, KIND_A, "alpha", "one");
+	pl_store_close(s);
+	assert_null(s);
+
+	/* A plain path means sqlite; no CREATE needed for an existing store. */
+	s = open_ok(f->path, 0);
+	assert_string_equal(pl_store_backend_name(s), "sqlite");
+	expect_str(s, KIND_A, "alpha", "one");
+	v = -1;
+	assert_int_equal(pl_store_schema_version(s, &v), 0);
+	assert_int_equal(v, 1);
+	pl_store_close(s);
+	pl_store_close(s); /* NULL-safe */
+}
+
+static void test_put_get_del(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+
+	put_str(s, KIND_A, "k", "first");
+	expect_str(s, KIND_A, "k", "first");
+	put_str(s, KIND_A, "k", "second"); /* replaces */
+	expect_str(s, KIND_A, "k", "second");
+
+	/* Binary values with NUL bytes, an empty value, the largest kind. */
+	const uint8_t bin[] = {0, 1, 0, 255, 0};
+	assert_int_equal(pl_store_put(s, KIND_A, "bin", bin, sizeof(bin), 0), 0);
+	uint8_t *v = NULL;
+	size_t n = 0;
+	assert_int_equal(pl_store_get(s, KIND_A, "bin", &v, &n), 0);
+	assert_int_equal(n, sizeof(bin));
+	assert_memory_equal(v, bin, n);
+	free(v);
+	assert_int_equal(pl_store_put(s, KIND_A, "empty", NULL, 0, 0), 0);
+	v = NULL;
+	n = 99;
+	assert_int_equal(pl_store_get(s, KIND_A, "empty", &v, &n), 0);
+	assert_non_null(v);
+	assert_int_equal(n, 0);
+	free(v);
+	put_str(s, UINT32_MAX, "k", "max");
+	expect_str(s, UINT32_MAX, "k", "max");
+	expect_str(s, KIND_A, "k", "second");
+
+	assert_int_equal(pl_store_del(s, KIND_A, "k"), 0);
+	expect_absent(s, KIND_A, "k");
+	assert_int_equal(pl_store_del(s, KIND_A, "k"), PL_ERR_NOT_FOUND);
+	expect_absent(s, KIND_A, "never");
+	expect_str(s, UINT32_MAX, "k", "max");
+	pl_store_close(s);
+}
+
+static void test_kinds_are_separate(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "same", "in a");
+	put_str(s, KIND_B, "same", "in b");
+	expect_str(s, KIND_A, "same", "in a");
+	expect_str(s, KIND_B, "same", "in b");
+	assert_int_equal(pl_store_del(s, KIND_A, "same"), 0);
+	expect_absent(s, KIND_A, "same");
+	expect_str(s, KIND_B, "same", "in b");
+	/* NO_REPLACE looks at its own kind only. */
+	assert_int_equal(
+	    pl_store_put(s, KIND_A, "same", (const uint8_t *)"again", 5, PL_STORE_NO_REPLACE), 0);
+	expect_str(s, KIND_B, "same", "in b");
+	pl_store_close(s);
+}
+
+/* ------------------------------------------------------------------- list */
+
+static void test_list_order(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	/* Inserted out of order; bytewise order puts upper case first and
+	 * UTF-8 (0xC3...) after ASCII. */
+	const char *in[] = {"b", "\xc3\xa9t\xc3\xa9", "aa", "B", "a", "A", "a0", "~"};
+	const char *want[] = {"A", "B", "a", "a0", "aa", "b", "~", "\xc3\xa9t\xc3\xa9"};
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		char val[32];
+		snprintf(val, sizeof(val), "v-%s", in[i]);
+		put_str(s, KIND_A, in[i], val);
+	}
+	put_str(s, KIND_B, "other", "kind b");
+
+	struct walk w = {0};
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w), 0);
+	assert_int_equal(w.calls, 8);
+	for (int i = 0; i < 8; i++) {
+		char val[32];
+		snprintf(val, sizeof(val), "v-%s", want[i]);
+		assert_string_equal(w.keys[i], want[i]);
+		assert_string_equal(w.vals[i], val);
+	}
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(pl_store_list(s, KIND_B, walk_cb, &w), 0);
+	assert_int_equal(w.calls, 1);
+	assert_string_equal(w.keys[0], "other");
+	assert_string_equal(w.vals[0], "kind b");
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(pl_store_list(s, 99, walk_cb, &w), 0);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(pl_store_list(s, KIND_A, NULL, NULL), PL_ERR_INVALID);
+	pl_store_close(s);
+}
+
+static void test_list_stops_early(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "1", "x");
+	put_str(s, KIND_A, "2", "y");
+	put_str(s, KIND_A, "3", "z");
+
+	struct walk w = {.stop_at = 2, .stop_ret = 42};
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w), 42);
+	assert_int_equal(w.calls, 2);
+	assert_string_equal(w.keys[1], "2");
+
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 1;
+	w.stop_ret = PL_ERR_NOMEM;
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w), PL_ERR_NOMEM);
+	assert_int_equal(w.calls, 1);
+
+	/* The store is usable after an interrupted walk. */
+	put_str(s, KIND_A, "4", "w");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w), 0);
+	assert_int_equal(w.calls, 4);
+	pl_store_close(s);
+}
+
+static void test_list_callback_may_only_read(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "only", "one");
+	struct walk w = {.s = s};
+	assert_int_equal(pl_store_list(s, KIND_A, meddling_cb, &w), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.put_rc, PL_ERR_INVALID);
+	assert_int_equal(w.begin_rc, PL_ERR_INVALID);
+	assert_int_equal(w.list_rc, PL_ERR_INVALID);
+	assert_int_equal(w.get_rc, 0);
+	expect_absent(s, KIND_A, "new");
+	/* After the walk writes work again. */
+	put_str(s, KIND_A, "new", "x");
+	pl_store_close(s);
+}
+
+/* ----------------------------------------------------------- transactions */
+
+static void test_no_replace(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	assert_int_equal(
+	    pl_store_put(s, KIND_A, "once", (const uint8_t *)"old", 3, PL_STORE_NO_REPLACE), 0);
+	assert_int_equal(
+	    pl_store_put(s, KIND_A, "once", (const uint8_t *)"new", 3, PL_STORE_NO_REPLACE),
+	    PL_ERR_EXISTS);
+	expect_str(s, KIND_A, "once", "old");
+
+	/* Inside a transaction the refusal does not spoil the rest of it. */
+	assert_int_equal(pl_store_begin(s), 0);
+	put_str(s, KIND_A, "tx", "kept");
+	assert_int_equal(
+	    pl_store_put(s, KIND_A, "once", (const uint8_t *)"new", 3, PL_STORE_NO_REPLACE),
+	    PL_ERR_EXISTS);
+	assert_int_equal(pl_store_commit(s), 0);
+	pl_store_close(s);
+
+	s = open_ok(f->path, 0);
+	expect_str(s, KIND_A, "once", "old");
+	expect_str(s, KIND_A, "tx", "kept");
+	assert_int_equal(pl_store_put(s, KIND_A, "x", (const uint8_t *)"1", 1, 0x80),
+			 PL_ERR_INVALID);
+	expect_absent(s, KIND_A, "x");
+	pl_store_close(s);
+}
+
+static void test_commit_persists(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "gone", "soon");
+	assert_int_equal(pl_store_begin(s), 0);
+	put_str(s, KIND_A, "a", "1");
+	put_str(s, KIND_B, "b", "2");
+	assert_int_equal(pl_store_del(s, KIND_A, "gone"), 0);
+	assert_int_equal(pl_store_commit(s), 0);
+	pl_store_close(s);
+
+	s = open_ok(f->path, 0);
+	expect_str(s, KIND_A, "a", "1");
+	expect_str(s, KIND_B, "b", "2");
+	expect_absent(s, KIND_A, "gone");
+	pl_store_close(s);
+}
+
+static void test_rollback_discards(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "old", "before");
+	assert_int_equal(pl_store_begin(s), 0);
+	put_str(s, KIND_A, "new", "during");
+	put_str(s, KIND_A, "old", "changed");
+	expect_str(s, KIND_A, "new", "during"); /* a transaction sees its own writes */
+	assert_int_equal(pl_store_rollback(s), 0);
+	expect_absent(s, KIND_A, "new");
+	expect_str(s, KIND_A, "old", "before");
+	pl_store_close(s);
+
+	s = open_ok(f->path, 0);
+	expect_absent(s, KIND_A, "new");
+	expect_str(s, KIND_A, "old", "before");
+	pl_store_close(s);
+}
+
+static void test_close_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "kept", "yes");
+	assert_int_equal(pl_store_begin(s), 0);
+	put_str(s, KIND_A, "lost", "no");
+	pl_store_close(s);
+
+	s = open_ok(f->path, 0);
+	expect_absent(s, KIND_A, "lost");
+	expect_str(s, KIND_A, "kept", "yes");
+	/* ... and the write lock went with it. */
+	assert_int_equal(pl_store_begin(s), 0);
+	assert_int_equal(pl_store_commit(s), 0);
+	pl_store_close(s);
+}
+
+static void test_transaction_misuse(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	assert_int_equal(pl_store_commit(s), PL_ERR_INVALID);
+	assert_int_equal(pl_store_rollback(s), PL_ERR_INVALID);
+	assert_int_equal(pl_store_begin(s), 0);
+	put_str(s, KIND_A, "in", "tx");
+	assert_int_equal(pl_store_begin(s), PL_ERR_INVALID);
+	assert_non_null(strstr(pl_err_detail(), "already"));
+	/* The first transaction is still open and commits. */
+	assert_int_equal(pl_store_commit(s), 0);
+	assert_int_equal(pl_store_commit(s), PL_ERR_INVALID);
+	pl_store_close(s);
+
+	s = open_ok(f->path, 0);
+	expect_str(s, KIND_A, "in", "tx");
+	pl_store_close(s);
+}
+
+/* ----------------------------------------------------------------- limits */
+
+static void test_limits(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	const uint8_t one = 1;
+	uint8_t *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(pl_store_put(s, KIND_A, NULL, &one, 1, 0), PL_ERR_INVALID);
+	assert_int_equal(pl_store_put(s, KIND_A, "", &one, 1, 0), PL_ERR_INVALID);
+	assert_int_equal(pl_store_get(s, KIND_A, NULL, &v, &n), PL_ERR_INVALID);
+	assert_int_equal(pl_store_get(s, KIND_A, "k", NULL, &n), PL_ERR_INVALID);
+	assert_int_equal(pl_store_get(s, KIND_A, "k", &v, NULL), PL_ERR_INVALID);
+	assert_int_equal(pl_store_del(s, KIND_A, ""), PL_ERR_INVALID);
+	assert_int_equal(pl_store_put(s, KIND_A, "k", NULL, 5, 0), PL_ERR_INVALID);
+
+	char key[PL_STORE_KEY_MAX + 2];
+	memset(key, 'k', sizeof(key) - 1);
+	key[PL_STORE_KEY_MAX] = '\0'; /* exactly the limit */
+	assert_int_equal(pl_store_put(s, KIND_A, key, &one, 1, 0), 0);
+	assert_int_equal(pl_store_get(s, KIND_A, key, &v, &n), 0);
+	assert_int_equal(n, 1);
+	free(v);
+	struct walk w = {0};
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(strlen(w.keys[0]), PL_STORE_KEY_MAX);
+
+	key[PL_STORE_KEY_MAX] = 'k'; /* one over */
+	key[PL_STORE_KEY_MAX + 1] = '\0';
+	assert_int_equal(pl_store_put(s, KIND_A, key, &one, 1, 0), PL_ERR_LIMIT);
+	assert_non_null(strstr(pl_err_detail(), "256"));
+	assert_int_equal(pl_store_get(s, KIND_A, key, &v, &n), PL_ERR_LIMIT);
+	assert_int_equal(pl_store_del(s, KIND_A, key), PL_ERR_LIMIT);
+
+	/* The largest value goes in and comes back; one byte more is refused. */
+	uint8_t *big = malloc(PL_STORE_VALUE_MAX + 1);
+	assert_non_null(big);
+	for (size_t i = 0; i < PL_STORE_VALUE_MAX + 1; i++)
+		big[i] = (uint8_t)(i * 31 + 7);
+	assert_int_equal(pl_store_put(s, KIND_B, "big", big, PL_STORE_VALUE_MAX + 1, 0),
+			 PL_ERR_LIMIT);
+	assert_non_null(strstr(pl_err_detail(), "16777216"));
+	expect_absent(s, KIND_B, "big");
+	assert_int_equal(pl_store_put(s, KIND_B, "big", big, PL_STORE_VALUE_MAX, 0), 0);
+	assert_int_equal(pl_store_get(s, KIND_B, "big", &v, &n), 0);
+	assert_int_equal(n, PL_STORE_VALUE_MAX);
+	assert_memory_equal(v, big, n);
+	free(v);
+	free(big);
+	pl_store_close(s);
+}
+
+/* ---------------------------------------------------------------- opening */
+
+static void test_open_missing(void **state)
+{
+	struct fixture *f = *state;
+	expect_open_fails(f->path, 0, PL_ERR_NOT_FOUND, f->path);
+	expect_open_fails(f->loc, PL_STORE_READONLY, PL_ERR_NOT_FOUND, f->path);
+	assert_int_equal(access(f->path, F_OK), -1); /* nothing was created */
+
+	char deep[700];
+	snprintf(deep, sizeof(deep), "%s/no/such/dir/x.db", f->dir);
+	expect_open_fails(deep, PL_STORE_CREATE, PL_ERR_NOT_FOUND, "folder");
+
+	/* An empty file is not a store; with CREATE it becomes one. */
+	write_file(f->path, "", 0);
+	expect_open_fails(f->path, 0, PL_ERR_NOT_FOUND, "empty");
+	pl_store *s = open_ok(f->path, PL_STORE_CREATE);
+	int v = 0;
+	assert_int_equal(pl_store_schema_version(s, &v), 0);
+	assert_int_equal(v, 1);
+	pl_store_close(s);
+}
+
+static void test_open_arguments(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = NULL;
+	assert_int_equal(pl_store_open(f->loc, PL_STORE_CREATE, NULL, NULL), PL_ERR_INVALID);
+	assert_int_equal(pl_store_open(NULL, PL_STORE_CREATE, NULL, &s), PL_ERR_INVALID);
+	assert_int_equal(pl_store_open("", PL_STORE_CREATE, NULL, &s), PL_ERR_INVALID);
+	assert_int_equal(pl_store_open("sqlite:", PL_STORE_CREATE, NULL, &s), PL_ERR_INVALID);
+	assert_int_equal(pl_store_open(f->loc, 0x100, NULL, &s), PL_ERR_INVALID);
+	assert_int_equal(pl_store_open(f->loc, PL_STORE_CREATE | PL_STORE_READONLY, NULL, &s),
+			 PL_ERR_INVALID);
+	assert_null(s);
+	assert_string_equal(pl_store_backend_name(NULL), "");
+	assert_int_equal(pl_store_begin(NULL), PL_ERR_INVALID);
+	assert_int_equal(pl_store_put(NULL, 1, "k", NULL, 0, 0), PL_ERR_INVALID);
+	assert_int_equal(access(f->path, F_OK), -1);
+}
+
+static void test_location_syntax(void **state)
+{
+	struct fixture *f = *state;
+	expect_open_fails("postgres://db.example/parley", PL_STORE_CREATE, PL_ERR_INVALID,
+			  "postgres");
+	assert_non_null(strstr(pl_err_detail(), "known: sqlite"));
+	expect_open_fails("node:1.db", PL_STORE_CREATE, PL_ERR_INVALID, "known: sqlite");
+
+	/* A colon after a slash is part of a path. */
+	char colon[700];
+	snprintf(colon, sizeof(colon), "%s/a:b.db", f->dir);
+	pl_store *s = open_ok(colon, PL_STORE_CREATE);
+	pl_store_close(s);
+	assert_int_equal(access(colon, F_OK), 0);
+
+	/* busy_ms: a number of milliseconds, 1..60000, and nothing else. */
+	char loc[800];
+	const char *bad[] = {"?busy_ms=0",
+			     "?busy_ms=60001",
+			     "?busy_ms=abc",
+			     "?busy_ms=",
+			     "?busy_ms=-5",
+			     "?busy_ms=100000",
+			     "?busy_ms",
+			     "?busy_ms=100&busy_ms=100",
+			     "?foo=1",
+			     "?busy_ms=10&",
+			     "?",
+			     "?busy_ms=+5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(loc, sizeof(loc), "%s%s", f->loc, bad[i]);
+		expect_open_fails(loc, PL_STORE_CREATE, PL_ERR_INVALID, NULL);
+	}
+	assert_int_equal(access(f->path, F_OK), -1);
+	snprintf(loc, sizeof(loc), "%s?busy_ms=60000", f->loc);
+	s = open_ok(loc, PL_STORE_CREATE);
+	pl_store_close(s);
+	snprintf(loc, sizeof(loc), "%s?busy_ms=1", f->path); /* the option on a plain path */
+	s = open_ok(loc, 0);
+	pl_store_close(s);
+	assert_int_equal(access(f->path, F_OK), 0);
+	assert_int_equal(access(loc, F_OK), -1); /* the option is not part of the file name */
+}
+
+static void test_file_prefix_is_not_a_uri(void **state)
+{
+	struct fixture *f = *state;
+	char cwd[1024];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	/* SQLite may read "file:x.db" as a URI for x.db; Parley means the file "file:x.db". */
+	pl_store *s = NULL;
+	int rc = pl_store_open("sqlite:file:x.db", PL_STORE_CREATE, NULL, &s);
+	pl_store_close(s);
+	int have_literal = access("file:x.db", F_OK);
+	int have_uri_target = access("x.db", F_OK);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rc, 0);
+	assert_int_equal(have_literal, 0);
+	assert_int_equal(have_uri_target, -1);
+}
+
+static void test_methods_table(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = NULL;
+	pl_store_methods m = pl_store_sqlite_methods;
+
+	m.version = 0;
+	assert_int_equal(pl_store_open(f->path, PL_STORE_CREATE, &m, &s), PL_ERR_INVALID);
+	m.version = PL_STORE_METHODS_VERSION + 1;
+	assert_int_equal(pl_store_open(f->path, PL_STORE_CREATE, &m, &s), PL_ERR_INVALID);
+	assert_non_null(strstr(pl_err_detail(), "version"));
+	m.version = PL_STORE_METHODS_VERSION;
+	m.list = NULL;
+	assert_int_equal(pl_store_open(f->path, PL_STORE_CREATE, &m, &s), PL_ERR_INVALID);
+	assert_null(s);
+	assert_int_equal(access(f->path, F_OK), -1);
+
+	/* A table passed in is used with the location as is. */
+	m.list = pl_store_sqlite_methods.list;
+	m.name = "copy";
+	assert_int_equal(pl_store_open(f->path, PL_STORE_CREATE, &m, &s), 0);
+	assert_string_equal(pl_store_backend_name(s), "copy");
+	put_str(s, KIND_A, "via", "copy");
+	pl_store_close(s);
+	s = open_ok(f->path, 0);
+	expect_str(s, KIND_A, "via", "copy");
+	pl_store_close(s);
+}
+
+static void test_readonly(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "k", "v");
+	pl_store_close(s);
+
+	s = open_ok(f->loc, PL_STORE_READONLY);
+	expect_str(s, KIND_A, "k", "v");
+	assert_int_equal(pl_store_put(s, KIND_A, "k", (const uint8_t *)"w", 1, 0), PL_ERR_INVALID);
+	assert_int_equal(pl_store_del(s, KIND_A, "k"), PL_ERR_INVALID);
+	/* A read transaction is allowed. */
+	assert_int_equal(pl_store_begin(s), 0);
+	expect_str(s, KIND_A, "k", "v");
+	assert_int_equal(pl_store_commit(s), 0);
+	pl_store_close(s);
+}
+
+/* --------------------------------------------------- schema and foreign files */
+
+static void test_sqlite_settings(void **state)
+{
+	struct fixture *f = *state;
+	time_t before = time(NULL);
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "k", "v");
+
+	sqlite3 *db = raw_open(f->path);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	assert_int_equal(raw_int(db, "PRAGMA application_id"), 0x504c5931);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects WHERE kind = 7 AND key = 'k'"
+				     " AND value = CAST('v' AS BLOB)"),
+			 1);
+	sqlite3_int64 updated = raw_int(db, "SELECT updated FROM objects WHERE key = 'k'");
+	assert_true(updated >= (sqlite3_int64)before - 5 && updated <= (sqlite3_int64)before + 60);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'objects'"
+				     " AND sql LIKE '%WITHOUT ROWID'"),
+			 1);
+	sqlite3_close(db);
+	pl_store_close(s);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	pl_store_close(s);
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "PRAGMA user_version = 7");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA,
+			  "store schema version 7 is newer than this "
+			  "program (knows 1): upgrade parley");
+	expect_open_fails(f->loc, PL_STORE_CREATE, PL_ERR_SCHEMA, "version 7");
+	expect_open_fails(f->loc, PL_STORE_READONLY, PL_ERR_SCHEMA, "version 7");
+}
+
+static void test_older_schema(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	pl_store_close(s);
+	/* Pretend step 1 is missing although its table exists: read-only
+	 * cannot upgrade, and re-running the step fails cleanly. */
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "PRAGMA user_version = 0");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, PL_STORE_READONLY, PL_ERR_SCHEMA, "older");
+	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA, "step 1");
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 0); /* rolled back */
+	/* Without the table the step runs and the store opens. */
+	raw_exec(db, "DROP TABLE objects");
+	sqlite3_close(db);
+	s = open_ok(f->loc, 0);
+	int v = 0;
+	assert_int_equal(pl_store_schema_version(s, &v), 0);
+	assert_int_equal(v, 1);
+	put_str(s, KIND_A, "k", "v");
+	pl_store_close(s);
+}
+
+static void test_damaged_schema(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	pl_store_close(s);
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "DROP TABLE objects");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA, "damaged");
+}
+
+static void test_not_sqlite(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t junk[4096];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 131 + 17);
+	write_file(f->path, junk, sizeof(junk));
+	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA, "not a Parley store");
+	expect_open_fails(f->loc, PL_STORE_CREATE, PL_ERR_SCHEMA, "not a Parley store");
+	expect_open_fails(f->loc, PL_STORE_READONLY, PL_ERR_SCHEMA, "not a Parley store");
+
+	/* The file was not touched. */
+	FILE *fp = fopen(f->path, "rb");
+	assert_non_null(fp);
+	uint8_t back[sizeof(junk) + 1];
+	assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(junk));
+	fclose(fp);
+	assert_memory_equal(back, junk, sizeof(junk));
+
+	/* A short text file too. */
+	write_file(f->path, "hello\n", 6);
+	expect_open_fails(f->loc, PL_STORE_CREATE, PL_ERR_SCHEMA, "not a Parley store");
+}
+
+static void test_foreign_database(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "PRAGMA application_id = 305419896; CREATE TABLE t (x)");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, PL_STORE_CREATE, PL_ERR_SCHEMA, "not a Parley store");
+	assert_non_null(strstr(pl_err_detail(), "0x12345678"));
+
+	/* No application_id but tables of its own: another program's too. */
+	db = raw_open(f->path);
+	raw_exec(db, "PRAGMA application_id = 0");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, PL_STORE_CREATE, PL_ERR_SCHEMA, "another program");
+
+	/* Neither was changed: no objects table, not switched to WAL. */
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'objects'"),
+			 0);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* ------------------------------------------------------------------ locking */
+
+static void test_busy(void **state)
+{
+	struct fixture *f = *state;
+	char loc[800];
+	snprintf(loc, sizeof(loc), "%s?busy_ms=100", f->loc);
+	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "k", "v");
+
+	/* Another connection takes the write lock and keeps it. */
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "BEGIN IMMEDIATE; INSERT INTO objects (kind, key, value)"
+		     " VALUES (7, 'raw', x'00')");
+
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(pl_store_put(s, KIND_A, "k2", (const uint8_t *)"x", 1, 0), PL_ERR_BUSY);
+	long ms = elapsed_ms(&t0);
+	assert_true(ms >= 80);  /* it did wait for the lock */
+	assert_true(ms < 2500); /* but busy_ms, not the 5 s default */
+	assert_non_null(strstr(pl_err_detail(), "100 ms"));
+
+	assert_int_equal(pl_store_begin(s), PL_ERR_BUSY);
+	assert_int_equal(pl_store_commit(s), PL_ERR_INVALID); /* begin failed: no transaction */
+	assert_int_equal(pl_store_del(s, KIND_A, "k"), PL_ERR_BUSY);
+	/* Readers are not blocked in WAL mode, and see only committed data. */
+	expect_str(s, KIND_A, "k", "v");
+	expect_absent(s, KIND_A, "raw");
+
+	raw_exec(db, "COMMIT");
+	sqlite3_close(db);
+	put_str(s, KIND_A, "k2", "x");
+	expect_str(s, KIND_A, "k2", "x");
+	uint8_t *v = NULL;
+	size_t n = 0;
+	assert_int_equal(pl_store_get(s, KIND_A, "raw", &v, &n), 0);
+	assert_int_equal(n, 1);
+	free(v);
+	pl_store_close(s);
+}
+
+static void test_store_holds_lock_in_transaction(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	assert_int_equal(pl_store_begin(s), 0); /* IMMEDIATE: the write lock is ours now */
+	sqlite3 *db = raw_open(f->path);
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+	sqlite3_free(msg);
+	assert_int_equal(rc & 0xff, SQLITE_BUSY);
+	assert_int_equal(pl_store_rollback(s), 0);
+	raw_exec(db, "BEGIN IMMEDIATE; ROLLBACK");
+	sqlite3_close(db);
+	pl_store_close(s);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_create_reopen),
+	    T(test_put_get_del),
+	    T(test_kinds_are_separate),
+	    T(test_list_order),
+	    T(test_list_stops_early),
+	    T(test_list_callback_may_only_read),
+	    T(test_no_replace),
+	    T(test_commit_persists),
+	    T(test_rollback_discards),
+	    T(test_close_rolls_back),
+	    T(test_transaction_misuse),
+	    T(test_limits),
+	    T(test_open_missing),
+	    T(test_open_arguments),
+	    T(test_location_syntax),
+	    T(test_file_prefix_is_not_a_uri),
+	    T(test_methods_table),
+	    T(test_readonly),
+	    T(test_sqlite_settings),
+	    T(test_newer_schema_refused),
+	    T(test_older_schema),
+	    T(test_damaged_schema),
+	    T(test_not_sqlite),
+	    T(test_foreign_database),
+	    T(test_busy),
+	    T(test_store_holds_lock_in_transaction),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
