@@ -97,7 +97,7 @@ typedef enum pl_cbor_type {
 
 typedef struct pl_cbor_limits {
 	size_t max_bytes;   /* whole input */
-	unsigned max_depth; /* nesting of arrays, maps and tags; top level is 1 */
+	unsigned max_depth; /* nesting of arrays, maps and tags; top level is 1; at most 64 */
 	size_t max_items;   /* all items in the input */
 	size_t max_str;     /* one byte or text string */
 } pl_cbor_limits;
@@ -113,8 +113,9 @@ enum {
 /*
  * Decode exactly one item filling all of buf[0..len).  Trailing bytes,
  * truncation and every limit breach fail (PL_ERR_MALFORMED, PL_ERR_LIMIT,
- * PL_ERR_NONCANONICAL) with a detail.  buf is copied; *out is owned by the
- * caller (pl_cbor_free).
+ * PL_ERR_NONCANONICAL) with a detail.  Duplicate map keys are always
+ * refused.  lim NULL means pl_cbor_default_limits.  buf is copied; *out is
+ * owned by the caller (pl_cbor_free), and NULL on failure.
  */
 PL_EXPORT int pl_cbor_decode(const uint8_t *buf, size_t len, const pl_cbor_limits *lim,
 			     unsigned flags, pl_cbor **out) PL_WUR;
@@ -150,11 +151,15 @@ PL_EXPORT int pl_cbor_encode_item(const pl_cbor *it, uint8_t **out, size_t *len)
  * listed in fields (unknown keys: PL_ERR_MALFORMED), every non-optional field
  * must be present, types and length bounds must hold; the detail names the
  * offending key.  Outputs by type: UINT uint64_t*, INT int64_t*, BOOL bool*,
- * TEXT/BYTES pl_slice*, ARRAY/MAP/ANY const pl_cbor**.  Lengths (text and
+ * NEGINT int64_t*, TEXT/BYTES pl_slice*, ARRAY/MAP/TAG/ANY const pl_cbor**,
+ * NULL none (out may be NULL for any type).  Lengths (text and
  * bytes in bytes, arrays in items, maps in pairs) must lie in
  * [min_len, max_len] when max_len is non-zero.  TEXT fields flagged
  * PL_FIELD_LINE must hold no control characters.  Outputs of absent
- * optional fields are left untouched; *present, when given, tells.
+ * optional fields are left untouched; *present, when given, tells.  A length
+ * over max_len (when min_len != max_len) and an integer out of range fail
+ * with PL_ERR_LIMIT, every other violation with PL_ERR_MALFORMED; on failure
+ * no output is written.
  */
 enum { PL_FIELD_OPTIONAL = 1u << 0, PL_FIELD_LINE = 1u << 1 };
 typedef struct pl_cbor_field {
@@ -177,11 +182,12 @@ enum { PL_COSE_TAGGED = 1u << 0 }; /* emit / require tag 18 */
 /*
  * Sign payload as a COSE_Sign1 with protected header {1: -8} and, when kid
  * is given, unprotected header {4: kid}.  external_aad may be NULL/0.
+ * An empty payload is refused (PL_ERR_INVALID), as decoding refuses it.
  * *out is malloc'd; the caller frees it.
  */
-PL_EXPORT int pl_cose_sign1(uint8_t **out, size_t *outlen, const uint8_t *payload, size_t plen,
-			    const uint8_t *kid, size_t kidlen, const uint8_t *aad, size_t aadlen,
-			    const pl_keypair *kp, unsigned flags) PL_WUR;
+PL_EXPORT int pl_cose_sign1_sign(uint8_t **out, size_t *outlen, const uint8_t *payload,
+				 size_t plen, const uint8_t *kid, size_t kidlen, const uint8_t *aad,
+				 size_t aadlen, const pl_keypair *kp, unsigned flags) PL_WUR;
 
 /* A parsed COSE_Sign1; slices borrow from the object itself. */
 typedef struct pl_cose_sign1 {
