@@ -135,9 +135,10 @@ typedef struct pl_status_event {
  * A state's status list: the whole history of status changes, versioned.
  * Version n+1 must contain version n's events unchanged, as a prefix.
  * Allowed changes: active|restored -> suspended|recalled|revoked;
- * suspended|recalled -> restored|revoked (or recalled -> suspended is not
- * allowed: restore first); revoked is final.  Per credential, effective
- * times never go backwards.
+ * suspended -> recalled|restored|revoked; recalled -> restored|revoked;
+ * revoked is final; nothing returns to "active" (coming back is
+ * "restored", so the history shows the absence).  Per credential,
+ * effective times never go backwards.
  */
 typedef struct pl_status_list {
 	char state[PL_NAME_MAX + 1];

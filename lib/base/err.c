@@ -72,7 +72,7 @@ const char *pl_err_detail(void)
 	return err_detail;
 }
 
-static void err_vset(const char *fmt, va_list ap)
+PL_PRINTF(1, 0) static void err_vset(const char *fmt, va_list ap)
 {
 	vsnprintf(err_detail, sizeof(err_detail), fmt, ap);
 }
