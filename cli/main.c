@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * parley: the command line of a Parley state.  This file holds the command
+ * table (the one place a command is listed; help is generated from it),
+ * the global options and the dispatch.  Commands live in cmd_*.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "parley/crypto.h"
+
+#define PARLEY_VERSION "0.1.0"
+
+static const cli_cmd commands[] = {
+	{"state", "init", "--name NAME [--kdf moderate|interactive] [--force]",
+	 "create this state's root key and registry in the home folder",
+	 "  --name NAME        the state's name: 1-63 of a-z 0-9 . _ - (e.g. tehran)\n"
+	 "  --kdf LEVEL        passphrase hardening: moderate (default, ~1 s) or interactive\n"
+	 "  --force            replace an existing root key (the old one is lost)\n",
+	 cmd_state_init},
+	{"state", "show", "", "show this state's name, root key and fingerprint", "", cmd_state_show},
+	{"state", "fingerprint", "",
+	 "print the root key's fingerprint to read aloud in the peering ceremony", "",
+	 cmd_state_fingerprint},
+	{"state", "export", "[--out FILE]",
+	 "write the signed state record that a peer pins with `parley peer add`",
+	 "  --out FILE         write to FILE instead of standard output\n", cmd_state_export},
+	{"node", "init", "--name NAME --addr HOST:PORT [--days N] [--force]",
+	 "create a node key and a node record signed by the root",
+	 "  --name NAME        the node's name (e.g. tehran-1)\n"
+	 "  --addr HOST:PORT   where peers reach the node\n"
+	 "  --days N           validity in days (default 365)\n"
+	 "  --force            replace an existing node key\n",
+	 cmd_node_init},
+	{"node", "list", "", "list this state's node records", "", cmd_node_list},
+	{"key", "new", "--out FILE [--label LABEL] [--kdf moderate|interactive] [--force]",
+	 "create an official's key pair on their own device (sealed with a passphrase)",
+	 "  --out FILE         where to write the sealed key\n"
+	 "  --label LABEL      a name stored in the file (default: the file's name)\n"
+	 "  --kdf LEVEL        moderate (default) or interactive\n"
+	 "  --force            replace an existing file\n",
+	 cmd_key_new},
+	{"key", "show", "FILE", "print the public key of a key file (no passphrase needed)", "",
+	 cmd_key_show},
+	{"official", "issue",
+	 "--id ID --name NAME --title TITLE --role ROLE... (--pubkey B64 | --key FILE) [options]",
+	 "issue a credential signed by the state's root",
+	 "  --id ID            credential id, unique in this state (e.g. amb-islamabad)\n"
+	 "  --name NAME        the official's name\n"
+	 "  --title TITLE      their title (e.g. \"Ambassador to Pakistan\")\n"
+	 "  --role ROLE        a role (repeatable, up to 8; e.g. minister, ambassador)\n"
+	 "  --scope CHANNEL    limit the credential to a channel (repeatable, up to 8)\n"
+	 "  --pubkey B64       the official's public key (from `parley key show`)\n"
+	 "  --key FILE         or the official's key file, to read the public key from\n"
+	 "  --from TIME        valid from (default now; 2026-11-27, 2026-11-27T09:00:00Z, +1d)\n"
+	 "  --days N           valid for N days (default 365)\n"
+	 "  --until TIME       or valid until TIME\n"
+	 "  --out FILE         also write the credential to FILE\n"
+	 "  --force            re-issue an existing id (e.g. a new key)\n",
+	 cmd_official_issue},
+	{"official", "suspend", "ID [--reason TEXT] [--at TIME]",
+	 "suspend a credential (temporarily; restore lifts it)",
+	 "  --reason TEXT      why (kept in the signed status list)\n"
+	 "  --at TIME          when it takes effect (default now)\n",
+	 cmd_official_suspend},
+	{"official", "recall", "ID [--reason TEXT] [--at TIME]",
+	 "recall an official (an ambassador leaves post); what they signed before stays valid",
+	 "  --reason TEXT      why (kept in the signed status list)\n"
+	 "  --at TIME          when it takes effect (default now)\n",
+	 cmd_official_recall},
+	{"official", "restore", "ID [--reason TEXT] [--at TIME]",
+	 "restore a suspended or recalled official",
+	 "  --reason TEXT      why (kept in the signed status list)\n"
+	 "  --at TIME          when it takes effect (default now)\n",
+	 cmd_official_restore},
+	{"official", "revoke", "ID [--reason TEXT] [--at TIME]",
+	 "revoke a credential for good (e.g. a lost key); cannot be undone",
+	 "  --reason TEXT      why (kept in the signed status list)\n"
+	 "  --at TIME          when it takes effect; may be in the past for a compromised key\n",
+	 cmd_official_revoke},
+	{"official", "list", "[--at TIME]", "list this state's officials and their status",
+	 "  --at TIME          status at TIME instead of now\n", cmd_official_list},
+	{"official", "show", "ID", "show one credential and its status history", "",
+	 cmd_official_show},
+	{"official", "verify", "FILE [--status FILE] [--at TIME]",
+	 "check a credential file: root signature, validity period and status at a time",
+	 "  --status FILE      the issuing state's signed status list (default: the one held)\n"
+	 "  --at TIME          check at TIME instead of now\n",
+	 cmd_official_verify},
+	{"peer", "add", "FILE --fingerprint DIGITS",
+	 "pin a peer state's root after comparing its fingerprint out of band",
+	 "  --fingerprint DIGITS  the 30 digits the peer's operator read to you\n",
+	 cmd_peer_add},
+	{"peer", "list", "", "list pinned peer states", "", cmd_peer_list},
+	{"peer", "remove", "NAME", "unpin a peer state", "", cmd_peer_remove},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const cli_cmd *cli_current;
+
+static const char global_help[] =
+	"Global options (before the command):\n"
+	"  --home DIR              the state's home folder (default $PARLEY_HOME, else ./parley-home)\n"
+	"  --json                  machine-readable output\n"
+	"  --passphrase-file FILE  read the passphrase from FILE (else $PARLEY_PASSPHRASE, else the terminal)\n"
+	"  --root-key FILE         the sealed root key (default <home>/root.key)\n"
+	"  --help, --version\n"
+	"\n"
+	"Exit codes: 0 ok, 1 failure, 2 usage, 3 refused by a check, 4 not found, 5 already exists.\n";
+
+static void print_groups(FILE *f)
+{
+	fprintf(f, "usage: parley [global options] <group> <command> [options]\n\nCommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s %s", commands[i].group, commands[i].name);
+		fprintf(f, "  %-20s %s\n", name, commands[i].summary);
+	}
+	fprintf(f, "\n%s", global_help);
+	fprintf(f, "\n`parley <group> <command> --help` explains a command; docs/cli.md has them all.\n");
+}
+
+static void print_group(FILE *f, const char *group)
+{
+	fprintf(f, "usage: parley %s <command> [options]\n\n", group);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+static bool group_exists(const char *group)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			return true;
+	return false;
+}
+
+static bool is_help(const char *s)
+{
+	return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	cli_ctx ctx = {0};
+	ctx.home = getenv("PARLEY_HOME");
+	if (!ctx.home || !*ctx.home)
+		ctx.home = "parley-home";
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			ctx.json = true;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("parley %s\n", PARLEY_VERSION);
+			return 0;
+		} else if (is_help(a)) {
+			print_groups(stdout);
+			return 0;
+		} else if (strcmp(a, "--home") == 0 || strcmp(a, "--passphrase-file") == 0 ||
+			   strcmp(a, "--root-key") == 0) {
+			if (i + 1 >= argc)
+				return cli_fail(CLI_EXIT_USAGE, "%s needs a value", a);
+			const char *v = argv[++i];
+			if (a[2] == 'h')
+				ctx.home = v;
+			else if (a[2] == 'p')
+				ctx.passfile = v;
+			else
+				ctx.root_key = v;
+		} else {
+			cli_fail(CLI_EXIT_USAGE, "unknown global option '%s'", a);
+			print_groups(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_groups(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "commands") == 0) {
+		/* Machine-readable list, used by the docs test. */
+		for (size_t k = 0; k < NCOMMANDS; k++)
+			printf("%s %s\n", commands[k].group, commands[k].name);
+		return 0;
+	}
+	const char *group = argv[i];
+	if (!group_exists(group)) {
+		cli_fail(CLI_EXIT_USAGE, "unknown command '%s'", group);
+		print_groups(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (i + 1 >= argc || is_help(argv[i + 1])) {
+		print_group(i + 1 >= argc ? stderr : stdout, group);
+		return i + 1 >= argc ? CLI_EXIT_USAGE : 0;
+	}
+	const char *name = argv[i + 1];
+	for (size_t k = 0; k < NCOMMANDS; k++) {
+		if (strcmp(commands[k].group, group) != 0 || strcmp(commands[k].name, name) != 0)
+			continue;
+		cli_current = &commands[k];
+		for (int j = i + 2; j < argc; j++) {
+			if (strcmp(argv[j], "--") == 0)
+				break;
+			if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+				cli_print_cmd_help(&commands[k]);
+				return 0;
+			}
+		}
+		if (pl_crypto_init() != 0)
+			return cli_fail(CLI_EXIT_FAIL, "cannot initialise the crypto library");
+		ctx.now = (int64_t)time(NULL);
+		/* argv for the command starts at its name, as getopt expects. */
+		int rc = commands[k].run(&ctx, argc - (i + 1), argv + i + 1);
+		pl_store_close(ctx.store);
+		return rc;
+	}
+	cli_fail(CLI_EXIT_USAGE, "unknown command '%s %s'", group, name);
+	print_group(stderr, group);
+	return CLI_EXIT_USAGE;
+}
