@@ -195,6 +195,16 @@ int pl_b64_decode(uint8_t *out, size_t cap, size_t *outlen, const char *in, size
 				   inlen);
 	if (inlen == 0)
 		return 0;
+	/* libsodium 1.0.18 maps some bytes >= 0x80 to base64 values; accept
+	 * only the RFC 4648 alphabet, with '=' only as padding. */
+	for (size_t i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  c == '+' || c == '/' || (c == '=' && i >= inlen - 2);
+		if (!ok)
+			return pl_err_fail(PL_ERR_MALFORMED,
+					   "base64: invalid character at position %zu", i);
+	}
 	size_t pad = (in[inlen - 1] == '=') + (in[inlen - 1] == '=' && in[inlen - 2] == '=');
 	size_t need = inlen / 4 * 3 - pad;
 	if (need > cap)

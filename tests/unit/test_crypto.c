@@ -372,6 +372,8 @@ static void test_b64_rejects(void **state)
 	    "Zm9-",         /* URL-safe alphabet */
 	    "Zm9_",         /* URL-safe alphabet */
 	    "Zm9*",         /* not base64 */
+	    "\xc9\x97\xcd\x91", /* bytes >= 0x80 that libsodium 1.0.18 decodes to ff ff ff */
+	    "Zm9v\xc9\x97\xcd\x91",
 	};
 	uint8_t out[32];
 	size_t n = 99;
