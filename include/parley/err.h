@@ -53,6 +53,17 @@ typedef enum pl_err {
 	PL_ERR_STORE = -50,          /* the storage backend failed */
 	PL_ERR_SCHEMA = -51,         /* store schema newer than this program, or broken */
 	PL_ERR_BUSY = -52,           /* store locked by another process */
+	/* channels, envelopes, links */
+	PL_ERR_UNKNOWN_CHANNEL = -60,   /* no (complete) charter for that channel */
+	PL_ERR_NOT_MEMBER = -61,        /* author is not a member of the channel */
+	PL_ERR_KIND_NOT_ALLOWED = -62,  /* the charter does not allow this kind */
+	PL_ERR_LANE_NOT_ALLOWED = -63,  /* the charter does not allow this precedence */
+	PL_ERR_REPLAY = -64,            /* sequence already used by another envelope */
+	PL_ERR_SEQUENCE = -65,          /* sequence gap or wrong previous-envelope hash */
+	PL_ERR_CLOCK = -66,             /* created time too far from the receiver's clock */
+	PL_ERR_UNSIGNED = -67,          /* charter not yet signed by every state */
+	PL_ERR_PROTOCOL = -68,          /* peer broke the link protocol */
+	PL_ERR_AUTH = -69,              /* missing, bad or expired API token or challenge */
 } pl_err;
 
 /* A fixed, human-readable sentence for code (never NULL). */

@@ -45,6 +45,16 @@ static const struct {
 	{PL_ERR_STORE, "store", "storage failure"},
 	{PL_ERR_SCHEMA, "schema", "store schema is newer than this program or damaged"},
 	{PL_ERR_BUSY, "busy", "store is locked by another process"},
+	{PL_ERR_UNKNOWN_CHANNEL, "unknown-channel", "no signed charter for that channel"},
+	{PL_ERR_NOT_MEMBER, "not-member", "author is not a member of the channel"},
+	{PL_ERR_KIND_NOT_ALLOWED, "kind-not-allowed", "the channel does not allow this kind"},
+	{PL_ERR_LANE_NOT_ALLOWED, "precedence-not-allowed", "the channel does not allow this precedence"},
+	{PL_ERR_REPLAY, "replay", "sequence number already used (replay)"},
+	{PL_ERR_SEQUENCE, "sequence", "sequence gap or wrong previous envelope"},
+	{PL_ERR_CLOCK, "clock", "created time too far from this node's clock"},
+	{PL_ERR_UNSIGNED, "charter-incomplete", "charter not yet signed by every state"},
+	{PL_ERR_PROTOCOL, "protocol", "peer broke the link protocol"},
+	{PL_ERR_AUTH, "unauthorized", "missing, invalid or expired credentials for the API"},
 };
 
 static size_t err_find(int code)
