@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node's core: what the API and the peer links ask of the node.  It
+ * verifies envelopes (lib/channel), commits them to the node store with
+ * the transcript (lib/store), queues them per peer and lane, and tells
+ * subscribers what happened.  It does no network I/O itself: node/net.c
+ * moves bytes, node/api.c speaks HTTP, node/peer.c drives lib/link.
+ *
+ * All functions run on the event loop thread.  Times are Unix seconds.
+ */
+#ifndef PARLEY_NODE_CORE_H
+#define PARLEY_NODE_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "parley/buf.h"
+#include "parley/crypto.h"
+#include "parley/identity.h"
+
+typedef struct node_core node_core;
+
+/* Outcome of submitting one envelope. */
+typedef struct node_submit_result {
+	int code;               /* 0 accepted (or already held), else a pl_err reason */
+	char reason[256];       /* human-readable reason when code != 0 */
+	uint8_t id[PL_HASH_BYTES]; /* SHA-256 of the envelope bytes */
+	bool duplicate;         /* the same envelope was already accepted */
+	uint64_t position;      /* its index in this node's transcript */
+} node_submit_result;
+
+/*
+ * Verify and durably accept an envelope signed by an official of this
+ * state (from the API).  Returns after the commit: code 0 means it is on
+ * disk, in the transcript and queued for every peer of the channel.
+ * Resubmitting the same bytes gives the same result with duplicate = true.
+ */
+int node_submit(node_core *n, const uint8_t *env, size_t len, int64_t now,
+		node_submit_result *res);
+
+/* JSON views for the API; each returns a new reference or NULL (OOM). */
+json_t *node_channels_json(node_core *n);
+/* Up to limit envelopes of channel ch after cursor (NULL: from the start);
+ * {"items": [...], "next": cursor|null}.  NULL with *code set on error. */
+json_t *node_channel_page_json(node_core *n, const char *ch, const char *cursor, int limit,
+			       int *code);
+/* One envelope by id with its delivery state per peer; NULL, *code = PL_ERR_NOT_FOUND. */
+json_t *node_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code);
+/* {"node":..., "state":..., "links":[...], "queues":{...}, "transcript_size":N} */
+json_t *node_status_json(node_core *n);
+
+/* The credential of official id of state, if it is a member of some channel
+ * this node holds and valid at now: for API authentication. */
+int node_find_official(node_core *n, const char *state, const char *id, int64_t now,
+		       pl_cred *out);
+
+/* Events for the API's stream: "envelope", "receipt", "link", "alarm". */
+typedef void (*node_event_fn)(void *ctx, const char *type, json_t *data);
+/* Register the one event sink (the API); data is borrowed for the call. */
+void node_set_event_sink(node_core *n, node_event_fn fn, void *ctx);
+
+/* Prometheus text exposition of the node's metrics, appended to out. */
+int node_metrics_text(node_core *n, pl_buf *out);
+
+#endif /* PARLEY_NODE_CORE_H */
