@@ -45,7 +45,7 @@ enum { PL_STORE_NO_REPLACE = 1u << 0 }; /* put: fail with PL_ERR_EXISTS if the k
  * or list (PL_ERR_INVALID). */
 typedef int (*pl_store_list_cb)(void *ctx, const char *key, const uint8_t *val, size_t len);
 
-#define PL_STORE_METHODS_VERSION 1
+#define PL_STORE_METHODS_VERSION 2
 
 typedef struct pl_store_methods {
 	int version;      /* PL_STORE_METHODS_VERSION the backend implements */
@@ -70,6 +70,14 @@ typedef struct pl_store_methods {
 	int (*del)(pl_store_backend *b, uint32_t kind, const char *key);
 	/* In ascending key order (bytewise). */
 	int (*list)(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx);
+	/* ---- version 2 ---- */
+	/* Objects with from <= key < to (to NULL: no upper bound), ascending,
+	 * at most limit of them (0: no limit). */
+	int (*range)(pl_store_backend *b, uint32_t kind, const char *from, const char *to,
+		     size_t limit, pl_store_list_cb cb, void *ctx);
+	/* Delete objects with from <= key < to; *deleted (may be NULL) gets the count. */
+	int (*del_range)(pl_store_backend *b, uint32_t kind, const char *from, const char *to,
+			 uint64_t *deleted);
 } pl_store_methods;
 
 /* The built-in SQLite backend. */
@@ -105,6 +113,11 @@ PL_EXPORT int pl_store_get(pl_store *s, uint32_t kind, const char *key, uint8_t 
 			   size_t *len) PL_WUR;
 PL_EXPORT int pl_store_del(pl_store *s, uint32_t kind, const char *key) PL_WUR;
 PL_EXPORT int pl_store_list(pl_store *s, uint32_t kind, pl_store_list_cb cb, void *ctx) PL_WUR;
+/* Version 2 (PL_ERR_INVALID on a version 1 backend): see the method table. */
+PL_EXPORT int pl_store_range(pl_store *s, uint32_t kind, const char *from, const char *to,
+			     size_t limit, pl_store_list_cb cb, void *ctx) PL_WUR;
+PL_EXPORT int pl_store_del_range(pl_store *s, uint32_t kind, const char *from, const char *to,
+				 uint64_t *deleted) PL_WUR;
 
 #ifdef __cplusplus
 }

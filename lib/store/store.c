@@ -48,6 +48,9 @@ static int store_check_methods(const pl_store_methods *m)
 	    !m->schema_version || !m->put || !m->get || !m->del || !m->list)
 		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a method",
 				   m->name ? m->name : "(unnamed)");
+	if (m->version >= 2 && (!m->range || !m->del_range))
+		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 2 method",
+				   m->name);
 	return 0;
 }
 
@@ -283,4 +286,48 @@ int pl_store_list(pl_store *s, uint32_t kind, pl_store_list_cb cb, void *ctx)
 	ret = s->m->list(s->b, kind, cb, ctx);
 	s->listing = false;
 	return ret;
+}
+
+/* Version 2: ranges.  A version 1 backend cannot serve them. */
+static int store_need_v2(const pl_store *s, const char *what)
+{
+	if (s->m->version < 2)
+		return pl_err_fail(PL_ERR_INVALID, "%s: store backend %s has no ranges (version %d)",
+				   what, s->m->name, s->m->version);
+	return 0;
+}
+
+int pl_store_range(pl_store *s, uint32_t kind, const char *from, const char *to, size_t limit,
+		   pl_store_list_cb cb, void *ctx)
+{
+	int ret = store_usable(s, "range", true);
+	if (!ret)
+		ret = store_need_v2(s, "range");
+	if (!ret)
+		ret = store_check_key(from, "range");
+	if (!ret && to)
+		ret = store_check_key(to, "range");
+	if (ret)
+		return ret;
+	if (!cb)
+		return pl_err_fail(PL_ERR_INVALID, "range: no callback");
+	s->listing = true;
+	ret = s->m->range(s->b, kind, from, to, limit, cb, ctx);
+	s->listing = false;
+	return ret;
+}
+
+int pl_store_del_range(pl_store *s, uint32_t kind, const char *from, const char *to,
+		       uint64_t *deleted)
+{
+	int ret = store_usable(s, "delete range", true);
+	if (!ret)
+		ret = store_need_v2(s, "delete range");
+	if (!ret)
+		ret = store_check_key(from, "delete range");
+	if (!ret)
+		ret = store_check_key(to, "delete range");
+	if (ret)
+		return ret;
+	return s->m->del_range(s->b, kind, from, to, deleted);
 }

@@ -649,6 +649,66 @@ static void test_file_prefix_is_not_a_uri(void **state)
 	assert_int_equal(have_uri_target, -1);
 }
 
+/* ------------------------------------------------------------------- ranges */
+
+static void test_range_and_del_range(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	const char *keys[] = {"p/1/0003", "p/1/0001", "p/1/0002", "p/2/0001", "q/1/0001"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		put_str(s, KIND_A, keys[i], keys[i]);
+	put_str(s, KIND_B, "p/1/0000", "other kind");
+
+	struct walk w = {0};
+	assert_int_equal(pl_store_range(s, KIND_A, "p/1/", "p/1/~", 0, walk_cb, &w), 0);
+	assert_int_equal(w.calls, 3);
+	assert_string_equal(w.keys[0], "p/1/0001");
+	assert_string_equal(w.keys[2], "p/1/0003");
+	/* limit, and an open upper bound */
+	struct walk w2 = {0};
+	assert_int_equal(pl_store_range(s, KIND_A, "p/1/0002", NULL, 2, walk_cb, &w2), 0);
+	assert_int_equal(w2.calls, 2);
+	assert_string_equal(w2.keys[0], "p/1/0002");
+	assert_string_equal(w2.keys[1], "p/1/0003");
+	/* the upper bound is exclusive */
+	struct walk w3 = {0};
+	assert_int_equal(pl_store_range(s, KIND_A, "p/1/0001", "p/1/0003", 0, walk_cb, &w3), 0);
+	assert_int_equal(w3.calls, 2);
+
+	uint64_t n = 99;
+	assert_int_equal(pl_store_del_range(s, KIND_A, "p/1/", "p/1/0003", &n), 0);
+	assert_int_equal(n, 2);
+	struct walk w4 = {0};
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w4), 0);
+	assert_int_equal(w4.calls, 3);
+	assert_string_equal(w4.keys[0], "p/1/0003");
+	expect_str(s, KIND_B, "p/1/0000", "other kind");
+	/* rolled back with the transaction like any write */
+	assert_int_equal(pl_store_begin(s), 0);
+	assert_int_equal(pl_store_del_range(s, KIND_A, "a", "z", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(pl_store_rollback(s), 0);
+	struct walk w5 = {0};
+	assert_int_equal(pl_store_list(s, KIND_A, walk_cb, &w5), 0);
+	assert_int_equal(w5.calls, 3);
+	pl_store_close(s);
+
+	/* a version 1 backend is driven, but has no ranges */
+	pl_store_methods m = pl_store_sqlite_methods;
+	m.version = 1;
+	m.range = NULL;
+	m.del_range = NULL;
+	assert_int_equal(pl_store_open(f->path, 0, &m, &s), 0);
+	struct walk w6 = {0};
+	assert_int_equal(pl_store_range(s, KIND_A, "a", NULL, 0, walk_cb, &w6), PL_ERR_INVALID);
+	assert_int_equal(pl_store_del_range(s, KIND_A, "a", "z", NULL), PL_ERR_INVALID);
+	pl_store_close(s);
+	/* a version 2 table without them is refused */
+	m.version = 2;
+	assert_int_equal(pl_store_open(f->path, 0, &m, &s), PL_ERR_INVALID);
+}
+
 static void test_methods_table(void **state)
 {
 	struct fixture *f = *state;
@@ -894,6 +954,7 @@ int main(void)
 	    T(test_kinds_are_separate),
 	    T(test_list_order),
 	    T(test_list_stops_early),
+	    T(test_range_and_del_range),
 	    T(test_list_callback_may_only_read),
 	    T(test_no_replace),
 	    T(test_commit_persists),

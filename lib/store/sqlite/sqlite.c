@@ -52,6 +52,8 @@ enum {
 	SQ_GET,
 	SQ_DEL,
 	SQ_LIST,
+	SQ_RANGE,
+	SQ_DEL_RANGE,
 	SQ_VERSION,
 	SQ_NSTMT
 };
@@ -68,6 +70,9 @@ static const char *const sq_stmt_sql[SQ_NSTMT] = {
     [SQ_GET] = "SELECT value FROM objects WHERE kind = ?1 AND key = ?2",
     [SQ_DEL] = "DELETE FROM objects WHERE kind = ?1 AND key = ?2",
     [SQ_LIST] = "SELECT key, value FROM objects WHERE kind = ?1 ORDER BY key",
+    [SQ_RANGE] = "SELECT key, value FROM objects WHERE kind = ?1 AND key >= ?2"
+		 " AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4",
+    [SQ_DEL_RANGE] = "DELETE FROM objects WHERE kind = ?1 AND key >= ?2 AND key < ?3",
     [SQ_VERSION] = "PRAGMA user_version",
 };
 
@@ -650,14 +655,12 @@ static int sq_del(pl_store_backend *b, uint32_t kind, const char *key)
 	return ret;
 }
 
-static int sq_list(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx)
+/* Walk the rows of a prepared SELECT key, value statement, calling cb. */
+static int sq_walk(pl_store_backend *b, sqlite3_stmt *st, int rc, pl_store_list_cb cb, void *ctx,
+		   const char *what)
 {
 	static const uint8_t empty[1];
-	int ret = sq_tx_alive(b);
-	if (ret)
-		return ret;
-	sqlite3_stmt *st = b->st[SQ_LIST];
-	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)kind);
+	int ret = 0;
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW)
@@ -674,13 +677,61 @@ static int sq_list(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void
 			break;
 	}
 	if (!ret && rc != SQLITE_DONE)
-		ret = sq_fail(b, rc, "list");
+		ret = sq_fail(b, rc, what);
+	sq_done(st);
+	return ret;
+}
+
+static int sq_list(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx)
+{
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[SQ_LIST];
+	return sq_walk(b, st, sqlite3_bind_int64(st, 1, (sqlite3_int64)kind), cb, ctx, "list");
+}
+
+static int sq_range(pl_store_backend *b, uint32_t kind, const char *from, const char *to,
+		    size_t limit, pl_store_list_cb cb, void *ctx)
+{
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[SQ_RANGE];
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)kind);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = to ? sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 3);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, limit ? (sqlite3_int64)limit : -1);
+	return sq_walk(b, st, rc, cb, ctx, "range");
+}
+
+static int sq_del_range(pl_store_backend *b, uint32_t kind, const char *from, const char *to,
+			uint64_t *deleted)
+{
+	int ret = sq_tx_alive(b);
+	if (ret)
+		return ret;
+	sqlite3_stmt *st = b->st[SQ_DEL_RANGE];
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)kind);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		ret = sq_fail(b, rc, "delete range");
+	else if (deleted)
+		*deleted = (uint64_t)sqlite3_changes(b->db);
 	sq_done(st);
 	return ret;
 }
 
 const pl_store_methods pl_store_sqlite_methods = {
-    .version = 1,
+    .version = 2,
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
@@ -692,4 +743,6 @@ const pl_store_methods pl_store_sqlite_methods = {
     .get = sq_get,
     .del = sq_del,
     .list = sq_list,
+    .range = sq_range,
+    .del_range = sq_del_range,
 };
