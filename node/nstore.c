@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node store: Parley's node data model as keys of lib/store.
+ *
+ * Kinds and keys (docs/formats.md, "Node store"):
+ *   100 ENV      hex(id)                      -> envelope bytes
+ *   101 META     hex(id)                      -> JSON metadata (nstore_meta)
+ *   102 CHLOG    ch "/" %020 pos              -> hex(id)
+ *   103 SEQ      state "/" author "/" ch "/" lane -> "seq hex(id)"
+ *   104 OUTQ     peer "/" lane "/" %020 lseq  -> "kind hex(id)"
+ *   105 OUTSEQ   peer "/" lane                -> last lseq assigned
+ *   106 INSEQ    peer "/" lane                -> next lseq expected
+ *   107 DELIV    hex(id) "/" peer             -> "state time"
+ *   108 BLOB     hex(id)                      -> bytes (charters, status lists in flight)
+ *   109 CHARTER  channel                      -> latest signed charter
+ *   110 STATUS   state                        -> latest signed status list
+ *   111 COUNTER  "pos"                        -> next log position
+ *   112 REJECT   peer "/" lane "/" %020 lseq  -> reason
+ * Zero-padded numbers make bytewise key order the numeric order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "nstore.h"
+#include "parley/err.h"
+
+enum {
+	K_ENV = 100,
+	K_META,
+	K_CHLOG,
+	K_SEQ,
+	K_OUTQ,
+	K_OUTSEQ,
+	K_INSEQ,
+	K_DELIV,
+	K_BLOB,
+	K_CHARTER,
+	K_STATUS,
+	K_COUNTER,
+	K_REJECT,
+};
+
+struct nstore {
+	pl_store *st;
+};
+
+static void hexid(char out[2 * PL_HASH_BYTES + 1], const uint8_t id[PL_HASH_BYTES])
+{
+	pl_hex_encode(out, id, PL_HASH_BYTES);
+}
+
+#define KEYF(buf, ...)                                                                             \
+	do {                                                                                       \
+		int k_ = snprintf(buf, sizeof(buf), __VA_ARGS__);                                  \
+		if (k_ < 0 || (size_t)k_ >= sizeof(buf))                                           \
+			return pl_err_fail(PL_ERR_LIMIT, "node store key too long");               \
+	} while (0)
+
+int nstore_open(const char *location, nstore **out)
+{
+	nstore *s = calloc(1, sizeof(*s));
+	if (!s)
+		return PL_ERR_NOMEM;
+	int rc = pl_store_open(location, PL_STORE_CREATE, NULL, &s->st);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void nstore_close(nstore *s)
+{
+	if (!s)
+		return;
+	pl_store_close(s->st);
+	free(s);
+}
+
+int nstore_begin(nstore *s)
+{
+	return pl_store_begin(s->st);
+}
+
+int nstore_commit(nstore *s)
+{
+	return pl_store_commit(s->st);
+}
+
+void nstore_rollback(nstore *s)
+{
+	(void)pl_store_rollback(s->st);
+}
+
+/* A small text value "a b" read from the store into a NUL-terminated buffer. */
+static int get_text(nstore *s, int kind, const char *key, char *out, size_t cap)
+{
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int rc = pl_store_get(s->st, (uint32_t)kind, key, &v, &n);
+	if (rc)
+		return rc;
+	if (n >= cap) {
+		free(v);
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: value of %s too long", key);
+	}
+	memcpy(out, v, n);
+	out[n] = '\0';
+	free(v);
+	return 0;
+}
+
+static int put_text(nstore *s, int kind, const char *key, const char *val)
+{
+	return pl_store_put(s->st, (uint32_t)kind, key, (const uint8_t *)val, strlen(val), 0);
+}
+
+static int parse_u64(const char *s, uint64_t *v, const char **end)
+{
+	char *e;
+	errno = 0;
+	unsigned long long x = strtoull(s, &e, 10);
+	if (errno || e == s)
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad number '%.20s'", s);
+	*v = x;
+	if (end)
+		*end = e;
+	return 0;
+}
+
+static int get_u64(nstore *s, int kind, const char *key, uint64_t dflt, uint64_t *v)
+{
+	char buf[32];
+	int rc = get_text(s, kind, key, buf, sizeof(buf));
+	if (rc == PL_ERR_NOT_FOUND) {
+		*v = dflt;
+		return 0;
+	}
+	return rc ? rc : parse_u64(buf, v, NULL);
+}
+
+static int put_u64(nstore *s, int kind, const char *key, uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return put_text(s, kind, key, buf);
+}
+
+/* ---------------------------------------------------------------- envelopes */
+
+static json_t *meta_json(const nstore_meta *m)
+{
+	return json_pack("{s:I,s:s,s:i,s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "pos", (json_int_t)m->pos,
+			 "ch", m->ch, "lane", m->lane, "state", m->state, "author", m->author,
+			 "seq", (json_int_t)m->seq, "at", (json_int_t)m->at, "kind", m->kind,
+			 "origin", m->origin, "received", (json_int_t)m->received);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static int meta_parse(const uint8_t *p, size_t n, nstore_meta *m)
+{
+	json_error_t e;
+	json_t *j = json_loadb((const char *)p, n, 0, &e);
+	if (!j)
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad metadata: %s", e.text);
+	json_int_t pos, seq, at, received;
+	int lane;
+	const char *ch, *state, *author, *kind, *origin;
+	int rc = json_unpack(j, "{s:I,s:s,s:i,s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "pos", &pos, "ch",
+			     &ch, "lane", &lane, "state", &state, "author", &author, "seq", &seq,
+			     "at", &at, "kind", &kind, "origin", &origin, "received", &received);
+	if (rc == 0) {
+		memset(m, 0, sizeof(*m));
+		m->pos = (uint64_t)pos;
+		copy_str(m->ch, sizeof(m->ch), ch);
+		m->lane = lane;
+		copy_str(m->state, sizeof(m->state), state);
+		copy_str(m->author, sizeof(m->author), author);
+		m->seq = (uint64_t)seq;
+		m->at = at;
+		copy_str(m->kind, sizeof(m->kind), kind);
+		copy_str(m->origin, sizeof(m->origin), origin);
+		m->received = received;
+	}
+	json_decref(j);
+	return rc == 0 ? 0 : pl_err_fail(PL_ERR_MALFORMED, "node store: incomplete metadata");
+}
+
+int nstore_log_size(nstore *s, uint64_t *n)
+{
+	return get_u64(s, K_COUNTER, "pos", 0, n);
+}
+
+int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
+		   nstore_meta *meta)
+{
+	char hx[2 * PL_HASH_BYTES + 1], key[256];
+	hexid(hx, id);
+	uint64_t pos;
+	int rc = nstore_log_size(s, &pos);
+	if (rc)
+		return rc;
+	meta->pos = pos;
+	json_t *j = meta_json(meta);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return PL_ERR_NOMEM;
+	rc = pl_store_put(s->st, K_ENV, hx, buf, len, PL_STORE_NO_REPLACE);
+	if (!rc)
+		rc = put_text(s, K_META, hx, text);
+	free(text);
+	if (rc)
+		return rc;
+	KEYF(key, "%s/%020" PRIu64, meta->ch, pos);
+	rc = put_text(s, K_CHLOG, key, hx);
+	if (!rc)
+		rc = put_u64(s, K_COUNTER, "pos", pos + 1);
+	return rc;
+}
+
+int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
+		   nstore_meta *meta)
+{
+	char hx[2 * PL_HASH_BYTES + 1];
+	hexid(hx, id);
+	int rc = 0;
+	if (meta) {
+		uint8_t *m = NULL;
+		size_t n = 0;
+		rc = pl_store_get(s->st, K_META, hx, &m, &n);
+		if (!rc)
+			rc = meta_parse(m, n, meta);
+		free(m);
+		if (rc)
+			return rc;
+	}
+	if (buf)
+		rc = pl_store_get(s->st, K_ENV, hx, buf, len);
+	else if (!meta) {
+		uint8_t *tmp = NULL;
+		size_t n = 0;
+		rc = pl_store_get(s->st, K_ENV, hx, &tmp, &n);
+		free(tmp);
+	}
+	return rc;
+}
+
+int nstore_blob_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len)
+{
+	char hx[2 * PL_HASH_BYTES + 1];
+	hexid(hx, id);
+	return pl_store_put(s->st, K_BLOB, hx, buf, len, 0);
+}
+
+int nstore_blob_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len)
+{
+	char hx[2 * PL_HASH_BYTES + 1];
+	hexid(hx, id);
+	return pl_store_get(s->st, K_BLOB, hx, buf, len);
+}
+
+/* ---------------------------------------------------------------- channel log */
+
+struct log_walk {
+	nstore_log_fn fn;
+	void *ctx;
+};
+
+static int parse_id(const uint8_t *v, size_t n, uint8_t id[PL_HASH_BYTES])
+{
+	size_t got = 0;
+	if (pl_hex_decode(id, PL_HASH_BYTES, &got, (const char *)v, n) != 0 ||
+	    got != PL_HASH_BYTES)
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad envelope id");
+	return 0;
+}
+
+static int log_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
+{
+	struct log_walk *w = ctx;
+	const char *slash = strrchr(key, '/');
+	uint64_t pos;
+	uint8_t id[PL_HASH_BYTES];
+	int rc = slash ? parse_u64(slash + 1, &pos, NULL) : PL_ERR_MALFORMED;
+	if (!rc)
+		rc = parse_id(v, n, id);
+	return rc ? rc : w->fn(w->ctx, pos, id);
+}
+
+int nstore_chlog_walk(nstore *s, const char *ch, uint64_t after, bool have_after, size_t limit,
+		      nstore_log_fn fn, void *ctx)
+{
+	char from[256], to[256];
+	if (have_after)
+		KEYF(from, "%s/%020" PRIu64, ch, after + 1);
+	else
+		KEYF(from, "%s/", ch);
+	KEYF(to, "%s/~", ch);
+	struct log_walk w = {fn, ctx};
+	return pl_store_range(s->st, K_CHLOG, from, to, limit, log_cb, &w);
+}
+
+/* ---------------------------------------------------------------- replay */
+
+int nstore_seq_get(nstore *s, const char *state, const char *author, const char *ch, int lane,
+		   uint64_t *seq, uint8_t last_id[PL_HASH_BYTES])
+{
+	char key[256], val[128];
+	KEYF(key, "%s/%s/%s/%d", state, author, ch, lane);
+	int rc = get_text(s, K_SEQ, key, val, sizeof(val));
+	if (rc == PL_ERR_NOT_FOUND) {
+		*seq = 0;
+		memset(last_id, 0, PL_HASH_BYTES);
+		return 0;
+	}
+	const char *end;
+	if (!rc)
+		rc = parse_u64(val, seq, &end);
+	if (!rc && *end == ' ')
+		rc = parse_id((const uint8_t *)end + 1, strlen(end + 1), last_id);
+	else if (!rc)
+		rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad replay state");
+	return rc;
+}
+
+int nstore_seq_set(nstore *s, const char *state, const char *author, const char *ch, int lane,
+		   uint64_t seq, const uint8_t id[PL_HASH_BYTES])
+{
+	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
+	KEYF(key, "%s/%s/%s/%d", state, author, ch, lane);
+	hexid(hx, id);
+	snprintf(val, sizeof(val), "%" PRIu64 " %s", seq, hx);
+	return put_text(s, K_SEQ, key, val);
+}
+
+/* ---------------------------------------------------------------- queues */
+
+int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq)
+{
+	char key[256];
+	KEYF(key, "%s/%d", peer, lane);
+	return get_u64(s, K_OUTSEQ, key, 0, lseq);
+}
+
+int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
+		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq)
+{
+	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
+	uint64_t last;
+	int rc = nstore_out_last(s, peer, lane, &last);
+	if (rc)
+		return rc;
+	KEYF(key, "%s/%d", peer, lane);
+	rc = put_u64(s, K_OUTSEQ, key, last + 1);
+	if (rc)
+		return rc;
+	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, last + 1);
+	hexid(hx, id);
+	snprintf(val, sizeof(val), "%d %s", kind, hx);
+	rc = put_text(s, K_OUTQ, key, val);
+	if (!rc && lseq)
+		*lseq = last + 1;
+	return rc;
+}
+
+struct item_walk {
+	nstore_item_fn fn;
+	void *ctx;
+	uint64_t count;
+};
+
+static int item_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
+{
+	struct item_walk *w = ctx;
+	w->count++;
+	if (!w->fn)
+		return 0;
+	const char *slash = strrchr(key, '/');
+	uint64_t lseq, kind;
+	const char *end;
+	uint8_t id[PL_HASH_BYTES];
+	char val[128];
+	if (!slash || n >= sizeof(val))
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad queue entry %s", key);
+	memcpy(val, v, n);
+	val[n] = '\0';
+	int rc = parse_u64(slash + 1, &lseq, NULL);
+	if (!rc)
+		rc = parse_u64(val, &kind, &end);
+	if (!rc && *end == ' ')
+		rc = parse_id((const uint8_t *)end + 1, strlen(end + 1), id);
+	else if (!rc)
+		rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad queue entry %s", key);
+	return rc ? rc : w->fn(w->ctx, lseq, (int)kind, id);
+}
+
+int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t limit,
+		    nstore_item_fn fn, void *ctx)
+{
+	char lo[256], hi[256];
+	KEYF(lo, "%s/%d/%020" PRIu64, peer, lane, from);
+	KEYF(hi, "%s/%d/~", peer, lane);
+	struct item_walk w = {fn, ctx, 0};
+	return pl_store_range(s->st, K_OUTQ, lo, hi, limit, item_cb, &w);
+}
+
+int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
+		   void *ctx)
+{
+	char lo[256], hi[256];
+	KEYF(lo, "%s/%d/", peer, lane);
+	KEYF(hi, "%s/%d/%020" PRIu64, peer, lane, upto + 1);
+	struct item_walk w = {fn, ctx, 0};
+	int rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
+	if (!rc)
+		rc = pl_store_del_range(s->st, K_OUTQ, lo, hi, NULL);
+	return rc;
+}
+
+int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
+{
+	char lo[256], hi[256];
+	KEYF(lo, "%s/%d/", peer, lane);
+	KEYF(hi, "%s/%d/~", peer, lane);
+	struct item_walk w = {NULL, NULL, 0};
+	int rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
+	*n = w.count;
+	return rc;
+}
+
+int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next)
+{
+	char key[256];
+	KEYF(key, "%s/%d", peer, lane);
+	return get_u64(s, K_INSEQ, key, 1, next);
+}
+
+int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next)
+{
+	char key[256];
+	KEYF(key, "%s/%d", peer, lane);
+	return put_u64(s, K_INSEQ, key, next);
+}
+
+/* ---------------------------------------------------------------- delivery */
+
+int nstore_deliv_set(nstore *s, const uint8_t id[PL_HASH_BYTES], const char *peer,
+		     const char *state, int64_t t)
+{
+	char key[256], hx[2 * PL_HASH_BYTES + 1], val[96];
+	hexid(hx, id);
+	KEYF(key, "%s/%s", hx, peer);
+	snprintf(val, sizeof(val), "%s %lld", state, (long long)t);
+	return put_text(s, K_DELIV, key, val);
+}
+
+struct deliv_walk {
+	nstore_deliv_fn fn;
+	void *ctx;
+};
+
+static int deliv_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
+{
+	struct deliv_walk *w = ctx;
+	const char *slash = strchr(key, '/');
+	char val[96];
+	if (!slash || n >= sizeof(val))
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad delivery entry");
+	memcpy(val, v, n);
+	val[n] = '\0';
+	char *sp = strchr(val, ' ');
+	if (!sp)
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad delivery entry");
+	*sp = '\0';
+	return w->fn(w->ctx, slash + 1, val, strtoll(sp + 1, NULL, 10));
+}
+
+int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_fn fn, void *ctx)
+{
+	char lo[256], hi[256], hx[2 * PL_HASH_BYTES + 1];
+	hexid(hx, id);
+	KEYF(lo, "%s/", hx);
+	KEYF(hi, "%s/~", hx);
+	struct deliv_walk w = {fn, ctx};
+	return pl_store_range(s->st, K_DELIV, lo, hi, 0, deliv_cb, &w);
+}
+
+/* ---------------------------------------------------------------- objects */
+
+int nstore_obj_put(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len)
+{
+	return pl_store_put(s->st, (uint32_t)kind, name, buf, len, 0);
+}
+
+int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t *len)
+{
+	return pl_store_get(s->st, (uint32_t)kind, name, buf, len);
+}
+
+int nstore_obj_list(nstore *s, int kind, pl_store_list_cb fn, void *ctx)
+{
+	return pl_store_list(s->st, (uint32_t)kind, fn, ctx);
+}
+
+int nstore_reject_put(nstore *s, const char *peer, int lane, uint64_t lseq, const char *reason)
+{
+	char key[256];
+	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, lseq);
+	return put_text(s, K_REJECT, key, reason);
+}

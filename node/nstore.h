@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node's durable state on top of lib/store: accepted envelopes and
+ * their metadata, the per-channel log for paging, replay counters, the
+ * per-peer per-lane outgoing queues and incoming resume points, delivery
+ * states, and the latest charters and status lists.  Keys are chosen so
+ * that ranges are queues (see docs/formats.md, "Node store").
+ *
+ * Every write belongs to the caller's transaction (nstore_begin/commit);
+ * the core commits a batch, then acknowledges.  Nothing here verifies
+ * anything: the core does that before it writes.
+ */
+#ifndef PARLEY_NODE_NSTORE_H
+#define PARLEY_NODE_NSTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "parley/crypto.h"
+#include "parley/store.h"
+
+#define NSTORE_LANES 5 /* lib/link lanes: 0 control, 1 FLASH .. 4 ROUTINE */
+
+typedef struct nstore nstore;
+
+/* What the node records about an accepted envelope. */
+typedef struct nstore_meta {
+	uint64_t pos;       /* position in this node's log (0, 1, 2, ...) */
+	char ch[64];        /* channel */
+	int lane;           /* 1 FLASH .. 4 ROUTINE */
+	char state[64];     /* author's state */
+	char author[64];    /* author's credential id */
+	uint64_t seq;       /* author's sequence */
+	int64_t at;         /* created (claimed by the author) */
+	char kind[64];
+	char origin[64];    /* "local" or the peer state it came from */
+	int64_t received;   /* when this node accepted it */
+} nstore_meta;
+
+int nstore_open(const char *location, nstore **out);
+void nstore_close(nstore *s);
+int nstore_begin(nstore *s);
+int nstore_commit(nstore *s);
+void nstore_rollback(nstore *s);
+
+/* ---- envelopes (and other blobs, by id) */
+int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
+		   nstore_meta *meta); /* assigns meta->pos */
+/* Either output may be NULL.  PL_ERR_NOT_FOUND when absent. */
+int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
+		   nstore_meta *meta);
+int nstore_blob_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len);
+int nstore_blob_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len);
+/* Number of envelopes accepted so far (next position). */
+int nstore_log_size(nstore *s, uint64_t *n);
+
+/* ---- channel log: envelopes of ch with pos > after, ascending */
+typedef int (*nstore_log_fn)(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_BYTES]);
+int nstore_chlog_walk(nstore *s, const char *ch, uint64_t after, bool have_after, size_t limit,
+		      nstore_log_fn fn, void *ctx);
+
+/* ---- replay state per (state, author, ch, lane): last seq and its id (0 if none) */
+int nstore_seq_get(nstore *s, const char *state, const char *author, const char *ch, int lane,
+		   uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
+int nstore_seq_set(nstore *s, const char *state, const char *author, const char *ch, int lane,
+		   uint64_t seq, const uint8_t id[PL_HASH_BYTES]);
+
+/* ---- outgoing queues: items for peer on lane, numbered by lseq from 1 */
+int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
+		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq);
+typedef int (*nstore_item_fn)(void *ctx, uint64_t lseq, int kind,
+			      const uint8_t id[PL_HASH_BYTES]);
+/* Items with lseq >= from, ascending, at most limit (0: all). */
+int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t limit,
+		    nstore_item_fn fn, void *ctx);
+/* Drop items with lseq <= upto; fn (may be NULL) sees each dropped item first. */
+int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
+		   void *ctx);
+int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n);
+/* Highest lseq ever assigned for peer/lane (0 if none). */
+int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq);
+
+/* ---- incoming resume points: next lseq expected from peer on lane (1 if none) */
+int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next);
+int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next);
+
+/* ---- delivery states: "queued" or "delivered" (with time) per envelope and peer */
+int nstore_deliv_set(nstore *s, const uint8_t id[PL_HASH_BYTES], const char *peer,
+		     const char *state, int64_t t);
+typedef int (*nstore_deliv_fn)(void *ctx, const char *peer, const char *state, int64_t t);
+int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_fn fn, void *ctx);
+
+/* ---- named objects: charters (by channel) and status lists (by state) */
+enum { NSTORE_CHARTER = 109, NSTORE_STATUS = 110 };
+int nstore_obj_put(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len);
+int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t *len);
+int nstore_obj_list(nstore *s, int kind, pl_store_list_cb fn, void *ctx);
+
+/* ---- refusals of peer items, kept for operators */
+int nstore_reject_put(nstore *s, const char *peer, int lane, uint64_t lseq, const char *reason);
+
+#endif /* PARLEY_NODE_NSTORE_H */

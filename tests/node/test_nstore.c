@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * node/nstore: queues, resume points, replay state, channel paging and
+ * delivery states survive a reopen and behave as the core relies on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nstore.h"
+#include "parley/err.h"
+
+static char dir[512], path[600];
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *base = getenv("PARLEY_TEST_TMP");
+	snprintf(dir, sizeof(dir), "%s/nstore.XXXXXX", base && *base ? base : "/tmp");
+	if (base && *base) {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", base);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/node.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void mkid(uint8_t id[PL_HASH_BYTES], int n)
+{
+	memset(id, 0, PL_HASH_BYTES);
+	id[0] = (uint8_t)n;
+	id[31] = 0xaa;
+}
+
+struct seen {
+	uint64_t lseq[16];
+	int kind[16];
+	uint8_t id[16][PL_HASH_BYTES];
+	int n;
+};
+
+static int seen_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	struct seen *s = ctx;
+	if (s->n < 16) {
+		s->lseq[s->n] = lseq;
+		s->kind[s->n] = kind;
+		memcpy(s->id[s->n], id, PL_HASH_BYTES);
+	}
+	s->n++;
+	return 0;
+}
+
+static void test_queues(void **state)
+{
+	(void)state;
+	nstore *s;
+	assert_int_equal(nstore_open(path, &s), 0);
+	uint8_t id[PL_HASH_BYTES];
+	assert_int_equal(nstore_begin(s), 0);
+	for (int i = 1; i <= 12; i++) {
+		uint64_t lseq;
+		mkid(id, i);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
+		assert_int_equal(lseq, (uint64_t)i);
+	}
+	mkid(id, 99);
+	assert_int_equal(nstore_out_push(s, "islamabad", 1, 1, id, NULL), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	nstore_close(s);
+
+	/* survives a reopen; lanes and peers are separate; order is numeric (10 after 9) */
+	assert_int_equal(nstore_open(path, &s), 0);
+	uint64_t depth;
+	assert_int_equal(nstore_out_depth(s, "islamabad", 4, &depth), 0);
+	assert_int_equal(depth, 12);
+	assert_int_equal(nstore_out_depth(s, "islamabad", 1, &depth), 0);
+	assert_int_equal(depth, 1);
+	assert_int_equal(nstore_out_depth(s, "kabul", 4, &depth), 0);
+	assert_int_equal(depth, 0);
+	struct seen w = {0};
+	assert_int_equal(nstore_out_walk(s, "islamabad", 4, 9, 0, seen_cb, &w), 0);
+	assert_int_equal(w.n, 4);
+	assert_int_equal(w.lseq[0], 9);
+	assert_int_equal(w.lseq[1], 10);
+	assert_int_equal(w.id[1][0], 10);
+	struct seen lim = {0};
+	assert_int_equal(nstore_out_walk(s, "islamabad", 4, 1, 3, seen_cb, &lim), 0);
+	assert_int_equal(lim.n, 3);
+
+	/* a cumulative receipt drops exactly the items up to it, reporting each */
+	struct seen acked = {0};
+	assert_int_equal(nstore_out_ack(s, "islamabad", 4, 10, seen_cb, &acked), 0);
+	assert_int_equal(acked.n, 10);
+	assert_int_equal(acked.lseq[9], 10);
+	assert_int_equal(nstore_out_depth(s, "islamabad", 4, &depth), 0);
+	assert_int_equal(depth, 2);
+	/* numbering continues after acks and reopen */
+	uint64_t last, lseq;
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(last, 12);
+	mkid(id, 13);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
+	assert_int_equal(lseq, 13);
+	nstore_close(s);
+}
+
+static void test_resume_and_replay(void **state)
+{
+	(void)state;
+	nstore *s;
+	assert_int_equal(nstore_open(path, &s), 0);
+	uint64_t next, seq;
+	uint8_t id[PL_HASH_BYTES], got[PL_HASH_BYTES];
+	assert_int_equal(nstore_in_next(s, "tehran", 2, &next), 0);
+	assert_int_equal(next, 1);
+	assert_int_equal(nstore_in_set(s, "tehran", 2, 42), 0);
+	assert_int_equal(nstore_seq_get(s, "tehran", "amb", "fm", 1, &seq, got), 0);
+	assert_int_equal(seq, 0);
+	mkid(id, 7);
+	assert_int_equal(nstore_seq_set(s, "tehran", "amb", "fm", 1, 5, id), 0);
+	nstore_close(s);
+	assert_int_equal(nstore_open(path, &s), 0);
+	assert_int_equal(nstore_in_next(s, "tehran", 2, &next), 0);
+	assert_int_equal(next, 42);
+	assert_int_equal(nstore_seq_get(s, "tehran", "amb", "fm", 1, &seq, got), 0);
+	assert_int_equal(seq, 5);
+	assert_memory_equal(got, id, PL_HASH_BYTES);
+	assert_int_equal(nstore_seq_get(s, "tehran", "amb", "fm", 2, &seq, got), 0);
+	assert_int_equal(seq, 0);
+	nstore_close(s);
+}
+
+struct logw {
+	uint64_t pos[16];
+	int n;
+};
+
+static int log_cb(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_BYTES])
+{
+	struct logw *w = ctx;
+	assert_int_equal(id[31], 0xaa);
+	if (w->n < 16)
+		w->pos[w->n] = pos;
+	w->n++;
+	return 0;
+}
+
+static void test_envelopes_and_paging(void **state)
+{
+	(void)state;
+	nstore *s;
+	assert_int_equal(nstore_open(path, &s), 0);
+	uint8_t id[PL_HASH_BYTES];
+	for (int i = 0; i < 6; i++) {
+		nstore_meta m = {.lane = 4, .seq = (uint64_t)i + 1, .at = 100, .received = 101};
+		strcpy(m.ch, i % 2 ? "border" : "fm");
+		strcpy(m.state, "tehran");
+		strcpy(m.author, "amb");
+		strcpy(m.kind, "message");
+		strcpy(m.origin, "local");
+		mkid(id, i);
+		const uint8_t body[] = {1, 2, 3, (uint8_t)i};
+		assert_int_equal(nstore_env_put(s, id, body, sizeof(body), &m), 0);
+		assert_int_equal(m.pos, (uint64_t)i);
+	}
+	/* the same id twice is refused, not duplicated */
+	nstore_meta again = {.lane = 4};
+	strcpy(again.ch, "fm");
+	assert_int_equal(nstore_env_put(s, id, (const uint8_t *)"x", 1, &again), PL_ERR_EXISTS);
+	uint64_t size;
+	assert_int_equal(nstore_log_size(s, &size), 0);
+	assert_int_equal(size, 6);
+
+	nstore_meta m;
+	uint8_t *buf;
+	size_t len;
+	mkid(id, 3);
+	assert_int_equal(nstore_env_get(s, id, &buf, &len, &m), 0);
+	assert_int_equal(len, 4);
+	assert_int_equal(buf[3], 3);
+	free(buf);
+	assert_string_equal(m.ch, "border");
+	assert_int_equal(m.seq, 4);
+	assert_int_equal(m.pos, 3);
+	mkid(id, 77);
+	assert_int_equal(nstore_env_get(s, id, NULL, NULL, &m), PL_ERR_NOT_FOUND);
+
+	/* paging the "fm" channel: positions 0, 2, 4; cursor after 0 gives 2, 4 */
+	struct logw w = {0};
+	assert_int_equal(nstore_chlog_walk(s, "fm", 0, false, 0, log_cb, &w), 0);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.pos[2], 4);
+	struct logw w2 = {0};
+	assert_int_equal(nstore_chlog_walk(s, "fm", 0, true, 1, log_cb, &w2), 0);
+	assert_int_equal(w2.n, 1);
+	assert_int_equal(w2.pos[0], 2);
+	nstore_close(s);
+}
+
+struct dw {
+	char peer[4][64];
+	char st[4][32];
+	int n;
+};
+
+static int deliv_cb(void *ctx, const char *peer, const char *st, int64_t t)
+{
+	struct dw *w = ctx;
+	snprintf(w->peer[w->n], 64, "%s", peer);
+	snprintf(w->st[w->n], 32, "%s", st);
+	assert_true(t > 0);
+	w->n++;
+	return 0;
+}
+
+static void test_delivery_states(void **state)
+{
+	(void)state;
+	nstore *s;
+	assert_int_equal(nstore_open(path, &s), 0);
+	uint8_t id[PL_HASH_BYTES];
+	mkid(id, 1);
+	assert_int_equal(nstore_deliv_set(s, id, "islamabad", "queued", 10), 0);
+	assert_int_equal(nstore_deliv_set(s, id, "kabul", "queued", 10), 0);
+	assert_int_equal(nstore_deliv_set(s, id, "islamabad", "delivered", 12), 0);
+	struct dw w = {0};
+	assert_int_equal(nstore_deliv_walk(s, id, deliv_cb, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.peer[0], "islamabad");
+	assert_string_equal(w.st[0], "delivered");
+	assert_string_equal(w.st[1], "queued");
+	nstore_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_and_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
