@@ -65,3 +65,25 @@ void node_set_event_sink(node_core *n, node_event_fn fn, void *ctx);
 int node_metrics_text(node_core *n, pl_buf *out);
 
 #endif /* PARLEY_NODE_CORE_H */
+
+/* ---- lifecycle (node/main.c) */
+struct event_base;
+struct node_config;
+/*
+ * Build the core from a loaded configuration: open the registry read-only
+ * and the node store, load keys and records, pinned peers, status lists
+ * and charters.  Errors are logged with their reason; NULL on failure.
+ */
+node_core *node_core_new(struct node_config *cfg, struct event_base *base);
+/* Listen for peers and the API and start dialling peers. 0 or a pl_err. */
+int node_core_start(node_core *n);
+/* Re-read pinned peers and status lists from the registry (SIGHUP). */
+int node_core_reload(node_core *n);
+/* Close links politely and stop listening; the loop then ends by itself. */
+void node_core_stop(node_core *n);
+void node_core_free(node_core *n);
+/* The API's view of the core. */
+const struct api_backend *node_core_backend(void);
+/* Bound ports (after start), for tests and logs. */
+int node_core_api_port(const node_core *n);
+int node_core_peer_port(const node_core *n);

@@ -70,8 +70,8 @@ static const char *const sq_stmt_sql[SQ_NSTMT] = {
     [SQ_GET] = "SELECT value FROM objects WHERE kind = ?1 AND key = ?2",
     [SQ_DEL] = "DELETE FROM objects WHERE kind = ?1 AND key = ?2",
     [SQ_LIST] = "SELECT key, value FROM objects WHERE kind = ?1 ORDER BY key",
-    [SQ_RANGE] = "SELECT key, value FROM objects WHERE kind = ?1 AND key >= ?2"
-		 " AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4",
+    [SQ_RANGE] = ("SELECT key, value FROM objects WHERE kind = ?1 AND key >= ?2"
+		  " AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4"),
     [SQ_DEL_RANGE] = "DELETE FROM objects WHERE kind = ?1 AND key >= ?2 AND key < ?3",
     [SQ_VERSION] = "PRAGMA user_version",
 };

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Channels: the envelope format, the channel charter every participating
+ * state signs, and the one check a node makes on every envelope.
+ *
+ * An envelope is one signed unit on a channel: a COSE_Sign1 made by an
+ * official's own key over a canonical CBOR map (channel, author, lane,
+ * sequence, previous-envelope hash, kind, created time, body).  Its id is
+ * the SHA-256 of its complete bytes.  A charter names a channel's states,
+ * members (their signed credentials, so every node learns their keys),
+ * allowed kinds and lanes; it counts only once every listed state's root
+ * has signed the same payload.  pl_env_verify() answers "may this envelope
+ * be accepted now?" with exactly one reason when the answer is no.
+ *
+ * This module does no I/O, reads no clock and keeps no store: the current
+ * time, the charters, status lists and per-stream sequence state come in
+ * through pl_env_ctx.  It does not deliver, queue, acknowledge or escalate;
+ * node/ does.  docs/formats.md ("Envelopes and charters") gives the bytes.
+ *
+ * Divisions: lanes; envelopes; charters; verification.
+ */
+#ifndef PARLEY_CHANNEL_H
+#define PARLEY_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/codec.h"
+#include "parley/crypto.h"
+#include "parley/export.h"
+#include "parley/identity.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ================================================================ lanes */
+
+/*
+ * Precedence lanes, highest first.  The numbering is shared with lib/link,
+ * whose lane 0 carries the link's own control frames and is never valid in
+ * an envelope.
+ */
+typedef enum pl_lane {
+	PL_LANE_CONTROL = 0,
+	PL_LANE_FLASH = 1,
+	PL_LANE_IMMEDIATE = 2,
+	PL_LANE_PRIORITY = 3,
+	PL_LANE_ROUTINE = 4,
+} pl_lane;
+#define PL_LANE_COUNT 5 /* lanes 0..4 */
+
+/* "FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE", "CONTROL"; "unknown" otherwise. */
+PL_EXPORT const char *pl_lane_name(pl_lane lane);
+/* Parse an envelope lane name, ignoring case ("flash", "Routine").  CONTROL
+ * and anything else fail with PL_ERR_MALFORMED and a detail. */
+PL_EXPORT int pl_lane_parse(const char *s, pl_lane *out) PL_WUR;
+/* true for the four lanes an envelope may use (1..4). */
+PL_EXPORT bool pl_lane_is_valid(unsigned lane);
+
+/* ================================================================ envelopes */
+
+#define PL_ENV_BODY_MAX ((size_t)1 << 20)        /* 1 MiB */
+#define PL_ENV_MAX      (PL_ENV_BODY_MAX + 2048) /* a whole envelope, COSE included */
+
+/*
+ * One envelope.  The same struct is input to pl_env_sign() (every field but
+ * id and kid set by the caller) and output of pl_env_parse() and
+ * pl_env_verify().  Wire keys in brackets.
+ */
+typedef struct pl_env {
+	char ch[PL_NAME_MAX + 1];     /* [ch] channel name */
+	int64_t at;                   /* [at] created, Unix seconds (claimed by the author) */
+	char state[PL_NAME_MAX + 1];  /* [state] the author's state */
+	char author[PL_NAME_MAX + 1]; /* [id] the author's credential id */
+	uint64_t seq;                 /* [seq] >= 1, per (state, author, ch, lane) */
+	pl_lane lane;                 /* [lane] 1..4 */
+	char kind[PL_NAME_MAX + 1];   /* [kind] e.g. "message", "ack", "read" */
+	uint8_t prev[PL_HASH_BYTES];  /* [prev] id of the author's previous envelope in
+					 (ch, lane); present iff seq > 1 (else zero) */
+	const uint8_t *body;          /* [body] 0..PL_ENV_BODY_MAX bytes: read by
+					 pl_env_sign(); after parsing, held by own_ */
+	size_t body_len;
+	bool has_ackby;
+	int64_t ackby; /* [ackby] optional acknowledgement deadline */
+	bool has_ref;
+	uint8_t ref[PL_HASH_BYTES]; /* [ref] optional: id of the envelope this answers */
+	/* Set by pl_env_parse() / pl_env_verify(); ignored by pl_env_sign(): */
+	uint8_t id[PL_HASH_BYTES];   /* SHA-256 of the whole envelope */
+	uint8_t kid[PL_KEYID_BYTES]; /* pl_key_id() of the signing key */
+	pl_cbor *own_;               /* private: owns body after parsing */
+} pl_env;
+
+/*
+ * Encode e and sign it with the official's key pair (kid = pl_key_id of
+ * kp->pk).  e is borrowed; *out is malloc'd (the caller frees it), NULL on
+ * failure.  Refuses (PL_ERR_INVALID / PL_ERR_LIMIT, with a detail) invalid
+ * names, seq 0, a lane outside 1..4 and a body over PL_ENV_BODY_MAX.
+ * Deterministic: the same e and key give the same bytes.
+ */
+PL_EXPORT int pl_env_sign(const pl_env *e, const pl_keypair *kp, uint8_t **out, size_t *len) PL_WUR;
+
+/*
+ * Parse an envelope strictly (tagged COSE_Sign1 with exactly the headers
+ * pl_env_sign writes, canonical CBOR throughout, known type and version,
+ * every field well-formed, at most PL_ENV_MAX bytes) WITHOUT checking its
+ * signature: only pl_env_verify() says whether it may be believed.  buf is
+ * borrowed for the call.  On success out->body points into memory out owns:
+ * release it with pl_env_clear().  On failure *out is zeroed.
+ */
+PL_EXPORT int pl_env_parse(const uint8_t *buf, size_t len, pl_env *out) PL_WUR;
+
+/* Release what parsing allocated and zero e; NULL-safe; a no-op for an
+ * envelope the caller filled in (own_ NULL). */
+PL_EXPORT void pl_env_clear(pl_env *e);
+
+/* The envelope id: SHA-256 of the complete envelope bytes. */
+PL_EXPORT void pl_env_id(uint8_t out[PL_HASH_BYTES], const uint8_t *buf, size_t len);
+
+/* ================================================================ charters */
+
+#define PL_CHARTER_STATES_MIN  2
+#define PL_CHARTER_STATES_MAX  8
+#define PL_CHARTER_MEMBERS_MAX 64
+#define PL_CHARTER_KINDS_MAX   32
+#define PL_CHARTER_MAX         (128 * 1024) /* charter payload bytes */
+
+/* What a new charter says; everything borrowed by pl_charter_build(). */
+typedef struct pl_charter_spec {
+	const char *name; /* the channel */
+	uint64_t version; /* >= 1 */
+	int64_t created;
+	const char *const *states; /* 2..8 distinct state names, any order */
+	size_t nstates;
+	const pl_slice *members;  /* signed credentials (pl_cred_sign output), any order */
+	size_t nmembers;          /* 1..PL_CHARTER_MEMBERS_MAX */
+	const char *const *kinds; /* 1..32 distinct kind names, any order */
+	size_t nkinds;
+	unsigned lanes; /* allowed lanes: bit (1u << lane) for each of 1..4 */
+} pl_charter_spec;
+
+typedef struct pl_charter_member {
+	pl_cred cred; /* decoded; its root signature was verified */
+	uint8_t *raw; /* owned: the signed credential as listed */
+	size_t raw_len;
+} pl_charter_member;
+
+/*
+ * A charter with the signatures gathered so far.  Everything is owned by
+ * the struct and released by pl_charter_clear().  Lists are in canonical
+ * order: states, kinds and lanes sorted, members sorted by (state, id).
+ * sig[i] is the COSE_Sign1 of states[i]'s root over payload, or NULL.
+ */
+typedef struct pl_charter {
+	char name[PL_NAME_MAX + 1];
+	uint64_t version;
+	int64_t created;
+	char states[PL_CHARTER_STATES_MAX][PL_NAME_MAX + 1];
+	size_t nstates;
+	char kinds[PL_CHARTER_KINDS_MAX][PL_NAME_MAX + 1];
+	size_t nkinds;
+	unsigned lanes; /* bit (1u << lane) per allowed lane */
+	pl_charter_member *members;
+	size_t nmembers;
+	uint8_t *payload; /* the canonical "parley/charter" map every state signs */
+	size_t payload_len;
+	uint8_t *sig[PL_CHARTER_STATES_MAX];
+	size_t sig_len[PL_CHARTER_STATES_MAX];
+} pl_charter;
+
+/*
+ * Build the canonical charter payload from spec and fill *out with it,
+ * unsigned.  Every member credential must verify against t (pl_cred_open)
+ * and belong to a listed state (PL_ERR_WRONG_STATE); every listed state
+ * must be pinned in t (PL_ERR_UNKNOWN_ROOT).  Lists are sorted here;
+ * duplicates are PL_ERR_INVALID.  On failure *out is zeroed.
+ */
+PL_EXPORT int pl_charter_build(const pl_charter_spec *spec, const pl_trust *t,
+			       pl_charter *out) PL_WUR;
+
+/*
+ * Add state's signature over c->payload, made with root, which must be
+ * state's root as pinned in t.  A state not listed is PL_ERR_WRONG_STATE, an
+ * unpinned one PL_ERR_UNKNOWN_ROOT, a key that is not the pinned root
+ * PL_ERR_INVALID, a state that already signed PL_ERR_EXISTS.  On failure
+ * c is unchanged.
+ */
+PL_EXPORT int pl_charter_sign(pl_charter *c, const pl_trust *t, const char *state,
+			      const pl_keypair *root) PL_WUR;
+
+/*
+ * Add to c the signatures other holds and c lacks (both opened or built
+ * here, so their signatures were checked).  The payloads must be identical
+ * (else PL_ERR_CONFLICT).  On failure c is unchanged.
+ */
+PL_EXPORT int pl_charter_merge(pl_charter *c, const pl_charter *other) PL_WUR;
+
+/* The signed charter object ("parley/charter-signed": payload and the
+ * signatures so far, in state order).  *out malloc'd; the caller frees it. */
+PL_EXPORT int pl_charter_encode(const pl_charter *c, uint8_t **out, size_t *len) PL_WUR;
+
+/*
+ * Open a signed charter object strictly.  Every listed state must be
+ * pinned in t (PL_ERR_UNKNOWN_ROOT); every member credential must verify
+ * against t and belong to a listed state (PL_ERR_WRONG_STATE), no two with
+ * the same state and id; every signature must be by the root of a listed
+ * state (else PL_ERR_WRONG_STATE), at most one per state, and verify over
+ * exactly the payload (else PL_ERR_BAD_SIGNATURE).  An incomplete charter
+ * opens: ask pl_charter_check_complete().  buf is borrowed; on success
+ * release *out with pl_charter_clear(); on failure *out is zeroed.
+ */
+PL_EXPORT int pl_charter_open(const uint8_t *buf, size_t len, const pl_trust *t,
+			      pl_charter *out) PL_WUR;
+
+/* 0 when every listed state has signed, else PL_ERR_UNSIGNED with a detail
+ * naming the states still missing. */
+PL_EXPORT int pl_charter_check_complete(const pl_charter *c) PL_WUR;
+
+/*
+ * May newer replace held (a membership or policy change)?  0 if both are
+ * complete (else PL_ERR_UNSIGNED), name the same channel (else
+ * PL_ERR_INVALID), newer's version is higher (else PL_ERR_STALE, or
+ * PL_ERR_CONFLICT for the same version with other content) and newer still
+ * lists every state held lists (else PL_ERR_CONFLICT: a state may join a
+ * channel but not be dropped from it by the others; parting ways takes a
+ * new channel).
+ */
+PL_EXPORT int pl_charter_supersedes(const pl_charter *newer, const pl_charter *held) PL_WUR;
+
+/* The member (state, id), or NULL; borrowed from c. */
+PL_EXPORT const pl_charter_member *pl_charter_find_member(const pl_charter *c, const char *state,
+							  const char *id);
+PL_EXPORT bool pl_charter_allows_kind(const pl_charter *c, const char *kind);
+PL_EXPORT bool pl_charter_allows_lane(const pl_charter *c, unsigned lane);
+
+/* Free everything c owns and zero it; NULL-safe. */
+PL_EXPORT void pl_charter_clear(pl_charter *c);
+
+/* ================================================================ verification */
+
+#define PL_ENV_SKEW_DEFAULT 600 /* seconds an envelope may be dated ahead of the receiver */
+
+/*
+ * What a node knows when an envelope arrives.  Callbacks get arg first;
+ * what they return is borrowed for the duration of the pl_env_verify() call.
+ */
+typedef struct pl_env_ctx {
+	/* Optional: when set, the author's state must still be pinned here. */
+	const pl_trust *trust;
+	/* Required: the charter held for channel ch (opened against the node's
+	 * trust set), or NULL when none is held. */
+	const pl_charter *(*charter)(void *arg, const char *ch);
+	/* Optional: the newest status list held for state, or NULL (no changes
+	 * known; a NULL callback means the same for every state). */
+	const pl_status_list *(*status)(void *arg, const char *state);
+	/*
+	 * The stream (env->state, env->author, env->ch, env->lane): set *seq to
+	 * the seq of the last envelope accepted on it (0 when none) and, when
+	 * *seq > 0, last_id to that envelope's id.  Return 0, or a negative
+	 * pl_err (e.g. PL_ERR_STORE), which pl_env_verify() returns unchanged.
+	 * NULL skips the sequence check: for offline inspection only; a node
+	 * must always supply it.
+	 */
+	int (*last)(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
+	void *arg;
+	int64_t now;        /* the receiver's clock, Unix seconds */
+	int64_t max_future; /* refuse envelopes dated more than this after now
+			       (PL_ENV_SKEW_DEFAULT is a good value; 0 allows none) */
+	int64_t max_age;    /* > 0: refuse envelopes dated more than this before now
+			       (the origin node, for its own officials); 0: no bound
+			       (relays: store-and-forward delays are legitimate) */
+} pl_env_ctx;
+
+/*
+ * The one check a node makes on every envelope, in this order, stopping at
+ * the first failure with its code and a one-line detail:
+ *
+ *  1. well-formed: as pl_env_parse() (PL_ERR_MALFORMED, PL_ERR_NONCANONICAL,
+ *     PL_ERR_LIMIT, PL_ERR_TYPE, PL_ERR_VERSION);
+ *  2. a complete charter is held for the channel (PL_ERR_UNKNOWN_CHANNEL);
+ *  3. the author (state, id) is a member (PL_ERR_NOT_MEMBER), whose state
+ *     is still pinned when ctx->trust is set (PL_ERR_UNKNOWN_ROOT), and the
+ *     kid names the member's key (PL_ERR_BAD_SIGNATURE);
+ *  4. the signature verifies with the member's key (PL_ERR_BAD_SIGNATURE);
+ *  5. the credential was valid at the envelope's created time given the
+ *     state's status list, exactly as pl_cred_verify() judges it
+ *     (PL_ERR_NOT_YET_VALID, PL_ERR_EXPIRED, PL_ERR_SUSPENDED,
+ *     PL_ERR_RECALLED, PL_ERR_REVOKED; PL_ERR_WRONG_STATE if the callback
+ *     gave another state's list), and its scope, if any, names the channel
+ *     (PL_ERR_NOT_MEMBER);
+ *  6. the kind is allowed (PL_ERR_KIND_NOT_ALLOWED);
+ *  7. the lane is allowed (PL_ERR_LANE_NOT_ALLOWED);
+ *  8. the created time is at most max_future after now and, when max_age
+ *     is set, at most max_age before it (PL_ERR_CLOCK);
+ *  9. sequence, against the stream's last accepted envelope (seq L, id I):
+ *     seq <= L is PL_ERR_REPLAY, seq > L + 1 is PL_ERR_SEQUENCE (a gap),
+ *     and seq == L + 1 needs prev == I (else PL_ERR_SEQUENCE); the first
+ *     envelope of a stream has seq 1 and no prev.
+ *
+ * Duplicates: an envelope's id is its identity, so a node first looks the
+ * id (pl_env_id) up in its store; one already held is a duplicate, to be
+ * acknowledged again without calling this function, whose answer for it
+ * is PL_ERR_REPLAY.
+ *
+ * buf is borrowed for the call.  out may be NULL; otherwise on success it
+ * receives the envelope (release with pl_env_clear()) and on failure it is
+ * zeroed.  Callback errors are returned unchanged.
+ */
+PL_EXPORT int pl_env_verify(const uint8_t *buf, size_t len, const pl_env_ctx *ctx,
+			    pl_env *out) PL_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PARLEY_CHANNEL_H */

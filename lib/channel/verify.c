@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pl_env_verify: the one check a node makes on every envelope, by the
+ * origin node on submission and by every receiving node on arrival.  The
+ * order of the steps is part of the contract (channel.h): each refusal has
+ * exactly one code, and the cheap questions that need no signature check
+ * come first so that junk costs little.
+ *
+ * It reads the charter, status list and stream state through the
+ * callbacks in pl_env_ctx and changes nothing: recording an accepted
+ * envelope (and so advancing the stream) is the node's job, in the same
+ * transaction that stores it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "channel/chan_int.h"
+#include "parley/err.h"
+#include "parley/time.h"
+
+/* a - b > d, without overflow, for d >= 0. */
+static bool later_by_more(int64_t a, int64_t b, int64_t d)
+{
+	return a > b && (uint64_t)a - (uint64_t)b > (uint64_t)d;
+}
+
+/*
+ * The credential's validity at t, judged as pl_cred_verify() judges it.
+ * The charter's copy was verified against the pinned root when the charter
+ * was opened, so the signature is not checked again for every envelope.
+ */
+static int cred_valid_at(const pl_cred *c, const pl_status_list *sl, int64_t t)
+{
+	char when[PL_TIME_LEN], edge[PL_TIME_LEN];
+	pl_time_format(when, t);
+	if (sl && strcmp(sl->state, c->state) != 0)
+		return pl_err_fail(PL_ERR_WRONG_STATE,
+				   "credential %s@%s checked against the status list of '%s'",
+				   c->id, c->state, sl->state);
+	if (t < c->not_before) {
+		pl_time_format(edge, c->not_before);
+		return pl_err_fail(PL_ERR_NOT_YET_VALID,
+				   "credential %s@%s is not valid until %s (envelope created %s)",
+				   c->id, c->state, edge, when);
+	}
+	if (t >= c->not_after) {
+		pl_time_format(edge, c->not_after);
+		return pl_err_fail(PL_ERR_EXPIRED,
+				   "credential %s@%s expired at %s (envelope created %s)", c->id,
+				   c->state, edge, when);
+	}
+	pl_status s = pl_status_at(sl, c->id, t);
+	int code = 0;
+	switch (s) {
+	case PL_STATUS_SUSPENDED:
+		code = PL_ERR_SUSPENDED;
+		break;
+	case PL_STATUS_RECALLED:
+		code = PL_ERR_RECALLED;
+		break;
+	case PL_STATUS_REVOKED:
+		code = PL_ERR_REVOKED;
+		break;
+	default:
+		break;
+	}
+	if (code)
+		return pl_err_fail(code,
+				   "credential %s@%s is %s at %s (when the envelope was created)",
+				   c->id, c->state, pl_status_name(s), when);
+	return 0;
+}
+
+static bool in_scope(const pl_cred *c, const char *ch)
+{
+	if (c->nscope == 0)
+		return true;
+	for (size_t i = 0; i < c->nscope; i++)
+		if (strcmp(c->scope[i], ch) == 0)
+			return true;
+	return false;
+}
+
+/* Steps 2 to 4: charter, membership, signature.  *member receives the author. */
+static int check_author(const pl_env *e, const pl_cose_sign1 *cose, const pl_env_ctx *ctx,
+			const pl_charter **charter, const pl_charter_member **member)
+{
+	const pl_charter *c = ctx->charter(ctx->arg, e->ch);
+	if (!c)
+		return pl_err_fail(PL_ERR_UNKNOWN_CHANNEL, "no charter is held for channel %s",
+				   e->ch);
+	if (strcmp(c->name, e->ch) != 0)
+		return pl_err_fail(PL_ERR_UNKNOWN_CHANNEL,
+				   "the charter found for channel %s is that of %s", e->ch,
+				   c->name);
+	char missing[PL_CHARTER_STATES_MAX * (PL_NAME_MAX + 2) + 1];
+	if (!c->payload || chan_charter_missing(c, missing, sizeof(missing)) > 0)
+		return pl_err_fail(PL_ERR_UNKNOWN_CHANNEL,
+				   "the charter of channel %s (v%llu) is not yet signed by %s",
+				   e->ch, (unsigned long long)c->version, missing);
+
+	const pl_charter_member *m = pl_charter_find_member(c, e->state, e->author);
+	if (!m)
+		return pl_err_fail(PL_ERR_NOT_MEMBER, "%s@%s is not a member of channel %s",
+				   e->author, e->state, e->ch);
+	if (ctx->trust && !pl_trust_find(ctx->trust, e->state))
+		return pl_err_fail(PL_ERR_UNKNOWN_ROOT, "state '%s' is no longer a pinned root",
+				   e->state);
+	uint8_t kid[PL_KEYID_BYTES];
+	pl_key_id(kid, m->cred.pk);
+	if (memcmp(kid, e->kid, PL_KEYID_BYTES) != 0) {
+		char got[2 * PL_KEYID_BYTES + 1], want[2 * PL_KEYID_BYTES + 1];
+		pl_hex_encode(got, e->kid, PL_KEYID_BYTES);
+		pl_hex_encode(want, kid, PL_KEYID_BYTES);
+		return pl_err_fail(PL_ERR_BAD_SIGNATURE,
+				   "envelope claims %s@%s but names key %s (the member's is %s)",
+				   e->author, e->state, got, want);
+	}
+	if (pl_cose_sign1_verify(cose, NULL, 0, m->cred.pk) != 0)
+		return pl_err_fail(PL_ERR_BAD_SIGNATURE,
+				   "envelope claims %s@%s but %s's key did not sign it", e->author,
+				   e->state, e->author);
+	*charter = c;
+	*member = m;
+	return 0;
+}
+
+/* Step 5 to 8: standing of the author, policy and clock. */
+static int check_policy(const pl_env *e, const pl_env_ctx *ctx, const pl_charter *c,
+			const pl_charter_member *m)
+{
+	const pl_status_list *sl = ctx->status ? ctx->status(ctx->arg, e->state) : NULL;
+	int rc = cred_valid_at(&m->cred, sl, e->at);
+	if (rc)
+		return rc;
+	if (!in_scope(&m->cred, e->ch))
+		return pl_err_fail(PL_ERR_NOT_MEMBER,
+				   "credential %s@%s is limited to other channels than %s",
+				   e->author, e->state, e->ch);
+	if (!pl_charter_allows_kind(c, e->kind))
+		return pl_err_fail(PL_ERR_KIND_NOT_ALLOWED,
+				   "channel %s does not allow envelopes of kind '%s'", e->ch,
+				   e->kind);
+	if (!pl_charter_allows_lane(c, (unsigned)e->lane))
+		return pl_err_fail(PL_ERR_LANE_NOT_ALLOWED,
+				   "channel %s does not allow %s envelopes", e->ch,
+				   pl_lane_name(e->lane));
+	int64_t ahead = ctx->max_future > 0 ? ctx->max_future : 0;
+	char when[PL_TIME_LEN], now[PL_TIME_LEN];
+	pl_time_format(when, e->at);
+	pl_time_format(now, ctx->now);
+	if (later_by_more(e->at, ctx->now, ahead))
+		return pl_err_fail(
+		    PL_ERR_CLOCK, "envelope dated %s, more than %llds after this node's clock (%s)",
+		    when, (long long)ahead, now);
+	if (ctx->max_age > 0 && later_by_more(ctx->now, e->at, ctx->max_age))
+		return pl_err_fail(
+		    PL_ERR_CLOCK,
+		    "envelope dated %s, more than %llds before this node's clock (%s)", when,
+		    (long long)ctx->max_age, now);
+	return 0;
+}
+
+/* Step 9: the stream's sequence. */
+static int check_sequence(const pl_env *e, const pl_env_ctx *ctx)
+{
+	if (!ctx->last)
+		return 0;
+	uint64_t last = 0;
+	uint8_t last_id[PL_HASH_BYTES] = {0};
+	int rc = ctx->last(ctx->arg, e, &last, last_id);
+	if (rc)
+		return rc < 0 ? rc : PL_ERR_INTERNAL;
+	char stream[3 * PL_NAME_MAX + 32];
+	snprintf(stream, sizeof(stream), "%s@%s on %s/%s", e->author, e->state, e->ch,
+		 pl_lane_name(e->lane));
+	if (e->seq <= last) {
+		if (e->seq == last && memcmp(e->id, last_id, PL_HASH_BYTES) == 0)
+			return pl_err_fail(PL_ERR_REPLAY,
+					   "%s: seq %llu is this very envelope, already accepted "
+					   "(look ids up before verifying)",
+					   stream, (unsigned long long)e->seq);
+		return pl_err_fail(PL_ERR_REPLAY, "%s: seq %llu already used (last accepted %llu)",
+				   stream, (unsigned long long)e->seq, (unsigned long long)last);
+	}
+	if (e->seq - last > 1)
+		return pl_err_fail(PL_ERR_SEQUENCE,
+				   "%s: seq %llu after %llu: %llu missing before it", stream,
+				   (unsigned long long)e->seq, (unsigned long long)last,
+				   (unsigned long long)(e->seq - last - 1));
+	if (last > 0 && memcmp(e->prev, last_id, PL_HASH_BYTES) != 0)
+		return pl_err_fail(
+		    PL_ERR_SEQUENCE,
+		    "%s: seq %llu does not follow the accepted seq %llu (prev differs)", stream,
+		    (unsigned long long)e->seq, (unsigned long long)last);
+	return 0;
+}
+
+int pl_env_verify(const uint8_t *buf, size_t len, const pl_env_ctx *ctx, pl_env *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!ctx || !ctx->charter || (!buf && len))
+		return PL_ERR_INVALID;
+	pl_env e;
+	pl_cose_sign1 cose;
+	int rc = chan_env_parse(buf, len, &e, &cose);
+	if (rc)
+		return rc;
+	const pl_charter *c = NULL;
+	const pl_charter_member *m = NULL;
+	rc = check_author(&e, &cose, ctx, &c, &m);
+	pl_cose_sign1_clear(&cose);
+	if (!rc)
+		rc = check_policy(&e, ctx, c, m);
+	if (!rc)
+		rc = check_sequence(&e, ctx);
+	if (rc || !out)
+		pl_env_clear(&e);
+	else
+		*out = e;
+	return rc;
+}

@@ -1,0 +1,1517 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node's local HTTP API (api.h; every endpoint is described in
+ * docs/api.md).  evhttp parses HTTP; this file routes, authenticates,
+ * checks and decodes requests, calls the backend table, and turns every
+ * outcome into JSON or an RFC 9457 problem.  It keeps tokens, challenges,
+ * event subscribers and request counters in memory, and nothing else: it
+ * never verifies an envelope or touches the store itself.
+ *
+ * Divisions, in order: settings and small helpers; replies and counters;
+ * request bodies and parameters; authentication; endpoint handlers;
+ * server-sent events; metrics; routing; setup and teardown.  Put new code
+ * in the division it belongs to.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "parley/crypto.h"
+#include "parley/err.h"
+
+/* ================================================================ settings and small helpers */
+
+#define API_HEADERS_DEFAULT      ((size_t)16 << 10)
+#define API_TIMEOUT_DEFAULT      30
+#define API_SUBSCRIBERS_DEFAULT  64
+#define API_SSE_BUFFER_DEFAULT   ((size_t)1 << 20)
+#define API_KEEPALIVE_MS_DEFAULT 15000
+#define API_CHALLENGES_DEFAULT   1024
+#define API_TOKENS_DEFAULT       4096
+#define API_BODY_SLACK           ((size_t)64 << 10) /* JSON around the base64 */
+
+#define PAGE_DEFAULT   100
+#define PAGE_MAX       500
+#define CURSOR_MAX     512
+#define NONCE_BYTES    32
+#define TOKEN_BYTES    32
+#define TOKEN_TEXT_MAX 128 /* longer presented tokens are unknown without hashing */
+#define PATH_MAX_LEN   1024
+#define SEGS_MAX       8
+#define SSE_INPUT_MAX  4096 /* what a subscriber may send us before we stop reading */
+#define PROBLEM_BASE   "https://parley.invalid/problems/"
+
+/* Endpoints; the order matches route_info[] and route_fn[]. */
+enum route_id {
+	R_HEALTHZ,
+	R_METRICS,
+	R_CHALLENGE,
+	R_TOKEN,
+	R_ENV_POST,
+	R_ENV_GET,
+	R_CHANNELS,
+	R_CH_PAGE,
+	R_CH_NEXT,
+	R_STATUS,
+	R_CHARTER_POST,
+	R_CHARTER_GET,
+	R_EVENTS,
+	R_COUNT, /* also: no route matched */
+};
+
+/* Why an authentication failed (one counter each). */
+enum auth_fail {
+	AF_MISSING_TOKEN,
+	AF_UNKNOWN_TOKEN,
+	AF_EXPIRED_TOKEN,
+	AF_INACTIVE_OFFICIAL,
+	AF_UNKNOWN_OFFICIAL,
+	AF_UNKNOWN_CHALLENGE,
+	AF_EXPIRED_CHALLENGE,
+	AF_CHALLENGE_MISMATCH,
+	AF_BAD_SIGNATURE,
+	AF_COUNT,
+};
+
+static const char *const auth_fail_label[AF_COUNT] = {
+    "missing-token",     "unknown-token",      "expired-token",
+    "inactive-official", "unknown-official",   "unknown-challenge",
+    "expired-challenge", "challenge-mismatch", "bad-signature",
+};
+
+/* Status codes counted individually; anything else is counted as "other". */
+static const int counted_codes[] = {200, 201, 202, 400, 401, 403, 404,
+				    405, 413, 415, 422, 500, 503};
+#define NCODES (sizeof(counted_codes) / sizeof(counted_codes[0]))
+
+typedef struct challenge {
+	bool live;
+	uint8_t nonce[NONCE_BYTES];
+	char state[PL_NAME_MAX + 1];
+	char id[PL_NAME_MAX + 1];
+	int64_t expires;
+} challenge;
+
+typedef struct token {
+	bool live;
+	uint8_t hash[PL_HASH_BYTES]; /* SHA-256 of the token text: the text is never kept */
+	char state[PL_NAME_MAX + 1];
+	char id[PL_NAME_MAX + 1];
+	int64_t expires;
+} token;
+
+typedef struct sub {
+	api *a;
+	struct evhttp_request *req;
+} sub;
+
+struct api {
+	struct event_base *base;
+	struct evhttp *http;
+	api_backend be;
+	void *be_ctx;
+	api_config cfg;
+	int port;
+
+	challenge *ch; /* ring of cfg.max_challenges; the next slot is the oldest */
+	size_t ch_next;
+	token *tok; /* ring of cfg.max_tokens */
+	size_t tok_next;
+
+	sub **subs; /* cfg.max_subscribers slots, nsubs used */
+	unsigned nsubs;
+	struct event *keepalive;
+	struct evbuffer *scratch;
+
+	uint64_t requests[R_COUNT + 1][NCODES + 1];
+	uint64_t auth_failures[AF_COUNT];
+	uint64_t sse_dropped, sse_events;
+};
+
+/* One request being answered; lives on the stack of on_request(). */
+typedef struct rq {
+	api *a;
+	struct evhttp_request *req;
+	enum route_id route;
+	int64_t now;
+	const char *arg; /* the {placeholder} path segment, if the route has one */
+	char path[PATH_MAX_LEN];
+	const char *seg[SEGS_MAX];
+	size_t nseg;
+	char state[PL_NAME_MAX + 1]; /* the authenticated official */
+	char id[PL_NAME_MAX + 1];
+} rq;
+
+static int64_t clock_default(void *ctx)
+{
+	(void)ctx;
+	return (int64_t)time(NULL);
+}
+
+static int64_t api_now(const api *a)
+{
+	return a->cfg.clock(a->cfg.clock_ctx);
+}
+
+/* Copy a name that pl_name_is_valid() accepted (so it fits). */
+static void copy_name(char dst[PL_NAME_MAX + 1], const char *src)
+{
+	size_t n = strlen(src);
+	if (n > PL_NAME_MAX)
+		n = PL_NAME_MAX;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* A JSON string for s; bytes that are not valid UTF-8 become '?'. */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	if (j)
+		return j;
+	size_t n = strlen(s);
+	char *t = malloc(n + 1);
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		t[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	t[n] = '\0';
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "?";
+	}
+}
+
+/* ================================================================ replies and counters */
+
+static const char *status_phrase(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+static void count_reply(rq *r, int status)
+{
+	size_t c = NCODES;
+	for (size_t i = 0; i < NCODES; i++)
+		if (counted_codes[i] == status)
+			c = i;
+	r->a->requests[r->route][c]++;
+}
+
+/* Send status with body (len bytes, copied) of content type ctype. */
+static void reply_raw(rq *r, int status, const char *ctype, const char *body, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	struct evbuffer *b = r->a->scratch;
+	evbuffer_drain(b, evbuffer_get_length(b));
+	if (len && evbuffer_add(b, body, len) != 0) {
+		/* Cannot build the body: an empty 500 is all that is left. */
+		status = 500;
+		evbuffer_drain(b, evbuffer_get_length(b));
+	}
+	count_reply(r, status);
+	evhttp_send_reply(r->req, status, status_phrase(status), b);
+}
+
+static void reply_problem(rq *r, int status, const char *name, const char *title, const char *fmt,
+			  ...) PL_PRINTF(5, 6);
+
+/* Send an RFC 9457 problem: type PROBLEM_BASE name, the title, status, and detail. */
+static void reply_problem(rq *r, int status, const char *name, const char *title, const char *fmt,
+			  ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		detail[0] = '\0';
+	char type[128];
+	snprintf(type, sizeof(type), PROBLEM_BASE "%s", name);
+
+	json_t *j = json_pack("{s:s, s:s, s:i, s:o*}", "type", type, "title", title, "status",
+			      status, "detail", json_text(detail));
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (status == 401)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+				  "Bearer realm=\"parley\"");
+	if (s)
+		reply_raw(r, status, "application/problem+json", s, strlen(s));
+	else
+		reply_raw(r, 500, "application/problem+json", "", 0);
+	free(s);
+}
+
+/* A problem whose type is the pl_err name of code and whose title its sentence. */
+static void reply_code(rq *r, int status, int code, const char *detail)
+{
+	reply_problem(r, status, pl_err_name(code), pl_strerror(code), "%s",
+		      detail && *detail ? detail : pl_strerror(code));
+}
+
+static void reply_bad_request(rq *r, const char *fmt, ...) PL_PRINTF(2, 3);
+
+static void reply_bad_request(rq *r, const char *fmt, ...)
+{
+	char detail[400];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		detail[0] = '\0';
+	reply_problem(r, 400, "bad-request", "Bad request", "%s", detail);
+}
+
+static void reply_unauthorized(rq *r, enum auth_fail why, const char *detail)
+{
+	r->a->auth_failures[why]++;
+	reply_code(r, 401, PL_ERR_AUTH, detail);
+}
+
+/* Send body (taken) as JSON; NULL body means the node ran out of memory. */
+static void reply_json(rq *r, int status, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	json_decref(body);
+	if (!s) {
+		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		return;
+	}
+	reply_raw(r, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+/* Failures of the node itself rather than of the request. */
+static int server_status(int code)
+{
+	switch (code) {
+	case PL_ERR_BUSY:
+		return 503;
+	case PL_ERR_NOMEM:
+	case PL_ERR_INVALID:
+	case PL_ERR_IO:
+	case PL_ERR_INTERNAL:
+	case PL_ERR_CRYPTO:
+	case PL_ERR_STORE:
+	case PL_ERR_SCHEMA:
+		return 500;
+	default:
+		return 0;
+	}
+}
+
+/* The detail the backend left, else code's sentence. */
+static const char *backend_detail(int code)
+{
+	const char *d = pl_err_detail();
+	return *d ? d : pl_strerror(code);
+}
+
+/* Answer a read-only backend call: j (taken) or the problem for *code. */
+static void reply_backend(rq *r, json_t *j, int code)
+{
+	if (j) {
+		reply_json(r, 200, j);
+		return;
+	}
+	if (code == 0)
+		code = PL_ERR_NOMEM;
+	int status = server_status(code);
+	if (!status) {
+		if (code == PL_ERR_NOT_FOUND || code == PL_ERR_UNKNOWN_CHANNEL)
+			status = 404;
+		else if (code == PL_ERR_NOT_MEMBER)
+			status = 403;
+		else
+			status = 400;
+	}
+	reply_code(r, status, code, backend_detail(code));
+}
+
+/* ================================================================ request bodies and parameters */
+
+/* Is the request's Content-Type application/json (parameters allowed)? */
+static bool is_json_content(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+	if (evutil_ascii_strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* The request body as a JSON object (a new reference), or NULL after
+ * replying 415, 413 or 400. */
+static json_t *read_json_body(rq *r)
+{
+	if (!is_json_content(r->req)) {
+		reply_problem(r, 415, "unsupported-media-type", "Unsupported media type",
+			      "send the body as Content-Type: application/json");
+		return NULL;
+	}
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	if (len > r->a->cfg.max_body) {
+		reply_problem(r, 413, "too-large", "Request too large",
+			      "the body is %zu bytes; the limit is %zu", len, r->a->cfg.max_body);
+		return NULL;
+	}
+	if (len == 0) {
+		reply_bad_request(r, "the body is empty; a JSON object is expected");
+		return NULL;
+	}
+	const char *p = (const char *)evbuffer_pullup(in, -1);
+	if (!p) {
+		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		return NULL;
+	}
+	json_error_t err;
+	json_t *j = json_loadb(p, len, JSON_REJECT_DUPLICATES, &err);
+	if (!j) {
+		reply_bad_request(r, "invalid JSON at line %d, column %d: %s", err.line, err.column,
+				  err.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		reply_bad_request(r, "the body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+/* The string field key of o (1..max bytes, no NUL), or NULL after replying 400. */
+static const char *field_str(rq *r, json_t *o, const char *key, size_t max)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v) {
+		reply_bad_request(r, "missing field \"%s\"", key);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		reply_bad_request(r, "field \"%s\" must be a string", key);
+		return NULL;
+	}
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	if (n == 0 || n > max || strlen(s) != n) {
+		reply_bad_request(r, "field \"%s\" must be 1 to %zu characters", key, max);
+		return NULL;
+	}
+	return s;
+}
+
+/* The name field key of o (pl_name_is_valid), or NULL after replying 400. */
+static const char *field_name(rq *r, json_t *o, const char *key)
+{
+	const char *s = field_str(r, o, key, PL_NAME_MAX);
+	if (s && !pl_name_is_valid(s)) {
+		reply_bad_request(r, "field \"%s\" is not a valid name (a-z 0-9 . _ -)", key);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * Decode the base64 field key of o into a new buffer (*out, *len; free it),
+ * at most max bytes.  false after replying: 400 when missing or not base64,
+ * 413 when longer than max.
+ */
+static bool field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	const char *s = field_str(r, o, key, SIZE_MAX / 2);
+	if (!s)
+		return false;
+	size_t n = strlen(s);
+	if (n / 4 * 3 > max + 2) {
+		reply_problem(r, 413, "too-large", "Request too large",
+			      "\"%s\" decodes to more than %zu bytes", key, max);
+		return false;
+	}
+	size_t cap = n / 4 * 3 + 1; /* room for whatever s can decode to */
+	uint8_t *buf = malloc(cap);
+	if (!buf) {
+		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		return false;
+	}
+	int rc = pl_b64_decode(buf, cap < max ? cap : max, len, s, n);
+	if (rc == PL_ERR_LIMIT) {
+		free(buf);
+		reply_problem(r, 413, "too-large", "Request too large",
+			      "\"%s\" decodes to more than %zu bytes", key, max);
+		return false;
+	}
+	if (rc != 0 || *len == 0) {
+		free(buf);
+		reply_bad_request(r,
+				  "field \"%s\" is not standard base64 (RFC 4648, padded) of "
+				  "a non-empty value",
+				  key);
+		return false;
+	}
+	*out = buf;
+	return true;
+}
+
+/* A decimal number 1..max: digits only, no sign or spaces. */
+static bool parse_count(const char *s, long max, long *out)
+{
+	if (!s || !*s || strlen(s) > 9)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* The query parameters of the request into kv (clear it after); false on malformed. */
+static bool parse_query(rq *r, struct evkeyvalq *kv)
+{
+	kv->tqh_first = NULL; /* TAILQ_INIT: sys/queue.h is not ours to include */
+	kv->tqh_last = &kv->tqh_first;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(r->req);
+	const char *q = u ? evhttp_uri_get_query(u) : NULL;
+	if (!q)
+		return true;
+	return evhttp_parse_query_str(q, kv) == 0;
+}
+
+/* ================================================================ authentication */
+
+size_t api_auth_message(char *out, size_t cap, const char *challenge_b64, const char *state,
+			const char *id, const char *node)
+{
+	int n = snprintf(out, cap, "parley-api-auth-v1\n%s\n%s@%s\n%s\n", challenge_b64, id, state,
+			 node);
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap)
+			out[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static void token_hash(uint8_t out[PL_HASH_BYTES], const char *text, size_t len)
+{
+	pl_sha256(out, (const uint8_t *)text, len);
+}
+
+/* The live token whose text is text[0..len), or NULL. */
+static token *token_find(api *a, const char *text, size_t len)
+{
+	if (len == 0 || len > TOKEN_TEXT_MAX)
+		return NULL;
+	uint8_t h[PL_HASH_BYTES];
+	token_hash(h, text, len);
+	token *found = NULL;
+	for (size_t i = 0; i < a->cfg.max_tokens; i++)
+		if (a->tok[i].live && pl_ct_equal(a->tok[i].hash, h, sizeof(h)))
+			found = &a->tok[i];
+	return found;
+}
+
+/*
+ * Check the request's bearer token and that its official is still active;
+ * on success copy the official into r.  false after replying 401.
+ */
+static bool authenticate(rq *r)
+{
+	api *a = r->a;
+	const char *h =
+	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	static const char scheme[] = "Bearer ";
+	if (!h || evutil_ascii_strncasecmp(h, scheme, sizeof(scheme) - 1) != 0) {
+		reply_unauthorized(r, AF_MISSING_TOKEN,
+				   "missing bearer token (send Authorization: Bearer <token>)");
+		return false;
+	}
+	const char *t = h + sizeof(scheme) - 1;
+	while (*t == ' ')
+		t++;
+	size_t len = strlen(t);
+	while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
+		len--;
+	if (len == 0) {
+		reply_unauthorized(r, AF_MISSING_TOKEN,
+				   "missing bearer token (send Authorization: Bearer <token>)");
+		return false;
+	}
+	token *tk = token_find(a, t, len);
+	if (!tk) {
+		reply_unauthorized(r, AF_UNKNOWN_TOKEN,
+				   "unknown token (tokens do not survive a node restart)");
+		return false;
+	}
+	if (r->now >= tk->expires) {
+		reply_unauthorized(r, AF_EXPIRED_TOKEN, "token expired; ask for a new challenge");
+		return false;
+	}
+	pl_cred cred;
+	pl_err_clear_detail();
+	if (a->be.find_official(a->be_ctx, tk->state, tk->id, r->now, &cred) != 0) {
+		pl_wipe(tk, sizeof(*tk));
+		reply_unauthorized(r, AF_INACTIVE_OFFICIAL, "official no longer active");
+		return false;
+	}
+	copy_name(r->state, tk->state);
+	copy_name(r->id, tk->id);
+	return true;
+}
+
+/* ================================================================ endpoint handlers */
+
+static void h_healthz(rq *r)
+{
+	reply_json(r, 200,
+		   json_pack("{s:s, s:o*}", "status", "ok", "node", json_text(r->a->be.node_name)));
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		const uint8_t *b = s6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && b[12] == 127;
+	}
+	return false;
+}
+
+static int metrics_api_text(api *a, pl_buf *out);
+
+static void h_metrics(rq *r)
+{
+	api *a = r->a;
+	struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+	if (!a->cfg.metrics_any_address && !is_loopback(c ? evhttp_connection_get_addr(c) : NULL)) {
+		reply_problem(r, 403, "forbidden", "Forbidden",
+			      "/metrics answers loopback clients only on this node");
+		return;
+	}
+	pl_buf b = {0};
+	pl_err_clear_detail();
+	int rc = a->be.metrics(a->be_ctx, &b);
+	if (rc == 0 && b.len && b.data[b.len - 1] != '\n')
+		rc = pl_buf_append_str(&b, "\n");
+	if (rc == 0)
+		rc = metrics_api_text(a, &b);
+	if (rc != 0)
+		reply_code(r, 500, rc, backend_detail(rc));
+	else
+		reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", (const char *)b.data,
+			  b.len);
+	pl_buf_clear(&b);
+}
+
+static void h_challenge(rq *r)
+{
+	api *a = r->a;
+	json_t *body = read_json_body(r);
+	if (!body)
+		return;
+	const char *state = field_name(r, body, "state");
+	const char *id = state ? field_name(r, body, "id") : NULL;
+	if (!id)
+		goto out;
+	pl_cred cred;
+	pl_err_clear_detail();
+	if (a->be.find_official(a->be_ctx, state, id, r->now, &cred) != 0) {
+		reply_unauthorized(r, AF_UNKNOWN_OFFICIAL, "unknown or inactive official");
+		goto out;
+	}
+	challenge *c = &a->ch[a->ch_next];
+	a->ch_next = (a->ch_next + 1) % a->cfg.max_challenges;
+	pl_wipe(c, sizeof(*c)); /* the oldest challenge, if any, is dropped */
+	pl_random(c->nonce, sizeof(c->nonce));
+	copy_name(c->state, state);
+	copy_name(c->id, id);
+	c->expires = r->now + API_CHALLENGE_TTL;
+	c->live = true;
+	char b64[64];
+	pl_b64_encode(b64, c->nonce, sizeof(c->nonce));
+	reply_json(r, 200,
+		   json_pack("{s:s, s:I}", "challenge", b64, "expires", (json_int_t)c->expires));
+out:
+	json_decref(body);
+}
+
+/* Standard base64 of 32 bytes, turned into unpadded base64url (43 characters). */
+static void token_text(char out[64], const uint8_t raw[TOKEN_BYTES])
+{
+	pl_b64_encode(out, raw, TOKEN_BYTES);
+	size_t j = 0;
+	for (size_t i = 0; out[i]; i++) {
+		char c = out[i];
+		if (c == '=')
+			break;
+		out[j++] = c == '+' ? '-' : c == '/' ? '_' : c;
+	}
+	out[j] = '\0';
+}
+
+static void h_token(rq *r)
+{
+	api *a = r->a;
+	json_t *body = read_json_body(r);
+	if (!body)
+		return;
+	const char *state = field_name(r, body, "state");
+	const char *id = state ? field_name(r, body, "id") : NULL;
+	const char *chal = id ? field_str(r, body, "challenge", 64) : NULL;
+	const char *sig_b64 = chal ? field_str(r, body, "signature", 128) : NULL;
+	if (!sig_b64)
+		goto out;
+
+	uint8_t nonce[NONCE_BYTES], sig[PL_SIG_BYTES];
+	size_t n = 0;
+	if (pl_b64_decode(nonce, sizeof(nonce), &n, chal, strlen(chal)) != 0 ||
+	    n != sizeof(nonce)) {
+		reply_bad_request(r, "field \"challenge\" is not the base64 of 32 bytes");
+		goto out;
+	}
+	if (pl_b64_decode(sig, sizeof(sig), &n, sig_b64, strlen(sig_b64)) != 0 ||
+	    n != sizeof(sig)) {
+		reply_bad_request(r, "field \"signature\" is not the base64 of a 64-byte "
+				     "Ed25519 signature");
+		goto out;
+	}
+
+	challenge *c = NULL;
+	for (size_t i = 0; i < a->cfg.max_challenges; i++)
+		if (a->ch[i].live && pl_ct_equal(a->ch[i].nonce, nonce, sizeof(nonce)))
+			c = &a->ch[i];
+	if (!c) {
+		reply_unauthorized(r, AF_UNKNOWN_CHALLENGE, "unknown or already used challenge");
+		goto out;
+	}
+	/* Single use: whatever happens next, this challenge is spent. */
+	challenge held = *c;
+	pl_wipe(c, sizeof(*c));
+	if (r->now >= held.expires) {
+		reply_unauthorized(r, AF_EXPIRED_CHALLENGE, "challenge expired");
+		goto wipe;
+	}
+	if (strcmp(held.state, state) != 0 || strcmp(held.id, id) != 0) {
+		reply_unauthorized(r, AF_CHALLENGE_MISMATCH,
+				   "challenge was issued for another official");
+		goto wipe;
+	}
+	pl_cred cred;
+	pl_err_clear_detail();
+	if (a->be.find_official(a->be_ctx, state, id, r->now, &cred) != 0) {
+		reply_unauthorized(r, AF_UNKNOWN_OFFICIAL, "unknown or inactive official");
+		goto wipe;
+	}
+	char canon[64], msg[512];
+	pl_b64_encode(canon, held.nonce, sizeof(held.nonce));
+	size_t mlen = api_auth_message(msg, sizeof(msg), canon, state, id, a->be.node_name);
+	if (mlen == 0) {
+		reply_code(r, 500, PL_ERR_INTERNAL, "node name too long for the auth message");
+		goto wipe;
+	}
+	if (pl_verify(sig, (const uint8_t *)msg, mlen, cred.pk) != 0) {
+		reply_unauthorized(r, AF_BAD_SIGNATURE, "signature does not verify");
+		goto wipe;
+	}
+
+	uint8_t raw[TOKEN_BYTES];
+	char text[64];
+	pl_random(raw, sizeof(raw));
+	token_text(text, raw);
+	token *t = &a->tok[a->tok_next];
+	a->tok_next = (a->tok_next + 1) % a->cfg.max_tokens;
+	pl_wipe(t, sizeof(*t)); /* the oldest token, if any, is dropped */
+	token_hash(t->hash, text, strlen(text));
+	copy_name(t->state, state);
+	copy_name(t->id, id);
+	t->expires = r->now + API_TOKEN_TTL;
+	t->live = true;
+	reply_json(r, 200,
+		   json_pack("{s:s, s:I}", "token", text, "expires", (json_int_t)t->expires));
+	pl_wipe(raw, sizeof(raw));
+	pl_wipe(text, sizeof(text));
+wipe:
+	pl_wipe(&held, sizeof(held));
+out:
+	json_decref(body);
+}
+
+static void h_env_post(rq *r)
+{
+	api *a = r->a;
+	json_t *body = read_json_body(r);
+	if (!body)
+		return;
+	uint8_t *env = NULL;
+	size_t len = 0;
+	if (!field_b64(r, body, "envelope", a->cfg.max_envelope, &env, &len))
+		goto out;
+
+	node_submit_result res;
+	memset(&res, 0, sizeof(res));
+	pl_err_clear_detail();
+	int rc = a->be.submit(a->be_ctx, env, len, r->now, &res);
+	int code = res.code ? res.code : rc;
+	if (code != 0) {
+		int status = server_status(code);
+		res.reason[sizeof(res.reason) - 1] = '\0';
+		reply_code(r, status ? status : 422, code,
+			   res.reason[0] ? res.reason : backend_detail(code));
+		goto out;
+	}
+	char hex[2 * PL_HASH_BYTES + 1], loc[96];
+	pl_hex_encode(hex, res.id, sizeof(res.id));
+	snprintf(loc, sizeof(loc), "/v1/envelopes/%s", hex);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
+	reply_json(r, res.duplicate ? 200 : 201,
+		   json_pack("{s:s, s:b, s:I}", "id", hex, "duplicate", res.duplicate, "position",
+			     (json_int_t)res.position));
+out:
+	free(env);
+	json_decref(body);
+}
+
+static void h_env_get(rq *r)
+{
+	uint8_t id[PL_HASH_BYTES];
+	size_t n = 0;
+	if (strlen(r->arg) != 2 * PL_HASH_BYTES ||
+	    pl_hex_decode(id, sizeof(id), &n, r->arg, strlen(r->arg)) != 0 || n != sizeof(id)) {
+		reply_bad_request(r, "an envelope id is 64 hex digits");
+		return;
+	}
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.envelope(r->a->be_ctx, id, &code);
+	reply_backend(r, j, code);
+}
+
+static void h_channels(rq *r)
+{
+	reply_backend(r, r->a->be.channels(r->a->be_ctx), 0);
+}
+
+/* The {name} segment if it is a valid channel name, else NULL after replying 400. */
+static const char *channel_arg(rq *r)
+{
+	if (!pl_name_is_valid(r->arg)) {
+		reply_bad_request(r, "not a valid channel name (a-z 0-9 . _ -, at most %d)",
+				  PL_NAME_MAX);
+		return NULL;
+	}
+	return r->arg;
+}
+
+static void h_ch_page(rq *r)
+{
+	const char *ch = channel_arg(r);
+	if (!ch)
+		return;
+	struct evkeyvalq kv;
+	if (!parse_query(r, &kv)) {
+		reply_bad_request(r, "malformed query string");
+		return;
+	}
+	long limit = PAGE_DEFAULT;
+	const char *ls = evhttp_find_header(&kv, "limit");
+	const char *cursor = evhttp_find_header(&kv, "cursor");
+	if (ls && !parse_count(ls, PAGE_MAX, &limit)) {
+		reply_bad_request(r, "limit must be a whole number from 1 to %d", PAGE_MAX);
+		goto out;
+	}
+	if (cursor && !*cursor)
+		cursor = NULL;
+	if (cursor && strlen(cursor) > CURSOR_MAX) {
+		reply_bad_request(r, "cursor longer than %d characters", CURSOR_MAX);
+		goto out;
+	}
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.channel_page(r->a->be_ctx, ch, cursor, (int)limit, &code);
+	reply_backend(r, j, code);
+out:
+	evhttp_clear_headers(&kv);
+}
+
+static int parse_lane(const char *s)
+{
+	static const char *const names[] = {"FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"};
+	for (int i = 0; s && i < 4; i++)
+		if (evutil_ascii_strcasecmp(s, names[i]) == 0)
+			return API_LANE_FLASH + i;
+	return 0;
+}
+
+static void h_ch_next(rq *r)
+{
+	const char *ch = channel_arg(r);
+	if (!ch)
+		return;
+	struct evkeyvalq kv;
+	if (!parse_query(r, &kv)) {
+		reply_bad_request(r, "malformed query string");
+		return;
+	}
+	int lane = parse_lane(evhttp_find_header(&kv, "lane"));
+	if (!lane) {
+		reply_bad_request(r, "lane must be FLASH, IMMEDIATE, PRIORITY or ROUTINE");
+		goto out;
+	}
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.next_seq(r->a->be_ctx, r->state, r->id, ch, lane, &code);
+	reply_backend(r, j, code);
+out:
+	evhttp_clear_headers(&kv);
+}
+
+static void h_status(rq *r)
+{
+	reply_backend(r, r->a->be.status(r->a->be_ctx), 0);
+}
+
+static void h_charter_post(rq *r)
+{
+	api *a = r->a;
+	json_t *body = read_json_body(r);
+	if (!body)
+		return;
+	uint8_t *p = NULL;
+	size_t len = 0;
+	if (!field_b64(r, body, "charter", API_MAX_CHARTER, &p, &len))
+		goto out;
+	char reason[256] = "";
+	pl_err_clear_detail();
+	int rc = a->be.submit_charter(a->be_ctx, p, len, r->now, reason, sizeof(reason));
+	if (rc != 0) {
+		int status = server_status(rc);
+		reason[sizeof(reason) - 1] = '\0';
+		reply_code(r, status ? status : 422, rc, reason[0] ? reason : backend_detail(rc));
+		goto out;
+	}
+	reply_json(r, 202, json_pack("{s:b}", "accepted", 1));
+out:
+	free(p);
+	json_decref(body);
+}
+
+static void h_charter_get(rq *r)
+{
+	const char *ch = channel_arg(r);
+	if (!ch)
+		return;
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.charter(r->a->be_ctx, ch, &code);
+	reply_backend(r, j, code);
+}
+
+/* ================================================================ server-sent events */
+
+static void sub_remove(api *a, sub *s)
+{
+	for (unsigned i = 0; i < a->nsubs; i++) {
+		if (a->subs[i] == s) {
+			a->subs[i] = a->subs[--a->nsubs];
+			a->subs[a->nsubs] = NULL;
+			break;
+		}
+	}
+	if (a->nsubs == 0 && a->keepalive)
+		event_del(a->keepalive);
+}
+
+/* evhttp closes the subscriber's connection (the client left, a write
+ * failed or timed out, or the server is being freed). */
+static void sub_closed(struct evhttp_connection *c, void *arg)
+{
+	sub *s = arg;
+	sub_remove(s->a, s);
+	/* On EOF or timeout evhttp detaches an unfinished request from the
+	 * connection and leaves it to us; otherwise it frees it itself. */
+	if (evhttp_request_get_connection(s->req) == NULL)
+		evhttp_request_free(s->req);
+	free(s);
+}
+
+/* Close a subscriber ourselves; its request goes with the connection. */
+static void sub_drop(api *a, sub *s)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(s->req);
+	sub_remove(a, s);
+	if (c) {
+		evhttp_connection_set_closecb(c, NULL, NULL);
+		evhttp_connection_free(c);
+	} else {
+		evhttp_request_free(s->req);
+	}
+	free(s);
+}
+
+/* Queue len bytes to s; drop s when its unsent output would pass the limit. */
+static void sub_send(api *a, sub *s, const char *p, size_t len)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(s->req);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+	size_t pending = bev ? evbuffer_get_length(bufferevent_get_output(bev)) : SIZE_MAX;
+	if (pending > a->cfg.sse_max_buffer || len > a->cfg.sse_max_buffer - pending) {
+		a->sse_dropped++;
+		sub_drop(a, s);
+		return;
+	}
+	struct evbuffer *b = a->scratch;
+	evbuffer_drain(b, evbuffer_get_length(b));
+	if (evbuffer_add(b, p, len) != 0) {
+		a->sse_dropped++;
+		sub_drop(a, s);
+		return;
+	}
+	evhttp_send_reply_chunk(s->req, b);
+}
+
+/* Send to every subscriber; iterating backwards survives drops. */
+static void subs_send_all(api *a, const char *p, size_t len)
+{
+	for (unsigned i = a->nsubs; i-- > 0;)
+		if (i < a->nsubs)
+			sub_send(a, a->subs[i], p, len);
+}
+
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const char ka[] = ": keepalive\n\n";
+	subs_send_all(arg, ka, sizeof(ka) - 1);
+}
+
+static bool event_name_ok(const char *e)
+{
+	size_t n = e ? strlen(e) : 0;
+	if (n == 0 || n > PL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = e[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+void api_publish(api *a, const char *event, json_t *data)
+{
+	if (!a || !event_name_ok(event))
+		return;
+	a->sse_events++;
+	if (a->nsubs == 0)
+		return;
+	char *js = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	if (data && !js)
+		return; /* out of memory: better no event than a wrong one */
+	pl_buf b = {0};
+	if (pl_buf_printf(&b, "event: %s\ndata: %s\n\n", event, js ? js : "null") == 0)
+		subs_send_all(a, (const char *)b.data, b.len);
+	pl_buf_clear(&b);
+	free(js);
+}
+
+void api_event_sink(void *a, const char *event, json_t *data)
+{
+	api_publish(a, event, data);
+}
+
+unsigned api_subscriber_count(const api *a)
+{
+	return a ? a->nsubs : 0;
+}
+
+static void h_events(rq *r)
+{
+	api *a = r->a;
+	if (a->nsubs >= a->cfg.max_subscribers) {
+		reply_problem(r, 503, "too-many-subscribers", "Too many subscribers",
+			      "this node serves at most %u event streams at once",
+			      a->cfg.max_subscribers);
+		return;
+	}
+	struct evhttp_connection *c = evhttp_request_get_connection(r->req);
+	struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+	sub *s = calloc(1, sizeof(*s));
+	if (!s || !bev) {
+		free(s);
+		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		return;
+	}
+	s->a = a;
+	s->req = r->req;
+
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	evhttp_add_header(h, "Content-Type", "text/event-stream");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	count_reply(r, 200);
+	evhttp_send_reply_start(r->req, 200, "OK");
+
+	/* A stream is quiet on the client's side: no read timeout, but a
+	 * write that makes no progress for cfg.timeout still ends it; and
+	 * whatever the client sends is not buffered without bound. */
+	struct timeval wtv = {a->cfg.timeout, 0};
+	bufferevent_set_timeouts(bev, NULL, &wtv);
+	bufferevent_setwatermark(bev, EV_READ, 0, SSE_INPUT_MAX);
+	evhttp_connection_set_closecb(c, sub_closed, s);
+
+	a->subs[a->nsubs++] = s;
+	if (a->nsubs == 1) {
+		struct timeval ktv = {(time_t)(a->cfg.sse_keepalive_ms / 1000),
+				      (suseconds_t)(a->cfg.sse_keepalive_ms % 1000) * 1000};
+		event_add(a->keepalive, &ktv);
+	}
+	static const char hello[] = ": parley events\n\n";
+	sub_send(a, s, hello, sizeof(hello) - 1);
+}
+
+/* ================================================================ metrics */
+
+static const char *const route_label[R_COUNT + 1] = {
+    "healthz",        "metrics",      "auth_challenge", "auth_token",
+    "envelopes_post", "envelope_get", "channels",       "channel_envelopes",
+    "channel_next",   "status",       "charters_post",  "charter_get",
+    "events",         "unknown",
+};
+
+static int metrics_api_text(api *a, pl_buf *out)
+{
+	int rc = pl_buf_append_str(
+	    out, "# HELP parley_api_requests_total API requests answered, by endpoint and "
+		 "HTTP status code.\n# TYPE parley_api_requests_total counter\n");
+	for (size_t e = 0; rc == 0 && e <= R_COUNT; e++) {
+		for (size_t c = 0; rc == 0 && c <= NCODES; c++) {
+			if (!a->requests[e][c])
+				continue;
+			char code[16];
+			if (c < NCODES)
+				snprintf(code, sizeof(code), "%d", counted_codes[c]);
+			else
+				snprintf(code, sizeof(code), "other");
+			rc = pl_buf_printf(out,
+					   "parley_api_requests_total{endpoint=\"%s\",code=\"%s\"} "
+					   "%" PRIu64 "\n",
+					   route_label[e], code, a->requests[e][c]);
+		}
+	}
+	if (rc == 0)
+		rc = pl_buf_append_str(out, "# HELP parley_api_auth_failures_total Failed API "
+					    "authentications, by reason.\n# TYPE "
+					    "parley_api_auth_failures_total counter\n");
+	for (size_t i = 0; rc == 0 && i < AF_COUNT; i++)
+		rc = pl_buf_printf(out,
+				   "parley_api_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+				   auth_fail_label[i], a->auth_failures[i]);
+	size_t live = 0;
+	int64_t now = api_now(a);
+	for (size_t i = 0; i < a->cfg.max_tokens; i++)
+		live += a->tok[i].live && a->tok[i].expires > now;
+	if (rc == 0)
+		rc = pl_buf_printf(
+		    out,
+		    "# HELP parley_api_tokens Unexpired API tokens held in memory.\n"
+		    "# TYPE parley_api_tokens gauge\nparley_api_tokens %zu\n"
+		    "# HELP parley_api_sse_subscribers Current /v1/events subscribers.\n"
+		    "# TYPE parley_api_sse_subscribers gauge\nparley_api_sse_subscribers %u\n"
+		    "# HELP parley_api_sse_dropped_total Subscribers dropped because they did "
+		    "not read.\n# TYPE parley_api_sse_dropped_total counter\n"
+		    "parley_api_sse_dropped_total %" PRIu64 "\n"
+		    "# HELP parley_api_sse_events_total Events published to the stream.\n"
+		    "# TYPE parley_api_sse_events_total counter\n"
+		    "parley_api_sse_events_total %" PRIu64 "\n",
+		    live, a->nsubs, a->sse_dropped, a->sse_events);
+	return rc;
+}
+
+/* ================================================================ routing */
+
+typedef void (*handler_fn)(rq *r);
+
+static const api_route_info route_info[R_COUNT] = {
+    [R_HEALTHZ] = {"GET", "/healthz", false},
+    [R_METRICS] = {"GET", "/metrics", false},
+    [R_CHALLENGE] = {"POST", "/v1/auth/challenge", false},
+    [R_TOKEN] = {"POST", "/v1/auth/token", false},
+    [R_ENV_POST] = {"POST", "/v1/envelopes", true},
+    [R_ENV_GET] = {"GET", "/v1/envelopes/{id}", true},
+    [R_CHANNELS] = {"GET", "/v1/channels", true},
+    [R_CH_PAGE] = {"GET", "/v1/channels/{name}/envelopes", true},
+    [R_CH_NEXT] = {"GET", "/v1/channels/{name}/next", true},
+    [R_STATUS] = {"GET", "/v1/status", true},
+    [R_CHARTER_POST] = {"POST", "/v1/charters", true},
+    [R_CHARTER_GET] = {"GET", "/v1/charters/{name}", true},
+    [R_EVENTS] = {"GET", "/v1/events", true},
+};
+
+static const handler_fn route_fn[R_COUNT] = {
+    [R_HEALTHZ] = h_healthz,   [R_METRICS] = h_metrics,           [R_CHALLENGE] = h_challenge,
+    [R_TOKEN] = h_token,       [R_ENV_POST] = h_env_post,         [R_ENV_GET] = h_env_get,
+    [R_CHANNELS] = h_channels, [R_CH_PAGE] = h_ch_page,           [R_CH_NEXT] = h_ch_next,
+    [R_STATUS] = h_status,     [R_CHARTER_POST] = h_charter_post, [R_CHARTER_GET] = h_charter_get,
+    [R_EVENTS] = h_events,
+};
+
+const api_route_info *api_routes(size_t *n)
+{
+	*n = R_COUNT;
+	return route_info;
+}
+
+/* Split r->path into r->seg; false when the path is too long or too deep. */
+static bool split_path(rq *r, const char *path)
+{
+	size_t n = strlen(path);
+	if (n == 0 || path[0] != '/' || n >= sizeof(r->path))
+		return false;
+	memcpy(r->path, path, n + 1);
+	r->nseg = 0;
+	char *p = r->path + 1;
+	for (;;) {
+		if (r->nseg == SEGS_MAX)
+			return false;
+		r->seg[r->nseg++] = p;
+		char *slash = strchr(p, '/');
+		if (!slash)
+			return true;
+		*slash = '\0';
+		p = slash + 1;
+	}
+}
+
+/* Does pattern match r's segments?  *arg receives the placeholder segment. */
+static bool route_matches(const rq *r, const char *pattern, const char **arg)
+{
+	const char *p = pattern + 1;
+	size_t i = 0;
+	while (i < r->nseg) {
+		const char *slash = strchr(p, '/');
+		size_t plen = slash ? (size_t)(slash - p) : strlen(p);
+		const char *s = r->seg[i];
+		if (plen > 1 && p[0] == '{') {
+			if (!*s)
+				return false;
+			*arg = s;
+		} else if (strlen(s) != plen || memcmp(s, p, plen) != 0) {
+			return false;
+		}
+		i++;
+		if (!slash)
+			return i == r->nseg;
+		p = slash + 1;
+	}
+	return false;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	api *a = arg;
+	rq r;
+	memset(&r, 0, sizeof(r));
+	r.a = a;
+	r.req = req;
+	r.route = R_COUNT;
+	r.now = api_now(a);
+
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	if (!path || !*path)
+		path = "/";
+
+	char allow[64] = "";
+	bool path_known = false;
+	if (split_path(&r, path)) {
+		for (int i = 0; i < R_COUNT; i++) {
+			const char *ph = NULL;
+			if (!route_matches(&r, route_info[i].path, &ph))
+				continue;
+			path_known = true;
+			bool is_get = strcmp(route_info[i].method, "GET") == 0;
+			bool ok = is_get ? (m == EVHTTP_REQ_GET ||
+					    (m == EVHTTP_REQ_HEAD && i != R_EVENTS))
+					 : m == EVHTTP_REQ_POST;
+			if (ok) {
+				r.route = (enum route_id)i;
+				r.arg = ph;
+				break;
+			}
+			size_t used = strlen(allow);
+			snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
+				 is_get && i != R_EVENTS ? "GET, HEAD" : route_info[i].method);
+		}
+	}
+	if (r.route == R_COUNT) {
+		if (path_known) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+			reply_problem(&r, 405, "method-not-allowed", "Method not allowed",
+				      "%s is not allowed here; use %s", method_name(m), allow);
+		} else {
+			reply_code(&r, 404, PL_ERR_NOT_FOUND, "no such endpoint");
+		}
+		return;
+	}
+	if (route_info[r.route].needs_token && !authenticate(&r))
+		return;
+	route_fn[r.route](&r);
+}
+
+/* ================================================================ setup and teardown */
+
+static bool backend_complete(const api_backend *be)
+{
+	return be && be->version == API_BACKEND_VERSION && be->node_name && be->submit &&
+	       be->channels && be->channel_page && be->envelope && be->status &&
+	       be->find_official && be->next_seq && be->submit_charter && be->charter &&
+	       be->metrics;
+}
+
+api *api_new(struct event_base *base, const api_backend *be, void *be_ctx, const api_config *cfg)
+{
+	if (!base || !backend_complete(be))
+		return NULL;
+	api *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->base = base;
+	a->be = *be;
+	a->be_ctx = be_ctx;
+	if (cfg)
+		a->cfg = *cfg;
+	api_config *c = &a->cfg;
+	if (!c->clock)
+		c->clock = clock_default;
+	if (!c->max_envelope)
+		c->max_envelope = API_MAX_ENVELOPE;
+	if (!c->max_body)
+		c->max_body = pl_b64_len(c->max_envelope) - 1 + API_BODY_SLACK; /* less the NUL */
+	if (!c->max_headers)
+		c->max_headers = API_HEADERS_DEFAULT;
+	if (c->timeout <= 0)
+		c->timeout = API_TIMEOUT_DEFAULT;
+	if (!c->max_subscribers)
+		c->max_subscribers = API_SUBSCRIBERS_DEFAULT;
+	if (!c->sse_max_buffer)
+		c->sse_max_buffer = API_SSE_BUFFER_DEFAULT;
+	if (!c->sse_keepalive_ms)
+		c->sse_keepalive_ms = API_KEEPALIVE_MS_DEFAULT;
+	if (!c->max_challenges)
+		c->max_challenges = API_CHALLENGES_DEFAULT;
+	if (!c->max_tokens)
+		c->max_tokens = API_TOKENS_DEFAULT;
+
+	a->ch = calloc(c->max_challenges, sizeof(*a->ch));
+	a->tok = calloc(c->max_tokens, sizeof(*a->tok));
+	a->subs = calloc(c->max_subscribers, sizeof(*a->subs));
+	a->scratch = evbuffer_new();
+	a->keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb, a);
+	a->http = evhttp_new(base);
+	if (!a->ch || !a->tok || !a->subs || !a->scratch || !a->keepalive || !a->http) {
+		api_free_(a);
+		return NULL;
+	}
+	/* Bodies between max_body and twice that get our 413 problem; evhttp
+	 * 2.1 answers longer ones itself (a bare 413) after draining them. */
+	size_t hard = c->max_body > SIZE_MAX / 2 ? SIZE_MAX / 2 : 2 * c->max_body;
+	evhttp_set_max_body_size(a->http,
+				 (ev_ssize_t)(hard > (size_t)EV_SSIZE_MAX ? EV_SSIZE_MAX : hard));
+	evhttp_set_max_headers_size(a->http, (ev_ssize_t)c->max_headers);
+	evhttp_set_timeout(a->http, c->timeout);
+	evhttp_set_flags(a->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(a->http, on_request, a);
+	return a;
+}
+
+/* Split "host:port" / "[v6]:port" into host (cap bytes) and a port number. */
+static int split_hostport(const char *hp, char *host, size_t cap, int *port)
+{
+	const char *colon;
+	const char *h = hp;
+	size_t hlen;
+	if (hp[0] == '[') {
+		const char *close = strchr(hp, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		h = hp + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(hp, ':');
+		if (!colon)
+			return -1;
+		hlen = (size_t)(colon - hp);
+		if (memchr(hp, ':', hlen))
+			return -1; /* a bare IPv6 address needs brackets */
+	}
+	if (hlen == 0 || hlen >= cap)
+		return -1;
+	long v = 0;
+	const char *ps = colon + 1;
+	if (!*ps || strlen(ps) > 5)
+		return -1;
+	for (const char *p = ps; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (v > 65535)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (int)v;
+	return 0;
+}
+
+int api_listen(api *a, const char *hostport)
+{
+	char host[256];
+	int port = 0;
+	if (!a || !hostport || split_hostport(hostport, host, sizeof(host), &port) != 0)
+		return pl_err_fail(PL_ERR_INVALID, "API address \"%s\" is not host:port",
+				   hostport ? hostport : "");
+	errno = 0;
+	struct evhttp_bound_socket *bs =
+	    evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
+	if (!bs)
+		return pl_err_fail(PL_ERR_IO, "cannot listen on %s: %s", hostport,
+				   errno ? strerror(errno) : "address not usable");
+	if (a->port == 0) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET)
+				a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			else if (ss.ss_family == AF_INET6)
+				a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	return 0;
+}
+
+int api_port(const api *a)
+{
+	return a ? a->port : 0;
+}
+
+void api_free_(api *a)
+{
+	if (!a)
+		return;
+	while (a->nsubs)
+		sub_drop(a, a->subs[a->nsubs - 1]);
+	if (a->http)
+		evhttp_free(a->http);
+	if (a->keepalive)
+		event_free(a->keepalive);
+	if (a->scratch)
+		evbuffer_free(a->scratch);
+	if (a->ch)
+		pl_wipe(a->ch, a->cfg.max_challenges * sizeof(*a->ch));
+	if (a->tok)
+		pl_wipe(a->tok, a->cfg.max_tokens * sizeof(*a->tok));
+	free(a->ch);
+	free(a->tok);
+	free(a->subs);
+	free(a);
+}

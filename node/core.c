@@ -1,0 +1,1050 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node core: accepting envelopes (from the API and from peers), the
+ * in-memory views of charters and status lists, and the JSON the API
+ * serves.  Links and their queues live in peer.c.
+ *
+ * Divisions: clock and helpers; caches (charters, status lists, trust);
+ * accepting (submit, charters, status lists); views (JSON); metrics; the
+ * API backend table; lifecycle.
+ *
+ * Durability rule: nothing is acknowledged (API answer, link receipt)
+ * before the transaction holding it committed; the store runs SQLite with
+ * synchronous=FULL.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core_int.h"
+#include "parley/err.h"
+#include "parley/file.h"
+#include "parley/time.h"
+
+/* Registry kinds written by the parley CLI (cli/cli.h). */
+enum { REG_META = 1, REG_CRED = 2, REG_STATUS = 3, REG_PEER = 4, REG_NODE = 5 };
+
+/* ---------------------------------------------------------------- clock, helpers */
+
+int64_t core_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t core_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+core_peer *core_find_peer(node_core *n, const char *state)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		if (strcmp(n->peers[i].state, state) == 0)
+			return &n->peers[i];
+	return NULL;
+}
+
+void core_emit(node_core *n, const char *type, json_t *data)
+{
+	if (n->sink && data)
+		n->sink(n->sink_ctx, type, data);
+	json_decref(data);
+}
+
+void core_count_reject(node_core *n, int code)
+{
+	int k = -code;
+	if (k > 0 && k < 128)
+		n->m.rejected[k]++;
+}
+
+/* Commit latency buckets (seconds) for the histogram in /metrics. */
+static const double commit_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+					0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+#define NBUCKETS (sizeof(commit_buckets) / sizeof(commit_buckets[0]))
+
+void core_commit_timed(node_core *n, int *rc)
+{
+	double t0 = wall_s();
+	*rc = nstore_commit(n->db);
+	double dt = wall_s() - t0;
+	n->m.commits++;
+	n->m.commit_seconds_sum += dt;
+	for (size_t i = 0; i < NBUCKETS; i++)
+		if (dt <= commit_buckets[i])
+			n->m.commit_hist[i]++;
+}
+
+static void hex(char out[2 * PL_HASH_BYTES + 1], const uint8_t id[PL_HASH_BYTES])
+{
+	pl_hex_encode(out, id, PL_HASH_BYTES);
+}
+
+/* ---------------------------------------------------------------- caches */
+
+static core_charter *charter_find(node_core *n, const char *name)
+{
+	for (size_t i = 0; i < n->ncharters; i++)
+		if (strcmp(n->charters[i]->name, name) == 0)
+			return n->charters[i];
+	return NULL;
+}
+
+const pl_charter *core_charter_lookup(void *arg, const char *ch)
+{
+	core_charter *c = charter_find(arg, ch);
+	return c ? &c->c : NULL;
+}
+
+static core_status *status_find(node_core *n, const char *state)
+{
+	for (size_t i = 0; i < n->nstatus; i++)
+		if (strcmp(n->status[i]->state, state) == 0)
+			return n->status[i];
+	return NULL;
+}
+
+const pl_status_list *core_status_lookup(void *arg, const char *state)
+{
+	core_status *s = status_find(arg, state);
+	return s ? &s->l : NULL;
+}
+
+int core_seq_lookup(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES])
+{
+	node_core *n = arg;
+	return nstore_seq_get(n->db, env->state, env->author, env->ch, (int)env->lane, seq,
+			      last_id);
+}
+
+/* Replace (or add) the cached status list of l->state; takes l's events. */
+static int status_cache_put(node_core *n, pl_status_list *l)
+{
+	core_status *s = status_find(n, l->state);
+	if (!s) {
+		if (n->nstatus == sizeof(n->status) / sizeof(n->status[0]))
+			return pl_err_fail(PL_ERR_LIMIT, "too many status lists");
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return PL_ERR_NOMEM;
+		snprintf(s->state, sizeof(s->state), "%s", l->state);
+		n->status[n->nstatus++] = s;
+	}
+	pl_status_list_clear(&s->l);
+	s->l = *l;
+	memset(l, 0, sizeof(*l));
+	return 0;
+}
+
+static int charter_cache_put(node_core *n, pl_charter *c)
+{
+	core_charter *h = charter_find(n, c->name);
+	if (!h) {
+		if (n->ncharters == CORE_MAX_CHANNELS)
+			return pl_err_fail(PL_ERR_LIMIT, "too many channels");
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return PL_ERR_NOMEM;
+		snprintf(h->name, sizeof(h->name), "%s", c->name);
+		n->charters[n->ncharters++] = h;
+	}
+	pl_charter_clear(&h->c);
+	h->c = *c;
+	memset(c, 0, sizeof(*c));
+	h->complete = pl_charter_check_complete(&h->c) == 0;
+	return 0;
+}
+
+static int load_charter_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	node_core *n = ctx;
+	pl_charter c;
+	int rc = pl_charter_open(val, len, n->trust, &c);
+	if (rc) {
+		node_log(NODE_LOG_WARN, "stored charter refused", "channel=%s reason=%s", key,
+			 pl_err_detail());
+		return 0;
+	}
+	rc = charter_cache_put(n, &c);
+	pl_charter_clear(&c);
+	return rc;
+}
+
+static int load_status_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	node_core *n = ctx;
+	pl_status_list l;
+	int rc = pl_status_list_open(val, len, n->trust, &l);
+	if (rc) {
+		node_log(NODE_LOG_WARN, "stored status list refused", "state=%s reason=%s", key,
+			 pl_err_detail());
+		return 0;
+	}
+	rc = status_cache_put(n, &l);
+	pl_status_list_clear(&l);
+	return rc;
+}
+
+/* The trust set: own root and every pinned peer in the registry. */
+static int load_trust(node_core *n)
+{
+	pl_trust *t = pl_trust_new();
+	if (!t)
+		return PL_ERR_NOMEM;
+	int rc = pl_trust_add(t, n->self.name, n->self.pk);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	for (size_t i = 0; !rc && i < n->npeers; i++) {
+		rc = pl_store_get(n->registry, REG_PEER, n->peers[i].state, &buf, &len);
+		if (rc == PL_ERR_NOT_FOUND) {
+			node_log(NODE_LOG_WARN, "configured peer is not pinned",
+				 "peer=%s hint=\"parley peer add\"", n->peers[i].state);
+			rc = 0;
+			continue;
+		}
+		pl_state_rec rec;
+		if (!rc)
+			rc = pl_state_rec_open(buf, len, &rec);
+		free(buf);
+		buf = NULL;
+		if (!rc)
+			rc = pl_trust_add(t, rec.name, rec.pk);
+	}
+	if (rc) {
+		pl_trust_free(t);
+		return rc;
+	}
+	pl_trust_free(n->trust);
+	n->trust = t;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- accepting */
+
+/* Queue a blob (charter, status list) on the control lane to peer states. */
+static int queue_control(node_core *n, int kind, const uint8_t *buf, size_t len,
+			 const char *const *states, size_t nstates)
+{
+	uint8_t id[PL_HASH_BYTES];
+	pl_sha256(id, buf, len);
+	int rc = nstore_blob_put(n->db, id, buf, len);
+	for (size_t i = 0; !rc && i < nstates; i++) {
+		if (strcmp(states[i], n->self.name) == 0 || !core_find_peer(n, states[i]))
+			continue;
+		rc = nstore_out_push(n->db, states[i], PL_LINK_LANE_CONTROL, kind, id, NULL);
+	}
+	return rc;
+}
+
+int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from)
+{
+	pl_status_list l;
+	int rc = pl_status_list_open(buf, len, n->trust, &l);
+	if (rc)
+		return rc;
+	if (from && strcmp(l.state, from) != 0) {
+		pl_status_list_clear(&l);
+		return pl_err_fail(PL_ERR_WRONG_STATE, "peer %s sent the status list of %s", from,
+				   l.state);
+	}
+	core_status *held = status_find(n, l.state);
+	if (held) {
+		rc = pl_status_list_supersedes(&l, &held->l);
+		if (rc) {
+			pl_status_list_clear(&l);
+			return rc;
+		}
+	}
+	rc = nstore_obj_put(n->db, NSTORE_STATUS, l.state, buf, len);
+	if (!rc && !from) {
+		/* our own list: tell every peer */
+		const char *states[CORE_MAX_PEERS];
+		for (size_t i = 0; i < n->npeers; i++)
+			states[i] = n->peers[i].state;
+		rc = queue_control(n, PL_LINK_KIND_STATUS_LIST, buf, len, states, n->npeers);
+	}
+	if (!rc) {
+		node_log(NODE_LOG_INFO, "status list taken", "state=%s version=%" PRIu64, l.state,
+			 l.version);
+		rc = status_cache_put(n, &l);
+	}
+	pl_status_list_clear(&l);
+	return rc;
+}
+
+/*
+ * Take a signed charter from the API (from == NULL) or a peer: merge it
+ * with the one held, store it, and send it on to the other states when it
+ * gained signatures.  Part of the caller's transaction.
+ */
+int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *from,
+		      char *reason, size_t rlen)
+{
+	pl_charter c;
+	int rc = pl_charter_open(buf, len, n->trust, &c);
+	if (rc) {
+		snprintf(reason, rlen, "%s", pl_err_detail());
+		return rc;
+	}
+	bool listed = false;
+	for (size_t i = 0; i < c.nstates; i++)
+		listed |= strcmp(c.states[i], n->self.name) == 0;
+	if (!listed || (from && !core_find_peer(n, from))) {
+		snprintf(reason, rlen, "charter %s does not list this state (%s)", c.name,
+			 n->self.name);
+		pl_charter_clear(&c);
+		return PL_ERR_NOT_MEMBER;
+	}
+	core_charter *held = charter_find(n, c.name);
+	bool changed = true;
+	if (held && held->c.version == c.version) {
+		size_t before = 0, after = 0;
+		for (size_t i = 0; i < PL_CHARTER_STATES_MAX; i++)
+			before += held->c.sig[i] != NULL;
+		rc = pl_charter_merge(&c, &held->c);
+		for (size_t i = 0; i < PL_CHARTER_STATES_MAX; i++)
+			after += c.sig[i] != NULL;
+		changed = after > before;
+	} else if (held && held->c.version > c.version) {
+		rc = pl_err_fail(PL_ERR_STALE, "charter %s version %" PRIu64
+				 " is older than the held version %" PRIu64,
+				 c.name, c.version, held->c.version);
+	} else if (held && held->complete) {
+		/* A new version replaces a complete one only once complete. */
+		rc = pl_charter_check_complete(&c) == 0 ? pl_charter_supersedes(&c, &held->c) : 0;
+		if (rc == 0 && pl_charter_check_complete(&c) != 0) {
+			/* keep collecting signatures: store it, but keep the old in force */
+			uint8_t *enc = NULL;
+			size_t elen = 0;
+			rc = pl_charter_encode(&c, &enc, &elen);
+			const char *states[PL_CHARTER_STATES_MAX];
+			for (size_t i = 0; i < c.nstates; i++)
+				states[i] = c.states[i];
+			if (!rc)
+				rc = queue_control(n, PL_LINK_KIND_CHARTER, enc, elen, states,
+						   c.nstates);
+			free(enc);
+			pl_charter_clear(&c);
+			if (rc)
+				snprintf(reason, rlen, "%s", pl_err_detail());
+			return rc;
+		}
+	}
+	if (rc) {
+		snprintf(reason, rlen, "%s", pl_err_detail());
+		pl_charter_clear(&c);
+		return rc;
+	}
+	if (!changed) {
+		pl_charter_clear(&c);
+		return 0;
+	}
+	uint8_t *enc = NULL;
+	size_t elen = 0;
+	rc = pl_charter_encode(&c, &enc, &elen);
+	if (!rc)
+		rc = nstore_obj_put(n->db, NSTORE_CHARTER, c.name, enc, elen);
+	if (!rc) {
+		const char *states[PL_CHARTER_STATES_MAX];
+		for (size_t i = 0; i < c.nstates; i++)
+			states[i] = c.states[i];
+		rc = queue_control(n, PL_LINK_KIND_CHARTER, enc, elen, states, c.nstates);
+	}
+	free(enc);
+	if (!rc) {
+		bool complete = pl_charter_check_complete(&c) == 0;
+		node_log(NODE_LOG_INFO, "charter taken",
+			 "channel=%s version=%" PRIu64 " complete=%s from=%s", c.name, c.version,
+			 complete ? "yes" : "no", from ? from : "api");
+		core_emit(n, "charter",
+			  json_pack("{s:s,s:I,s:b}", "channel", c.name, "version",
+				    (json_int_t)c.version, "complete", complete));
+		rc = charter_cache_put(n, &c);
+	} else {
+		snprintf(reason, rlen, "%s", pl_err_detail());
+	}
+	pl_charter_clear(&c);
+	return rc;
+}
+
+int node_submit(node_core *n, const uint8_t *buf, size_t len, int64_t now, node_submit_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	pl_env_id(res->id, buf, len);
+	nstore_meta meta;
+	if (nstore_env_get(n->db, res->id, NULL, NULL, &meta) == 0) {
+		res->duplicate = true;
+		res->position = meta.pos;
+		n->m.duplicates++;
+		return 0;
+	}
+	pl_env_ctx ctx = {.trust = n->trust,
+			  .charter = core_charter_lookup,
+			  .status = core_status_lookup,
+			  .last = core_seq_lookup,
+			  .arg = n,
+			  .now = now,
+			  .max_future = PL_ENV_SKEW_DEFAULT,
+			  .max_age = 24 * 3600};
+	pl_env env;
+	int rc = pl_env_verify(buf, len, &ctx, &env);
+	if (!rc && strcmp(env.state, n->self.name) != 0)
+		rc = pl_err_fail(PL_ERR_WRONG_STATE,
+				 "this node accepts envelopes of %s's officials only; %s@%s must "
+				 "submit to their own state's node",
+				 n->self.name, env.author, env.state);
+	if (rc) {
+		res->code = rc;
+		snprintf(res->reason, sizeof(res->reason), "%s", pl_err_detail());
+		core_count_reject(n, rc);
+		node_log(NODE_LOG_INFO, "envelope refused", "from=api reason=%s detail=%s",
+			 pl_err_name(rc), res->reason);
+		pl_env_clear(&env);
+		return 0;
+	}
+	const pl_charter *ch = core_charter_lookup(n, env.ch);
+	memset(&meta, 0, sizeof(meta));
+	snprintf(meta.ch, sizeof(meta.ch), "%s", env.ch);
+	meta.lane = (int)env.lane;
+	snprintf(meta.state, sizeof(meta.state), "%s", env.state);
+	snprintf(meta.author, sizeof(meta.author), "%s", env.author);
+	meta.seq = env.seq;
+	meta.at = env.at;
+	snprintf(meta.kind, sizeof(meta.kind), "%s", env.kind);
+	snprintf(meta.origin, sizeof(meta.origin), "local");
+	meta.received = now;
+	rc = nstore_begin(n->db);
+	if (!rc)
+		rc = nstore_env_put(n->db, res->id, buf, len, &meta);
+	if (!rc)
+		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
+				    res->id);
+	for (size_t i = 0; !rc && ch && i < ch->nstates; i++) {
+		if (strcmp(ch->states[i], n->self.name) == 0)
+			continue;
+		if (!core_find_peer(n, ch->states[i])) {
+			node_log(NODE_LOG_WARN, "channel member state has no [peer] section",
+				 "channel=%s state=%s", env.ch, ch->states[i]);
+			continue;
+		}
+		rc = nstore_out_push(n->db, ch->states[i], (int)env.lane, PL_LINK_KIND_ENVELOPE,
+				     res->id, NULL);
+		if (!rc)
+			rc = nstore_deliv_set(n->db, res->id, ch->states[i], "queued", now);
+	}
+	if (!rc)
+		core_commit_timed(n, &rc);
+	else
+		nstore_rollback(n->db);
+	pl_env_clear(&env);
+	if (rc) {
+		node_log(NODE_LOG_ERROR, "commit failed", "reason=%s", pl_err_detail());
+		return rc;
+	}
+	res->position = meta.pos;
+	n->m.accepted_local++;
+	int code = 0;
+	core_emit(n, "envelope", core_envelope_json(n, res->id, &code));
+	peer_pump_all(n);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- views */
+
+static json_t *lanes_json(unsigned lanes)
+{
+	json_t *a = json_array();
+	for (unsigned l = 1; a && l <= 4; l++)
+		if (lanes & (1u << l))
+			json_array_append_new(a, json_string(pl_lane_name((pl_lane)l)));
+	return a;
+}
+
+static json_t *charter_json(const core_charter *h)
+{
+	const pl_charter *c = &h->c;
+	json_t *states = json_array(), *kinds = json_array(), *members = json_array(),
+	       *signed_by = json_array();
+	for (size_t i = 0; i < c->nstates; i++) {
+		json_array_append_new(states, json_string(c->states[i]));
+		if (c->sig[i])
+			json_array_append_new(signed_by, json_string(c->states[i]));
+	}
+	for (size_t i = 0; i < c->nkinds; i++)
+		json_array_append_new(kinds, json_string(c->kinds[i]));
+	for (size_t i = 0; i < c->nmembers; i++) {
+		const pl_cred *m = &c->members[i].cred;
+		json_array_append_new(members, json_pack("{s:s,s:s,s:s,s:s}", "state", m->state,
+							 "id", m->id, "name", m->name, "title",
+							 m->title));
+	}
+	return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:b}", "name", c->name, "version",
+			 (json_int_t)c->version, "states", states, "signed_by", signed_by, "kinds",
+			 kinds, "lanes", lanes_json(c->lanes), "members", members, "complete",
+			 h->complete);
+}
+
+json_t *node_channels_json(node_core *n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n->ncharters; i++)
+		json_array_append_new(a, charter_json(n->charters[i]));
+	return json_pack("{s:o}", "channels", a);
+}
+
+static int deliv_cb(void *ctx, const char *peer, const char *state, int64_t t)
+{
+	char when[PL_TIME_LEN];
+	pl_time_format(when, t);
+	return json_object_set_new(ctx, peer, json_pack("{s:s,s:s}", "state", state, "at", when));
+}
+
+static bool is_utf8_text(const uint8_t *p, size_t n)
+{
+	json_t *s = json_stringn((const char *)p, n);
+	bool ok = s != NULL && memchr(p, 0, n) == NULL;
+	json_decref(s);
+	return ok;
+}
+
+json_t *core_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	nstore_meta m;
+	int rc = nstore_env_get(n->db, id, &buf, &len, &m);
+	if (rc) {
+		*code = rc;
+		return NULL;
+	}
+	pl_env env;
+	rc = pl_env_parse(buf, len, &env);
+	if (rc) {
+		free(buf);
+		*code = rc;
+		return NULL;
+	}
+	char hx[2 * PL_HASH_BYTES + 1], at[PL_TIME_LEN], rcv[PL_TIME_LEN];
+	hex(hx, id);
+	pl_time_format(at, m.at);
+	pl_time_format(rcv, m.received);
+	char *b64 = malloc(pl_b64_len(env.body_len));
+	if (b64)
+		pl_b64_encode(b64, env.body, env.body_len);
+	json_t *deliv = json_object();
+	(void)nstore_deliv_walk(n->db, id, deliv_cb, deliv);
+	json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s?,s:o}", "id", hx,
+			      "position", (json_int_t)m.pos, "channel", m.ch, "precedence",
+			      pl_lane_name((pl_lane)m.lane), "state", m.state, "author", m.author,
+			      "seq", (json_int_t)m.seq, "kind", m.kind, "created", at, "received",
+			      rcv, "origin", m.origin, "body_b64", b64, "delivery", deliv);
+	if (j && is_utf8_text(env.body, env.body_len))
+		json_object_set_new(j, "body", json_stringn((const char *)env.body, env.body_len));
+	if (j && env.has_ackby) {
+		char ab[PL_TIME_LEN];
+		pl_time_format(ab, env.ackby);
+		json_object_set_new(j, "ackby", json_string(ab));
+	}
+	if (j && env.has_ref) {
+		char rf[2 * PL_HASH_BYTES + 1];
+		hex(rf, env.ref);
+		json_object_set_new(j, "ref", json_string(rf));
+	}
+	free(b64);
+	pl_env_clear(&env);
+	free(buf);
+	if (!j)
+		*code = PL_ERR_NOMEM;
+	return j;
+}
+
+json_t *node_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code)
+{
+	return core_envelope_json(n, id, code);
+}
+
+struct page {
+	node_core *n;
+	json_t *items;
+	uint64_t last;
+	int count;
+};
+
+static int page_cb(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_BYTES])
+{
+	struct page *p = ctx;
+	int code = 0;
+	json_t *e = core_envelope_json(p->n, id, &code);
+	if (!e)
+		return code ? code : PL_ERR_NOMEM;
+	p->last = pos;
+	p->count++;
+	return json_array_append_new(p->items, e) == 0 ? 0 : PL_ERR_NOMEM;
+}
+
+json_t *node_channel_page_json(node_core *n, const char *ch, const char *cursor, int limit,
+			       int *code)
+{
+	if (!charter_find(n, ch)) {
+		*code = pl_err_fail(PL_ERR_UNKNOWN_CHANNEL, "no channel '%s' on this node", ch);
+		return NULL;
+	}
+	uint64_t after = 0;
+	bool have = false;
+	if (cursor && *cursor) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cursor, &end, 10);
+		if (errno || *end || end == cursor) {
+			*code = pl_err_fail(PL_ERR_MALFORMED, "bad cursor '%s'", cursor);
+			return NULL;
+		}
+		after = v;
+		have = true;
+	}
+	struct page p = {n, json_array(), 0, 0};
+	int rc = p.items ? nstore_chlog_walk(n->db, ch, after, have, (size_t)limit, page_cb, &p)
+			 : PL_ERR_NOMEM;
+	if (rc) {
+		json_decref(p.items);
+		*code = rc;
+		return NULL;
+	}
+	char next[32];
+	snprintf(next, sizeof(next), "%" PRIu64, p.last);
+	return json_pack("{s:o,s:s?}", "items", p.items, "next", p.count == limit ? next : NULL);
+}
+
+json_t *node_status_json(node_core *n)
+{
+	json_t *peers = json_array();
+	for (size_t i = 0; peers && i < n->npeers; i++)
+		json_array_append_new(peers, peer_status_json(n, &n->peers[i]));
+	uint64_t size = 0;
+	(void)nstore_log_size(n->db, &size);
+	char fpr[PL_FPR_LEN];
+	pl_fingerprint(fpr, n->self.name, n->self.pk);
+	json_t *statuses = json_object();
+	for (size_t i = 0; statuses && i < n->nstatus; i++)
+		json_object_set_new(statuses, n->status[i]->state,
+				    json_integer((json_int_t)n->status[i]->l.version));
+	return json_pack("{s:s,s:s,s:s,s:o,s:I,s:i,s:o}", "node", n->me.name, "state",
+			 n->self.name, "fingerprint", fpr, "peers", peers, "log_size",
+			 (json_int_t)size, "channels", (int)n->ncharters, "status_lists",
+			 statuses);
+}
+
+int node_find_official(node_core *n, const char *state, const char *id, int64_t now,
+		       pl_cred *out)
+{
+	if (strcmp(state, n->self.name) != 0)
+		return pl_err_fail(PL_ERR_WRONG_STATE, "this node serves %s's officials only",
+				   n->self.name);
+	if (!pl_name_is_valid(id))
+		return pl_err_fail(PL_ERR_NOT_FOUND, "no official '%s'", id);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = pl_store_get(n->registry, REG_CRED, id, &buf, &len);
+	if (rc)
+		return pl_err_fail(PL_ERR_NOT_FOUND, "no official '%s' in %s's registry", id,
+				   n->self.name);
+	rc = pl_cred_verify(buf, len, n->trust, core_status_lookup(n, n->self.name), now, out);
+	free(buf);
+	return rc;
+}
+
+static json_t *next_seq_json(void *be, const char *state, const char *id, const char *ch,
+			     int lane, int *code)
+{
+	node_core *n = be;
+	uint64_t seq;
+	uint8_t last[PL_HASH_BYTES];
+	int rc = nstore_seq_get(n->db, state, id, ch, lane, &seq, last);
+	if (rc) {
+		*code = rc;
+		return NULL;
+	}
+	char hx[2 * PL_HASH_BYTES + 1];
+	hex(hx, last);
+	return json_pack("{s:I,s:s?}", "seq", (json_int_t)(seq + 1), "prev", seq ? hx : NULL);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+int node_metrics_text(node_core *n, pl_buf *out)
+{
+	int rc = pl_buf_printf(
+		out,
+		"# HELP parley_envelopes_accepted_total Envelopes accepted, by origin.\n"
+		"# TYPE parley_envelopes_accepted_total counter\n"
+		"parley_envelopes_accepted_total{origin=\"local\"} %" PRIu64 "\n"
+		"parley_envelopes_accepted_total{origin=\"peer\"} %" PRIu64 "\n"
+		"# HELP parley_envelopes_duplicate_total Envelopes submitted or received again.\n"
+		"# TYPE parley_envelopes_duplicate_total counter\n"
+		"parley_envelopes_duplicate_total %" PRIu64 "\n"
+		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
+		"# TYPE parley_envelopes_rejected_total counter\n",
+		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates);
+	for (int k = 1; !rc && k < 128; k++)
+		if (n->m.rejected[k])
+			rc = pl_buf_printf(out,
+					   "parley_envelopes_rejected_total{reason=\"%s\"} %" PRIu64
+					   "\n",
+					   pl_err_name(-k), n->m.rejected[k]);
+	if (!rc)
+		rc = pl_buf_printf(out, "# HELP parley_link_up Whether the link to a peer is up.\n"
+					"# TYPE parley_link_up gauge\n");
+	for (size_t i = 0; !rc && i < n->npeers; i++)
+		rc = pl_buf_printf(out, "parley_link_up{peer=\"%s\"} %d\n", n->peers[i].state,
+				   n->peers[i].conn ? 1 : 0);
+	if (!rc)
+		rc = pl_buf_printf(out, "# HELP parley_queue_depth Items queued for a peer, by lane.\n"
+					"# TYPE parley_queue_depth gauge\n");
+	for (size_t i = 0; !rc && i < n->npeers; i++)
+		for (int l = 0; !rc && l < PL_LINK_LANES; l++) {
+			uint64_t d = 0;
+			(void)nstore_out_depth(n->db, n->peers[i].state, l, &d);
+			rc = pl_buf_printf(out, "parley_queue_depth{peer=\"%s\",lane=\"%s\"} %" PRIu64
+					   "\n",
+					   n->peers[i].state,
+					   l == 0 ? "CONTROL" : pl_lane_name((pl_lane)l), d);
+		}
+	if (!rc)
+		rc = pl_buf_printf(out,
+				   "# HELP parley_commit_seconds Store commit latency.\n"
+				   "# TYPE parley_commit_seconds histogram\n");
+	for (size_t i = 0; !rc && i < NBUCKETS; i++)
+		rc = pl_buf_printf(out, "parley_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+				   commit_buckets[i], n->m.commit_hist[i]);
+	if (!rc)
+		rc = pl_buf_printf(out,
+				   "parley_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+				   "parley_commit_seconds_sum %.6f\n"
+				   "parley_commit_seconds_count %" PRIu64 "\n",
+				   n->m.commits, n->m.commit_seconds_sum, n->m.commits);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- API backend */
+
+static int be_submit(void *be, const uint8_t *env, size_t len, int64_t now,
+		     node_submit_result *res)
+{
+	return node_submit(be, env, len, now, res);
+}
+
+static json_t *be_channels(void *be)
+{
+	return node_channels_json(be);
+}
+
+static json_t *be_page(void *be, const char *ch, const char *cursor, int limit, int *code)
+{
+	return node_channel_page_json(be, ch, cursor, limit, code);
+}
+
+static json_t *be_envelope(void *be, const uint8_t id[PL_HASH_BYTES], int *code)
+{
+	return node_envelope_json(be, id, code);
+}
+
+static json_t *be_status(void *be)
+{
+	return node_status_json(be);
+}
+
+static int be_find_official(void *be, const char *state, const char *id, int64_t now,
+			    pl_cred *out)
+{
+	return node_find_official(be, state, id, now, out);
+}
+
+static int be_submit_charter(void *be, const uint8_t *p, size_t len, int64_t now, char *reason,
+			     size_t rlen)
+{
+	node_core *n = be;
+	(void)now;
+	int rc = nstore_begin(n->db);
+	if (!rc)
+		rc = core_take_charter(n, p, len, NULL, reason, rlen);
+	if (!rc)
+		core_commit_timed(n, &rc);
+	else
+		nstore_rollback(n->db);
+	if (!rc)
+		peer_pump_all(n);
+	return rc;
+}
+
+static json_t *be_charter(void *be, const char *name, int *code)
+{
+	node_core *n = be;
+	core_charter *h = charter_find(n, name);
+	if (!h) {
+		*code = pl_err_fail(PL_ERR_UNKNOWN_CHANNEL, "no charter '%s' on this node", name);
+		return NULL;
+	}
+	json_t *j = charter_json(h);
+	uint8_t *enc = NULL;
+	size_t len = 0;
+	if (j && pl_charter_encode(&h->c, &enc, &len) == 0) {
+		char *b64 = malloc(pl_b64_len(len));
+		if (b64) {
+			pl_b64_encode(b64, enc, len);
+			json_object_set_new(j, "charter", json_string(b64));
+			free(b64);
+		}
+		free(enc);
+	}
+	return j;
+}
+
+static int be_metrics(void *be, pl_buf *out)
+{
+	return node_metrics_text(be, out);
+}
+
+static api_backend core_backend = {
+	.version = API_BACKEND_VERSION,
+	.node_name = NULL, /* set at start */
+	.submit = be_submit,
+	.channels = be_channels,
+	.channel_page = be_page,
+	.envelope = be_envelope,
+	.status = be_status,
+	.find_official = be_find_official,
+	.next_seq = next_seq_json,
+	.submit_charter = be_submit_charter,
+	.charter = be_charter,
+	.metrics = be_metrics,
+};
+
+const api_backend *node_core_backend(void)
+{
+	return &core_backend;
+}
+
+void node_set_event_sink(node_core *n, node_event_fn fn, void *ctx)
+{
+	n->sink = fn;
+	n->sink_ctx = ctx;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* Own status list from the registry: take it when newer than the held one. */
+static int import_own_status(node_core *n)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = pl_store_get(n->registry, REG_STATUS, n->self.name, &buf, &len);
+	if (rc == PL_ERR_NOT_FOUND)
+		return 0;
+	if (rc)
+		return rc;
+	core_status *held = status_find(n, n->self.name);
+	pl_status_list l;
+	rc = pl_status_list_open(buf, len, n->trust, &l);
+	bool newer = !rc && (!held || l.version > held->l.version);
+	pl_status_list_clear(&l);
+	if (!rc && newer) {
+		rc = nstore_begin(n->db);
+		if (!rc)
+			rc = core_take_status(n, buf, len, NULL);
+		if (!rc)
+			core_commit_timed(n, &rc);
+		else
+			nstore_rollback(n->db);
+	}
+	free(buf);
+	return rc;
+}
+
+static int read_file_into(const char *path, uint8_t **buf, size_t *len)
+{
+	return pl_file_read(path, 64 * 1024, buf, len);
+}
+
+node_core *node_core_new(node_config *cfg, struct event_base *base)
+{
+	node_core *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->cfg = cfg;
+	n->base = base;
+	const char *what = "registry";
+	int rc = pl_store_open(cfg->state_db, PL_STORE_READONLY, NULL, &n->registry);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (!rc) {
+		what = "state record";
+		rc = pl_store_get(n->registry, REG_META, "state", &buf, &len);
+		if (!rc)
+			rc = pl_state_rec_open(buf, len, &n->self);
+		free(buf);
+	}
+	for (size_t i = 0; !rc && i < cfg->npeers && i < CORE_MAX_PEERS; i++) {
+		core_peer *p = &n->peers[n->npeers++];
+		snprintf(p->state, sizeof(p->state), "%s", cfg->peers[i].name);
+	}
+	if (!rc) {
+		what = "pinned peers";
+		rc = load_trust(n);
+	}
+	if (!rc) {
+		what = "node record";
+		rc = read_file_into(cfg->rec_file, &n->me_raw, &n->me_raw_len);
+		if (!rc)
+			rc = pl_node_rec_open(n->me_raw, n->me_raw_len, n->trust, &n->me);
+		if (!rc && strcmp(n->me.name, cfg->name) != 0)
+			rc = pl_err_fail(PL_ERR_CONFLICT, "%s is the record of node %s, not %s",
+					 cfg->rec_file, n->me.name, cfg->name);
+		if (!rc)
+			rc = pl_node_rec_check_time(&n->me, core_now());
+	}
+	if (!rc) {
+		what = "node key";
+		rc = tls_load(&n->tls, cfg->key_file, cfg->name);
+	}
+	if (!rc) {
+		what = "node store";
+		rc = nstore_open(cfg->data, &n->db);
+	}
+	if (!rc) {
+		what = "held charters and status lists";
+		rc = nstore_obj_list(n->db, NSTORE_STATUS, load_status_cb, n);
+		if (!rc)
+			rc = nstore_obj_list(n->db, NSTORE_CHARTER, load_charter_cb, n);
+	}
+	if (!rc) {
+		what = "own status list";
+		rc = import_own_status(n);
+	}
+	if (rc) {
+		node_log(NODE_LOG_ERROR, "cannot start", "what=%s reason=%s", what,
+			 *pl_err_detail() ? pl_err_detail() : pl_strerror(rc));
+		node_core_free(n);
+		return NULL;
+	}
+	for (size_t i = 0; i < n->npeers; i++)
+		for (int l = 0; l < PL_LINK_LANES; l++)
+			(void)nstore_in_next(n->db, n->peers[i].state, l, &n->peers[i].in_next[l]);
+	return n;
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_tick_all(arg);
+}
+
+int node_core_start(node_core *n)
+{
+	core_backend.node_name = n->me.name;
+	net_params np;
+	net_params_default(&np);
+	np.backoff_min_ms = n->cfg->link.backoff_min_ms;
+	np.backoff_max_ms = n->cfg->link.backoff_max_ms;
+	n->net = net_new(n->base, n->tls, &np, &core_net_callbacks, n);
+	if (!n->net)
+		return pl_err_fail(PL_ERR_NOMEM, "cannot set up networking");
+	int rc = net_listen(n->net, n->cfg->listen);
+	if (rc) {
+		node_log(NODE_LOG_ERROR, "cannot listen for peers", "addr=%s reason=%s",
+			 n->cfg->listen, pl_err_detail());
+		return rc;
+	}
+	api_config ac = {0};
+	n->api = api_new(n->base, &core_backend, n, &ac);
+	if (!n->api)
+		return pl_err_fail(PL_ERR_NOMEM, "cannot set up the API");
+	rc = api_listen(n->api, n->cfg->api);
+	if (rc) {
+		node_log(NODE_LOG_ERROR, "cannot listen for the API", "addr=%s reason=%s",
+			 n->cfg->api, pl_err_detail());
+		return rc;
+	}
+	node_set_event_sink(n, api_event_sink, n->api);
+	for (size_t i = 0; i < n->cfg->npeers && i < CORE_MAX_PEERS; i++) {
+		rc = net_add_peer(n->net, n->cfg->peers[i].name, n->cfg->peers[i].address);
+		if (rc)
+			return rc;
+	}
+	n->ticker = event_new(n->base, -1, EV_PERSIST, tick_cb, n);
+	struct timeval tv = {0, 250000};
+	if (!n->ticker || event_add(n->ticker, &tv) != 0)
+		return pl_err_fail(PL_ERR_NOMEM, "cannot start the timer");
+	node_log(NODE_LOG_INFO, "node up", "state=%s peers_port=%u api_port=%d", n->self.name,
+		 (unsigned)net_listen_port(n->net), api_port(n->api));
+	return 0;
+}
+
+int node_core_api_port(const node_core *n)
+{
+	return n->api ? api_port(n->api) : -1;
+}
+
+int node_core_peer_port(const node_core *n)
+{
+	return n->net ? (int)net_listen_port(n->net) : -1;
+}
+
+int node_core_reload(node_core *n)
+{
+	int rc = load_trust(n);
+	if (!rc)
+		rc = import_own_status(n);
+	node_log(rc ? NODE_LOG_ERROR : NODE_LOG_INFO, "reloaded", "result=%s",
+		 rc ? pl_err_detail() : "ok");
+	if (!rc)
+		peer_pump_all(n);
+	return rc;
+}
+
+void node_core_stop(node_core *n)
+{
+	n->stopping = true;
+	if (n->ticker)
+		event_del(n->ticker);
+	peer_close_all(n, "node shutting down");
+	if (n->net)
+		net_unlisten(n->net);
+}
+
+void node_core_free(node_core *n)
+{
+	if (!n)
+		return;
+	if (n->ticker)
+		event_free(n->ticker);
+	net_free(n->net);
+	peer_free_all(n);
+	api_free(n->api);
+	tls_free(n->tls);
+	for (size_t i = 0; i < n->ncharters; i++) {
+		pl_charter_clear(&n->charters[i]->c);
+		free(n->charters[i]);
+	}
+	for (size_t i = 0; i < n->nstatus; i++) {
+		pl_status_list_clear(&n->status[i]->l);
+		free(n->status[i]);
+	}
+	nstore_close(n->db);
+	pl_store_close(n->registry);
+	pl_trust_free(n->trust);
+	free(n->me_raw);
+	free(n);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal to the node core (core.c, peer.c): the node's state, its peers,
+ * and the functions the two halves share.  Nothing outside node/core*.c and
+ * node/peer.c includes this.
+ */
+#ifndef PARLEY_NODE_CORE_INT_H
+#define PARLEY_NODE_CORE_INT_H
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "config.h"
+#include "core.h"
+#include "log.h"
+#include "net.h"
+#include "nstore.h"
+#include "parley/channel.h"
+#include "parley/link.h"
+#include "tls.h"
+
+#define CORE_MAX_PEERS 16
+#define CORE_MAX_CHANNELS 256
+
+/* One peer state and the link to it (at most one open link per peer). */
+typedef struct core_peer {
+	char state[PL_NAME_MAX + 1];
+	struct core_conn *conn; /* the open, verified connection, or NULL */
+	char node[PL_NAME_MAX + 1]; /* the peer node's name, from its record */
+	uint64_t sent[PL_LINK_LANES];    /* highest lseq handed to the link */
+	uint64_t in_next[PL_LINK_LANES]; /* next lseq expected (mirror of the store) */
+	uint64_t items_in, items_out, rejected;
+	int64_t connected_at;
+} core_peer;
+
+/* One transport connection (from net), verified or not yet. */
+typedef struct core_conn {
+	node_core *n;
+	net_conn *c;
+	pl_link *link;     /* NULL on an inbound connection until the peer is known */
+	pl_buf pre;        /* inbound: bytes received before the peer was known */
+	core_peer *peer;   /* set once the peer's HELLO verified */
+	bool outbound;
+	bool closing;
+	bool redial;   /* re-add our dialling to this peer when this closes */
+	bool drop_pending; /* a deferred close is scheduled */
+	bool gone;     /* net closed it; freed by the deferred close */
+	char why[128]; /* reason for the deferred close */
+	struct core_conn *next, *prev; /* every connection of the node */
+	char expect[PL_NAME_MAX + 1]; /* outbound: the peer we dialled */
+	uint8_t pk[PL_PK_BYTES];      /* the TLS peer key */
+} core_conn;
+
+/* A charter held in memory, parsed once. */
+typedef struct core_charter {
+	char name[PL_NAME_MAX + 1];
+	pl_charter c;
+	bool complete;
+} core_charter;
+
+/* A status list held in memory, parsed once. */
+typedef struct core_status {
+	char state[PL_NAME_MAX + 1];
+	pl_status_list l;
+} core_status;
+
+typedef struct core_metrics {
+	uint64_t accepted_local, accepted_peer, duplicates;
+	uint64_t rejected[128]; /* by -pl_err, local and peer */
+	uint64_t commits;
+	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */
+	double commit_seconds_sum;
+	uint64_t receipts_in, receipts_out;
+} core_metrics;
+
+struct node_core {
+	node_config *cfg;
+	struct event_base *base;
+	struct event *ticker;
+	nstore *db;
+	pl_store *registry;
+	pl_state_rec self;
+	pl_node_rec me;
+	uint8_t *me_raw;
+	size_t me_raw_len;
+	pl_trust *trust;
+	node_tls *tls;
+	net *net;
+	api *api;
+	core_peer peers[CORE_MAX_PEERS];
+	size_t npeers;
+	core_charter *charters[CORE_MAX_CHANNELS];
+	size_t ncharters;
+	core_status *status[CORE_MAX_PEERS + 1];
+	size_t nstatus;
+	struct core_conn *conns; /* every live core_conn, for a clean shutdown */
+	node_event_fn sink;
+	void *sink_ctx;
+	core_metrics m;
+	bool stopping;
+};
+
+/* core.c */
+int64_t core_now(void);
+int64_t core_now_ms(void);
+core_peer *core_find_peer(node_core *n, const char *state);
+const pl_charter *core_charter_lookup(void *arg, const char *ch);
+const pl_status_list *core_status_lookup(void *arg, const char *state);
+int core_seq_lookup(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
+void core_emit(node_core *n, const char *type, json_t *data); /* consumes data */
+json_t *core_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code);
+int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *from,
+		      char *reason, size_t rlen);
+int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from);
+void core_count_reject(node_core *n, int code);
+void core_commit_timed(node_core *n, int *rc);
+
+/* peer.c */
+extern const net_callbacks core_net_callbacks;
+void peer_pump(core_peer *p);
+void peer_pump_all(node_core *n);
+void peer_tick_all(node_core *n);
+void peer_close_all(node_core *n, const char *reason);
+/* Free every connection state left (after net_free, which calls no callbacks). */
+void peer_free_all(node_core *n);
+json_t *peer_status_json(node_core *n, core_peer *p);
+
+#endif /* PARLEY_NODE_CORE_INT_H */

@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Peer links: from net's connections to lib/link engines, and from link
+ * events to the store.  This is where delivery is exactly once and in
+ * order: items received are committed in one transaction per batch before
+ * a cumulative receipt is sent; items sent stay in the durable queue until
+ * a receipt (or the peer's HELLO resume point) covers them.
+ *
+ * Divisions: connections (open, identify, close); receiving (batches,
+ * receipts); sending (pump, output); timers and status.
+ *
+ * One link per peer: when two connections reach the same peer (both sides
+ * dialled), the one dialled by the state whose name sorts first is kept,
+ * on both sides, so they agree without talking.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_int.h"
+#include "parley/err.h"
+
+#define OUT_HIGH (256 * 1024) /* stop writing to the transport above this */
+#define PRE_MAX (4 + PL_LINK_MAX_FRAME) /* an inbound HELLO fits in this */
+#define PUMP_BATCH 64
+
+static void conn_drop(core_conn *cc, const char *reason);
+
+static void conn_free(core_conn *cc)
+{
+	node_core *n = cc->n;
+	if (cc->prev)
+		cc->prev->next = cc->next;
+	else if (n->conns == cc)
+		n->conns = cc->next;
+	if (cc->next)
+		cc->next->prev = cc->prev;
+	pl_link_free(cc->link);
+	pl_buf_clear(&cc->pre);
+	free(cc);
+}
+
+void peer_free_all(node_core *n)
+{
+	while (n->conns)
+		conn_free(n->conns);
+}
+static void conn_flush(core_conn *cc);
+
+/* ---------------------------------------------------------------- connections */
+
+static int conn_make_link(core_conn *cc, core_peer *p)
+{
+	node_core *n = cc->n;
+	pl_link_config cfg = {0};
+	cfg.node_rec = n->me_raw;
+	cfg.node_rec_len = n->me_raw_len;
+	for (int l = 0; l < PL_LINK_LANES; l++)
+		cfg.resume[l] = p ? p->in_next[l] : 1;
+	cfg.ping_interval_ms = n->cfg->link.ping_interval_ms;
+	cfg.dead_after_ms = n->cfg->link.dead_after_ms;
+	cfg.now_ms = core_now_ms();
+	return pl_link_new(&cfg, &cc->link);
+}
+
+static void on_open(void *ctx, net_conn *c, const uint8_t peer_pk[PL_PK_BYTES], bool outbound,
+		    const char *peer)
+{
+	node_core *n = ctx;
+	core_conn *cc = calloc(1, sizeof(*cc));
+	if (!cc) {
+		net_close(c, "out of memory");
+		return;
+	}
+	cc->n = n;
+	cc->c = c;
+	cc->outbound = outbound;
+	cc->next = n->conns;
+	if (n->conns)
+		n->conns->prev = cc;
+	n->conns = cc;
+	memcpy(cc->pk, peer_pk, PL_PK_BYTES);
+	net_conn_set_user(c, cc);
+	if (outbound) {
+		snprintf(cc->expect, sizeof(cc->expect), "%s", peer);
+		if (conn_make_link(cc, core_find_peer(n, peer)) != 0) {
+			conn_drop(cc, "cannot create the link");
+			return;
+		}
+		conn_flush(cc); /* our HELLO */
+	}
+	node_log(NODE_LOG_DEBUG, "connection open", "peer=%s direction=%s addr=%s",
+		 outbound ? peer : "?", outbound ? "out" : "in", net_conn_address(c));
+}
+
+/* Which of two connections to the same peer to keep (see the file comment). */
+static bool conn_preferred(node_core *n, const core_conn *a, const core_conn *b)
+{
+	const char *peer = a->peer ? a->peer->state : b->peer->state;
+	bool we_dial_first = strcmp(n->self.name, peer) < 0;
+	if (a->outbound != b->outbound)
+		return a->outbound == we_dial_first;
+	return true; /* same direction: the newer one (a) wins */
+}
+
+/* The peer's HELLO arrived: check its node record against the pinned roots
+ * and the TLS key, then bind the connection to the peer. */
+static int conn_hello(core_conn *cc, const pl_link_event *ev)
+{
+	node_core *n = cc->n;
+	pl_node_rec rec;
+	int rc = pl_node_rec_open(ev->hello.node_rec, ev->hello.node_rec_len, n->trust, &rec);
+	if (!rc)
+		rc = pl_node_rec_check_time(&rec, core_now());
+	core_peer *p = rc ? NULL : core_find_peer(n, rec.state);
+	if (!rc && !p)
+		rc = pl_err_fail(PL_ERR_UNKNOWN_ROOT, "state %s is not a configured peer",
+				 rec.state);
+	if (!rc && cc->outbound && strcmp(cc->expect, rec.state) != 0)
+		rc = pl_err_fail(PL_ERR_WRONG_STATE, "dialled %s but reached a node of %s",
+				 cc->expect, rec.state);
+	if (!rc && !pl_ct_equal(rec.pk, cc->pk, PL_PK_BYTES))
+		rc = pl_err_fail(PL_ERR_BAD_SIGNATURE,
+				 "the TLS certificate key is not the key in node %s's record",
+				 rec.name);
+	if (!rc) {
+		const node_peer_conf *pc = node_config_find_peer(n->cfg, rec.state);
+		if (pc && pc->node[0] && strcmp(pc->node, rec.name) != 0)
+			rc = pl_err_fail(PL_ERR_WRONG_STATE, "expected node %s of %s, got %s",
+					 pc->node, rec.state, rec.name);
+	}
+	if (rc) {
+		node_log(NODE_LOG_WARN, "peer refused", "addr=%s reason=%s detail=%s",
+			 net_conn_address(cc->c), pl_err_name(rc), pl_err_detail());
+		return rc;
+	}
+	if (p->conn && p->conn != cc) {
+		if (!conn_preferred(n, cc, p->conn))
+			return pl_err_fail(PL_ERR_EXISTS, "a preferred link to %s is up", p->state);
+		core_conn *old = p->conn;
+		old->peer = NULL;
+		p->conn = NULL;
+		pl_link_close(old->link, "replaced by a newer connection");
+		conn_flush(old);
+	}
+	cc->peer = p;
+	snprintf(cc->expect, sizeof(cc->expect), "%s", p->state);
+	p->conn = cc;
+	p->connected_at = core_now();
+	snprintf(p->node, sizeof(p->node), "%s", rec.name);
+	/* The peer holds everything below its resume points: that is a receipt. */
+	rc = nstore_begin(n->db);
+	for (int l = 0; !rc && l < PL_LINK_LANES; l++) {
+		uint64_t upto = ev->hello.resume[l] - 1, last = 0;
+		rc = nstore_out_last(n->db, p->state, l, &last);
+		if (!rc && upto > last) {
+			node_log(NODE_LOG_ERROR, "peer claims items never sent",
+				 "peer=%s lane=%d resume=%" PRIu64 " last_sent=%" PRIu64, p->state, l,
+				 ev->hello.resume[l], last);
+			upto = last;
+		}
+		p->sent[l] = upto;
+		if (!rc && upto > 0)
+			rc = nstore_out_ack(n->db, p->state, l, upto, NULL, NULL);
+	}
+	if (!rc)
+		core_commit_timed(n, &rc);
+	else
+		nstore_rollback(n->db);
+	if (rc)
+		return rc;
+	node_log(NODE_LOG_INFO, "link up", "peer=%s node=%s direction=%s", p->state, rec.name,
+		 cc->outbound ? "out" : "in");
+	/* The peer dials first and reached us: stop our own dialling (it would
+	 * only be replaced) until this link goes down. */
+	if (!cc->outbound && strcmp(n->self.name, p->state) > 0) {
+		(void)net_remove_peer(n->net, p->state);
+		cc->redial = true;
+	}
+	core_emit(n, "link", json_pack("{s:s,s:s,s:b}", "peer", p->state, "node", rec.name, "up",
+				       1));
+	return 0;
+}
+
+/* Closing is deferred to the next loop turn: the caller is usually deep in
+ * processing this very connection, and net_close() calls on_close, which
+ * frees it. */
+static void conn_drop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	core_conn *cc = arg;
+	cc->drop_pending = false;
+	if (cc->gone)
+		conn_free(cc); /* on_close already ran */
+	else
+		net_close(cc->c, cc->why);
+}
+
+static void conn_drop(core_conn *cc, const char *reason)
+{
+	if (cc->closing)
+		return;
+	cc->closing = true;
+	snprintf(cc->why, sizeof(cc->why), "%s", reason ? reason : "");
+	struct timeval now = {0, 0};
+	cc->drop_pending = event_base_once(cc->n->base, -1, EV_TIMEOUT, conn_drop_cb, cc, &now) == 0;
+	if (!cc->drop_pending)
+		net_close(cc->c, cc->why);
+}
+
+static void on_close(void *ctx, net_conn *c, const char *reason)
+{
+	node_core *n = ctx;
+	core_conn *cc = net_conn_user(c);
+	if (!cc)
+		return;
+	if (cc->peer && cc->peer->conn == cc) {
+		node_log(NODE_LOG_INFO, "link down", "peer=%s reason=%s", cc->peer->state,
+			 reason ? reason : "");
+		core_emit(n, "link", json_pack("{s:s,s:b,s:s}", "peer", cc->peer->state, "up", 0,
+					       "reason", reason ? reason : ""));
+		cc->peer->conn = NULL;
+	}
+	if (cc->redial && !n->stopping) {
+		const node_peer_conf *pc = node_config_find_peer(n->cfg, cc->peer ? cc->peer->state
+									   : cc->expect);
+		if (pc)
+			(void)net_add_peer(n->net, pc->name, pc->address);
+	}
+	pl_link_free(cc->link);
+	pl_buf_clear(&cc->pre);
+	net_conn_set_user(c, NULL);
+	cc->peer = NULL;
+	cc->c = NULL;
+	if (cc->drop_pending) {
+		cc->gone = true; /* conn_drop_cb frees it */
+		cc->closing = true;
+	} else {
+		conn_free(cc);
+	}
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+struct batch {
+	bool open;       /* a transaction is open */
+	bool lanes[PL_LINK_LANES];
+	json_t *events;  /* emitted after the commit */
+};
+
+static int batch_begin(node_core *n, struct batch *b)
+{
+	if (b->open)
+		return 0;
+	int rc = nstore_begin(n->db);
+	b->open = rc == 0;
+	return rc;
+}
+
+static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b)
+{
+	node_core *n = cc->n;
+	core_peer *p = cc->peer;
+	uint8_t id[PL_HASH_BYTES];
+	pl_env_id(id, ev->item.data, ev->item.len);
+	nstore_meta meta;
+	if (nstore_env_get(n->db, id, NULL, NULL, &meta) == 0) {
+		n->m.duplicates++;
+		return 0;
+	}
+	pl_env_ctx ctx = {.trust = n->trust,
+			  .charter = core_charter_lookup,
+			  .status = core_status_lookup,
+			  .last = core_seq_lookup,
+			  .arg = n,
+			  .now = core_now(),
+			  .max_future = PL_ENV_SKEW_DEFAULT,
+			  .max_age = 0};
+	pl_env env;
+	int rc = pl_env_verify(ev->item.data, ev->item.len, &ctx, &env);
+	if (!rc && strcmp(env.state, p->state) != 0)
+		rc = pl_err_fail(PL_ERR_WRONG_STATE, "%s relayed an envelope of %s", p->state,
+				 env.state);
+	if (!rc && (int)env.lane != (int)ev->item.lane)
+		rc = pl_err_fail(PL_ERR_PROTOCOL, "envelope of lane %d sent on lane %d",
+				 (int)env.lane, (int)ev->item.lane);
+	if (rc) {
+		/* Processed, not accepted: recorded and acknowledged so the link
+		 * moves on; the origin verified it too, so this is a policy
+		 * disagreement (e.g. a status list it had not yet received). */
+		char why[256];
+		snprintf(why, sizeof(why), "%s: %s", pl_err_name(rc), pl_err_detail());
+		node_log(NODE_LOG_WARN, "envelope refused", "from=%s lane=%d lseq=%" PRIu64
+			 " reason=%s detail=%s", p->state, (int)ev->item.lane, ev->item.lseq,
+			 pl_err_name(rc), pl_err_detail());
+		core_count_reject(n, rc);
+		p->rejected++;
+		pl_env_clear(&env);
+		return nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq, why);
+	}
+	memset(&meta, 0, sizeof(meta));
+	snprintf(meta.ch, sizeof(meta.ch), "%s", env.ch);
+	meta.lane = (int)env.lane;
+	snprintf(meta.state, sizeof(meta.state), "%s", env.state);
+	snprintf(meta.author, sizeof(meta.author), "%s", env.author);
+	meta.seq = env.seq;
+	meta.at = env.at;
+	snprintf(meta.kind, sizeof(meta.kind), "%s", env.kind);
+	snprintf(meta.origin, sizeof(meta.origin), "%s", p->state);
+	meta.received = core_now();
+	rc = nstore_env_put(n->db, id, ev->item.data, ev->item.len, &meta);
+	if (!rc)
+		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
+				    id);
+	pl_env_clear(&env);
+	if (!rc) {
+		char hx[2 * PL_HASH_BYTES + 1];
+		pl_hex_encode(hx, id, PL_HASH_BYTES);
+		json_array_append_new(b->events, json_string(hx));
+		n->m.accepted_peer++;
+	}
+	return rc;
+}
+
+static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
+{
+	node_core *n = cc->n;
+	core_peer *p = cc->peer;
+	int rc = batch_begin(n, b);
+	if (rc)
+		return rc;
+	switch (ev->item.kind) {
+	case PL_LINK_KIND_ENVELOPE:
+		rc = take_envelope(cc, ev, b);
+		break;
+	case PL_LINK_KIND_CHARTER: {
+		char why[256] = "";
+		rc = core_take_charter(n, ev->item.data, ev->item.len, p->state, why, sizeof(why));
+		if (rc) {
+			node_log(NODE_LOG_WARN, "charter refused", "from=%s reason=%s detail=%s",
+				 p->state, pl_err_name(rc), why);
+			rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
+					       why);
+		}
+		break;
+	}
+	case PL_LINK_KIND_STATUS_LIST:
+		rc = core_take_status(n, ev->item.data, ev->item.len, p->state);
+		if (rc == PL_ERR_STALE)
+			rc = 0;
+		else if (rc) {
+			node_log(NODE_LOG_WARN, "status list refused",
+				 "from=%s reason=%s detail=%s", p->state, pl_err_name(rc),
+				 pl_err_detail());
+			rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
+					       pl_err_detail());
+		}
+		break;
+	default:
+		rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
+				       "unknown item kind");
+		break;
+	}
+	if (!rc) {
+		p->in_next[ev->item.lane] = ev->item.lseq + 1;
+		rc = nstore_in_set(n->db, p->state, (int)ev->item.lane, ev->item.lseq + 1);
+		b->lanes[ev->item.lane] = true;
+		p->items_in++;
+	}
+	return rc;
+}
+
+struct acked {
+	node_core *n;
+	core_peer *p;
+	int64_t now;
+	json_t *ids;
+};
+
+static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	struct acked *a = ctx;
+	(void)lseq;
+	if (kind != PL_LINK_KIND_ENVELOPE)
+		return 0;
+	char hx[2 * PL_HASH_BYTES + 1];
+	pl_hex_encode(hx, id, PL_HASH_BYTES);
+	json_array_append_new(a->ids, json_string(hx));
+	return nstore_deliv_set(a->n->db, id, a->p->state, "delivered", a->now);
+}
+
+static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
+			json_t *delivered)
+{
+	node_core *n = cc->n;
+	int rc = batch_begin(n, b);
+	if (rc)
+		return rc;
+	struct acked a = {n, cc->peer, core_now(), delivered};
+	n->m.receipts_in++;
+	return nstore_out_ack(n->db, cc->peer->state, (int)ev->receipt.lane, ev->receipt.upto,
+			      acked_cb, &a);
+}
+
+/* Inbound, peer unknown: parse the first frame with a throw-away link to
+ * learn who is calling, then start the real link with that peer's resume
+ * points and replay the bytes into it. */
+static int conn_identify(core_conn *cc, const uint8_t *p, size_t len)
+{
+	if (pl_buf_append(&cc->pre, p, len) != 0 || cc->pre.len > PRE_MAX)
+		return pl_err_fail(PL_ERR_PROTOCOL, "no HELLO in the first %d bytes", PRE_MAX);
+	pl_link *probe = NULL;
+	int rc = conn_make_link(cc, NULL);
+	if (rc)
+		return rc;
+	probe = cc->link;
+	cc->link = NULL;
+	rc = pl_link_recv(probe, cc->pre.data, cc->pre.len, core_now_ms());
+	pl_link_event ev;
+	char state[PL_NAME_MAX + 1] = "";
+	while (pl_link_next_event(probe, &ev)) {
+		if (ev.type == PL_LINK_EV_HELLO && !state[0]) {
+			pl_node_rec rec;
+			if (pl_node_rec_open(ev.hello.node_rec, ev.hello.node_rec_len,
+					     cc->n->trust, &rec) == 0)
+				snprintf(state, sizeof(state), "%s", rec.state);
+			else
+				rc = pl_err_fail(PL_ERR_UNKNOWN_ROOT,
+						 "HELLO with a node record of no pinned state: %s",
+						 pl_err_detail());
+		}
+	}
+	pl_link_free(probe);
+	if (rc)
+		return rc;
+	if (!state[0])
+		return 0; /* wait for more bytes */
+	core_peer *peer = core_find_peer(cc->n, state);
+	if (!peer)
+		return pl_err_fail(PL_ERR_UNKNOWN_ROOT, "state %s is not a configured peer", state);
+	/* Any inbound contact from a peer: retry our own dial at once too. */
+	(void)net_peer_kick(cc->n->net, state);
+	rc = conn_make_link(cc, peer);
+	if (rc)
+		return rc;
+	pl_buf pre = cc->pre;
+	memset(&cc->pre, 0, sizeof(cc->pre));
+	rc = pl_link_recv(cc->link, pre.data, pre.len, core_now_ms());
+	pl_buf_clear(&pre);
+	return rc;
+}
+
+static void process_events(core_conn *cc)
+{
+	node_core *n = cc->n;
+	struct batch b = {.events = json_array()};
+	json_t *delivered = json_array();
+	pl_link_event ev;
+	int rc = 0;
+	bool closed = false;
+	while (!rc && pl_link_next_event(cc->link, &ev)) {
+		switch (ev.type) {
+		case PL_LINK_EV_HELLO:
+			rc = conn_hello(cc, &ev);
+			if (rc) {
+				pl_link_close(cc->link, pl_err_detail());
+				closed = true;
+			}
+			break;
+		case PL_LINK_EV_ITEM:
+			if (cc->peer)
+				rc = take_item(cc, &ev, &b);
+			break;
+		case PL_LINK_EV_RECEIPT:
+			if (cc->peer)
+				rc = take_receipt(cc, &ev, &b, delivered);
+			break;
+		case PL_LINK_EV_PONG:
+			break;
+		case PL_LINK_EV_CLOSED:
+			node_log(NODE_LOG_INFO, "link closed", "peer=%s by=%s reason=%s",
+				 cc->peer ? cc->peer->state : "?", ev.closed.by_peer ? "peer" : "us",
+				 ev.closed.reason);
+			closed = true;
+			break;
+		}
+	}
+	if (b.open) {
+		if (!rc)
+			core_commit_timed(n, &rc);
+		else
+			nstore_rollback(n->db);
+	}
+	if (rc) {
+		/* Nothing of the batch is stored: the peer will send it again. */
+		node_log(NODE_LOG_ERROR, "cannot store what a peer sent", "peer=%s reason=%s",
+			 cc->peer ? cc->peer->state : "?", pl_err_detail());
+		pl_link_close(cc->link, "receiver could not store");
+		closed = true;
+	} else if (cc->peer) {
+		for (int l = 0; l < PL_LINK_LANES; l++)
+			if (b.lanes[l] &&
+			    pl_link_send_receipt(cc->link, l, cc->peer->in_next[l] - 1) == 0)
+				n->m.receipts_out++;
+		size_t i;
+		json_t *v;
+		json_array_foreach(b.events, i, v)
+		{
+			uint8_t id[PL_HASH_BYTES];
+			size_t got = 0;
+			int code = 0;
+			if (pl_hex_decode(id, sizeof(id), &got, json_string_value(v),
+					  json_string_length(v)) == 0)
+				core_emit(n, "envelope", core_envelope_json(n, id, &code));
+		}
+		json_array_foreach(delivered, i, v)
+		{
+			core_emit(n, "receipt", json_pack("{s:O,s:s,s:s}", "id", v, "peer",
+							  cc->peer->state, "state", "delivered"));
+		}
+	}
+	json_decref(b.events);
+	json_decref(delivered);
+	(void)closed;
+	conn_flush(cc);
+	if (cc->peer && !pl_link_is_closed(cc->link))
+		peer_pump(cc->peer);
+}
+
+static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
+{
+	(void)ctx;
+	core_conn *cc = net_conn_user(c);
+	if (!cc || cc->closing)
+		return;
+	int rc;
+	if (!cc->link) {
+		rc = conn_identify(cc, p, len);
+		if (rc) {
+			node_log(NODE_LOG_WARN, "inbound connection refused", "addr=%s reason=%s",
+				 net_conn_address(c), pl_err_detail());
+			conn_drop(cc, pl_err_detail());
+			return;
+		}
+		if (!cc->link)
+			return;
+	} else {
+		rc = pl_link_recv(cc->link, p, len, core_now_ms());
+	}
+	process_events(cc);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+/* Write what the link has, while the transport is not too far behind. */
+static void conn_flush(core_conn *cc)
+{
+	if (!cc->link || cc->closing || !cc->c)
+		return;
+	for (;;) {
+		if (net_output_pending(cc->c) > OUT_HIGH)
+			break;
+		const uint8_t *p;
+		size_t len = 0;
+		if (pl_link_output(cc->link, core_now_ms(), &p, &len) != 0 || len == 0)
+			break;
+		if (net_write(cc->c, p, len) != 0 || pl_link_consume(cc->link, len) != 0) {
+			conn_drop(cc, "write failed");
+			return;
+		}
+	}
+	if (pl_link_is_finished(cc->link))
+		conn_drop(cc, "link closed");
+}
+
+struct pump {
+	core_peer *p;
+	int lane;
+	bool full;
+	int count;
+};
+
+static int pump_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	struct pump *w = ctx;
+	core_peer *p = w->p;
+	node_core *n = p->conn->n;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = kind == PL_LINK_KIND_ENVELOPE ? nstore_env_get(n->db, id, &buf, &len, NULL)
+					       : nstore_blob_get(n->db, id, &buf, &len);
+	if (rc)
+		return rc;
+	rc = pl_link_send_item(p->conn->link, (pl_link_lane)w->lane, lseq, (uint32_t)kind, buf,
+			       len);
+	free(buf);
+	if (rc == PL_ERR_LIMIT) {
+		w->full = true;
+		return 1; /* stop the walk */
+	}
+	if (rc)
+		return rc;
+	p->sent[w->lane] = lseq;
+	p->items_out++;
+	w->count++;
+	return 0;
+}
+
+void peer_pump(core_peer *p)
+{
+	if (!p->conn || !p->conn->link || !pl_link_is_open(p->conn->link))
+		return;
+	node_core *n = p->conn->n;
+	for (int lane = 0; lane < PL_LINK_LANES; lane++) {
+		for (;;) {
+			struct pump w = {p, lane, false, 0};
+			int rc = nstore_out_walk(n->db, p->state, lane, p->sent[lane] + 1,
+						 PUMP_BATCH, pump_cb, &w);
+			if (rc < 0) {
+				node_log(NODE_LOG_ERROR, "cannot read the queue",
+					 "peer=%s reason=%s", p->state, pl_err_detail());
+				return;
+			}
+			if (w.full || w.count < PUMP_BATCH)
+				break;
+		}
+		conn_flush(p->conn);
+		if (!p->conn)
+			return;
+	}
+}
+
+void peer_pump_all(node_core *n)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		peer_pump(&n->peers[i]);
+}
+
+static void on_writable(void *ctx, net_conn *c)
+{
+	(void)ctx;
+	core_conn *cc = net_conn_user(c);
+	if (!cc)
+		return;
+	conn_flush(cc);
+	if (cc->peer)
+		peer_pump(cc->peer);
+}
+
+/* ---------------------------------------------------------------- timers, status */
+
+void peer_tick_all(node_core *n)
+{
+	for (size_t i = 0; i < n->npeers; i++) {
+		core_peer *p = &n->peers[i];
+		if (!p->conn || !p->conn->link)
+			continue;
+		pl_link_tick(p->conn->link, core_now_ms());
+		process_events(p->conn);
+	}
+}
+
+void peer_close_all(node_core *n, const char *reason)
+{
+	for (size_t i = 0; i < n->npeers; i++) {
+		core_peer *p = &n->peers[i];
+		if (p->conn && p->conn->link) {
+			pl_link_close(p->conn->link, reason);
+			conn_flush(p->conn);
+		}
+	}
+}
+
+json_t *peer_status_json(node_core *n, core_peer *p)
+{
+	json_t *q = json_object();
+	for (int l = 0; q && l < PL_LINK_LANES; l++) {
+		uint64_t d = 0;
+		(void)nstore_out_depth(n->db, p->state, l, &d);
+		json_object_set_new(q, l == 0 ? "CONTROL" : pl_lane_name((pl_lane)l),
+				    json_integer((json_int_t)d));
+	}
+	net_peer_status st;
+	memset(&st, 0, sizeof(st));
+	(void)net_peer_status_get(n->net, p->state, &st);
+	return json_pack("{s:s,s:b,s:s,s:o,s:I,s:I,s:I,s:s}", "state", p->state, "up",
+			 p->conn != NULL, "node", p->node, "queued", q, "items_in",
+			 (json_int_t)p->items_in, "items_out", (json_int_t)p->items_out,
+			 "rejected", (json_int_t)p->rejected, "last_error", st.last_error);
+}
+
+const net_callbacks core_net_callbacks = {
+	.on_open = on_open,
+	.on_data = on_data,
+	.on_writable = on_writable,
+	.on_close = on_close,
+};

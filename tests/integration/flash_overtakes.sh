@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A FLASH submitted behind a backlog of 10,000 ROUTINE envelopes arrives at
+# the receiver before the backlog has drained.
+. "$(dirname "$0")/lib.sh"
+state tehran; state islamabad
+peer tehran islamabad; peer islamabad tehran
+start tehran; start islamabad
+charter fm tehran islamabad
+wait_charter islamabad fm
+stop islamabad
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 10000 --size 256 --ids "$W/routine.ids" >/dev/null ||
+	fail "backlog"
+start islamabad
+wait_count islamabad fm 50 30 # the backlog is draining
+pdrive send $(as tehran) --channel fm --lane FLASH --count 1 --ids "$W/flash.ids" >/dev/null || fail "flash"
+wait_count islamabad fm 10001 120
+pdrive check $(as islamabad) --channel fm --ids "$W/routine.ids" --ids "$W/flash.ids" \
+	--require-before "$(cat "$W/flash.ids"):$(tail -n 1 "$W/routine.ids")" || fail "flash did not overtake"
+finish "1 passed, 0 failed"

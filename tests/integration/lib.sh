@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: Apache-2.0
+# Integration test helpers: state homes, real parleyd processes on
+# 127.0.0.1 with free ports, pdrive to sign and submit envelopes and to
+# check what a node holds.  Every wait is bounded; daemons are killed on exit.
+set -uo pipefail
+: "${PARLEY_BIN:?set by CTest}" "${PARLEY_TOOLS:?set by CTest}" "${PARLEY_TEST_TMP:=/tmp}"
+mkdir -p "$PARLEY_TEST_TMP"
+W=$(mktemp -d "$PARLEY_TEST_TMP/integ.XXXXXX")
+export PARLEY_PASSPHRASE="integration passphrase"
+unset PARLEY_HOME
+declare -A PID API PEER
+cleanup() {
+	for s in "${!PID[@]}"; do kill -9 "${PID[$s]}" 2>/dev/null; done
+	wait 2>/dev/null
+	if [[ ${KEEP:-0} == 1 ]]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+parley() { "$PARLEY_BIN/parley" "$@"; }
+pdrive() { "$PARLEY_TOOLS/pdrive" "$@"; }
+fail() { echo "FAIL: $*" >&2; for s in "${!PID[@]}"; do echo "--- log of $s" >&2; tail -n 30 "$W/$s.log" >&2; done; exit 1; }
+
+# A port nobody listens on (bash's /dev/tcp connect fails).
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+	done
+	fail "no free port"
+}
+
+# state NAME: a state home with a node and one official "duty" (key in $W/NAME-duty.key).
+state() {
+	local s=$1
+	PEER[$s]=$(free_port)
+	API[$s]=$(free_port)
+	parley --home "$W/$s" state init --name "$s" --kdf interactive >/dev/null || fail "state init $s"
+	parley --home "$W/$s" node init --name "$s-1" --addr "127.0.0.1:${PEER[$s]}" >/dev/null || fail "node init $s"
+	parley key new --out "$W/$s-duty.key" --kdf interactive >/dev/null || fail "key new $s"
+	parley --home "$W/$s" official issue --id duty --name "Duty officer of $s" --title "Duty officer" \
+		--role duty --key "$W/$s-duty.key" --from -1h >/dev/null || fail "issue $s"
+	parley --home "$W/$s" state export --out "$W/$s.state" 2>/dev/null || fail "export $s"
+}
+
+# peer A B: A pins B (after checking B's fingerprint) and lists B in its node.ini.
+peer() {
+	parley --home "$W/$1" peer add "$W/$2.state" --fingerprint "$(parley --home "$W/$2" state fingerprint)" >/dev/null ||
+		fail "peer add $1 $2"
+	printf '\n[peer %s]\naddress = 127.0.0.1:%s\n' "$2" "${PEER[$2]}" >>"$W/$1.peers"
+}
+
+# start NAME: write node.ini and start parleyd; wait for /healthz.
+start() {
+	local s=$1
+	{
+		printf '[node]\nname = %s-1\nhome = %s\nlisten = 127.0.0.1:%s\napi = 127.0.0.1:%s\nlog_level = info\n' \
+			"$s" "$W/$s" "${PEER[$s]}" "${API[$s]}"
+		printf '\n[link]\nping_interval = 1000\ndead_after = 4000\nbackoff_min = 100\nbackoff_max = 1000\n'
+		cat "$W/$s.peers" 2>/dev/null
+	} >"$W/$s.ini"
+	"$PARLEY_BIN/parleyd" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
+	PID[$s]=$!
+	pdrive wait --api "http://127.0.0.1:${API[$s]}" --timeout 10 >/dev/null || fail "$s did not come up"
+}
+
+# stop NAME: SIGTERM, and the daemon must exit 0 (a clean stop, leak-free under ASan).
+stop() {
+	kill -TERM "${PID[$1]}" 2>/dev/null
+	wait "${PID[$1]}"
+	local rc=$?
+	unset "PID[$1]"
+	[[ $rc == 0 ]] || fail "$1 exited $rc on SIGTERM"
+}
+
+# finish: stop every daemon cleanly, refuse sanitizer reports in any log.
+finish() {
+	for s in "${!PID[@]}"; do stop "$s"; done
+	if grep -l "Sanitizer" "$W"/*.log 2>/dev/null; then fail "sanitizer report in a node log"; fi
+	echo "$1"
+}
+crash() { kill -KILL "${PID[$1]}" 2>/dev/null; wait "${PID[$1]}" 2>/dev/null; unset "PID[$1]"; }
+
+# as NAME ...: pdrive options for state NAME's duty officer against its own node.
+as() { echo --api "http://127.0.0.1:${API[$1]}" --as duty --key "$W/$1-duty.key" --state "$1"; }
+
+# charter CH S1 S2 [S3]: a channel with every state's duty officer, all lanes.
+charter() {
+	local ch=$1 first=$2
+	shift
+	local homes=() members=()
+	for s in "$@"; do homes+=(--home "$W/$s"); members+=(--member "duty@$s"); done
+	pdrive charter $(as "$first") --name "$ch" "${homes[@]}" "${members[@]}" --kind message >/dev/null ||
+		fail "charter $ch"
+}
+
+# wait_count S CH N [SECONDS]: until node S holds at least N envelopes of CH.
+wait_count() {
+	local n=0
+	for _ in $(seq 1 $((${4:-30} * 5))); do
+		n=$(pdrive count $(as "$1") --channel "$2" 2>/dev/null || echo 0)
+		[[ $n -ge $3 ]] && return 0
+		sleep 0.2
+	done
+	fail "$1 holds $n of $3 envelopes of $2"
+}
+
+# wait_charter S CH: until node S has the complete charter (propagated over the link).
+wait_charter() {
+	for _ in $(seq 1 100); do
+		pdrive count $(as "$1") --channel "$2" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "charter $2 never reached $1"
+}

@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pdrive: the integration tests' and benchmarks' client for a running
+ * parleyd.  It signs envelopes itself (as an official would on their
+ * device), submits them through the node's HTTP API, builds and submits
+ * charters from state homes, and checks what a node holds.  It is a test
+ * tool: output is line-oriented and every failure exits non-zero with a
+ * reason.
+ *
+ *   pdrive wait   --api URL [--timeout S]
+ *   pdrive charter --api URL --as ID --key FILE --home DIR (--home DIR)... --name C
+ *                 --member ID@STATE... [--kind K]... [--lanes 1234]
+ *   pdrive send   --api URL --as ID --key FILE --state S --channel C --lane L
+ *                 --count N [--size B] [--ids FILE] [--ack-by +S]
+ *   pdrive check  --api URL --as ID --key FILE --state S --channel C --ids FILE...
+ *                 [--require-before ID_A:ID_B]
+ *   pdrive count  --api URL --as ID --key FILE --state S --channel C
+ *
+ * Passphrases for key files come from PARLEY_PASSPHRASE.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "parley/channel.h"
+#include "parley/crypto.h"
+#include "parley/err.h"
+#include "parley/file.h"
+#include "parley/identity.h"
+#include "parley/store.h"
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pdrive: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+static struct event_base *base;
+static struct evhttp_connection *conn;
+static char host[256];
+static int port;
+static char token[128];
+
+struct reply {
+	int status;
+	char *body;
+	size_t len;
+	bool done;
+};
+
+static void reply_cb(struct evhttp_request *req, void *arg)
+{
+	struct reply *r = arg;
+	r->done = true;
+	if (!req) {
+		r->status = 0;
+		event_base_loopbreak(base);
+		return;
+	}
+	r->status = evhttp_request_get_response_code(req);
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	r->len = evbuffer_get_length(b);
+	r->body = malloc(r->len + 1);
+	if (r->body) {
+		evbuffer_remove(b, r->body, r->len);
+		r->body[r->len] = 0;
+	}
+	event_base_loopbreak(base);
+}
+
+static void api_connect(const char *url)
+{
+	if (strncmp(url, "http://", 7) != 0)
+		die("--api must be http://HOST:PORT, not %s", url);
+	const char *hp = url + 7, *colon = strrchr(hp, ':');
+	if (!colon || (size_t)(colon - hp) >= sizeof(host))
+		die("--api must be http://HOST:PORT, not %s", url);
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = 0;
+	port = (int)strtol(colon + 1, NULL, 10);
+	base = event_base_new();
+	conn = evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
+	if (!base || !conn)
+		die("cannot set up HTTP");
+	evhttp_connection_set_timeout(conn, 30);
+}
+
+/* One request; returns the status (0: no answer) and the body in *out. */
+static int call(const char *method, const char *path, json_t *body, json_t **out)
+{
+	struct reply r = {0};
+	struct evhttp_request *req = evhttp_request_new(reply_cb, &r);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Host", host);
+	if (token[0]) {
+		char auth[160];
+		snprintf(auth, sizeof(auth), "Bearer %s", token);
+		evhttp_add_header(h, "Authorization", auth);
+	}
+	if (body) {
+		char *text = json_dumps(body, JSON_COMPACT);
+		evhttp_add_header(h, "Content-Type", "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req), text, strlen(text));
+		free(text);
+		json_decref(body);
+	}
+	enum evhttp_cmd_type cmd = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+	if (evhttp_make_request(conn, req, cmd, path) != 0)
+		die("cannot send %s %s", method, path);
+	while (!r.done)
+		event_base_dispatch(base);
+	if (out) {
+		*out = r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	}
+	free(r.body);
+	return r.status;
+}
+
+static const char *jstr(json_t *j, const char *k)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+	return s ? s : "";
+}
+
+/* ---------------------------------------------------------------- auth */
+
+static pl_keypair official;
+static char as_id[64], as_state[64];
+
+static void login(const char *id, const char *state, const char *keyfile)
+{
+	const char *pass = getenv("PARLEY_PASSPHRASE");
+	if (pl_keyfile_read(keyfile, pass, &official, NULL, 0) != 0)
+		die("cannot read key %s: %s", keyfile, pl_err_detail());
+	snprintf(as_id, sizeof(as_id), "%s", id);
+	snprintf(as_state, sizeof(as_state), "%s", state);
+	json_t *out = NULL;
+	int st = call("GET", "/healthz", NULL, &out);
+	if (st != 200)
+		die("node not healthy (HTTP %d)", st);
+	char node[128];
+	snprintf(node, sizeof(node), "%s", jstr(out, "node"));
+	json_decref(out);
+	st = call("POST", "/v1/auth/challenge", json_pack("{s:s,s:s}", "state", state, "id", id),
+		  &out);
+	if (st != 200)
+		die("challenge refused (HTTP %d): %s", st, jstr(out, "detail"));
+	char chal[128];
+	snprintf(chal, sizeof(chal), "%s", jstr(out, "challenge"));
+	json_decref(out);
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg), "parley-api-auth-v1\n%s\n%s@%s\n%s\n", chal, id, state,
+			 node);
+	uint8_t sig[PL_SIG_BYTES];
+	if (pl_sign(sig, (const uint8_t *)msg, (size_t)n, &official) != 0)
+		die("cannot sign");
+	char b64[128];
+	pl_b64_encode(b64, sig, sizeof(sig));
+	st = call("POST", "/v1/auth/token",
+		  json_pack("{s:s,s:s,s:s,s:s}", "state", state, "id", id, "challenge", chal,
+			    "signature", b64),
+		  &out);
+	if (st != 200)
+		die("token refused (HTTP %d): %s", st, jstr(out, "detail"));
+	snprintf(token, sizeof(token), "%s", jstr(out, "token"));
+	json_decref(out);
+}
+
+/* ---------------------------------------------------------------- options */
+
+struct opts {
+	const char *api, *as, *key, *state, *channel, *name, *ids_out;
+	const char *homes[8];
+	int nhomes;
+	const char *members[32];
+	int nmembers;
+	const char *kinds[8];
+	int nkinds;
+	const char *ids_in[8];
+	int nids_in;
+	const char *lanes;
+	const char *before;
+	int lane;
+	long count, size, timeout, ackby;
+};
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			die("%s needs a value", a);
+		i++;
+		if (!strcmp(a, "--api"))
+			o->api = v;
+		else if (!strcmp(a, "--as"))
+			o->as = v;
+		else if (!strcmp(a, "--key"))
+			o->key = v;
+		else if (!strcmp(a, "--state"))
+			o->state = v;
+		else if (!strcmp(a, "--channel"))
+			o->channel = v;
+		else if (!strcmp(a, "--name"))
+			o->name = v;
+		else if (!strcmp(a, "--ids"))
+			o->ids_out = v, o->ids_in[o->nids_in < 8 ? o->nids_in++ : 7] = v;
+		else if (!strcmp(a, "--home") && o->nhomes < 8)
+			o->homes[o->nhomes++] = v;
+		else if (!strcmp(a, "--member") && o->nmembers < 32)
+			o->members[o->nmembers++] = v;
+		else if (!strcmp(a, "--kind") && o->nkinds < 8)
+			o->kinds[o->nkinds++] = v;
+		else if (!strcmp(a, "--lanes"))
+			o->lanes = v;
+		else if (!strcmp(a, "--require-before"))
+			o->before = v;
+		else if (!strcmp(a, "--lane")) {
+			pl_lane l;
+			if (pl_lane_parse(v, &l) != 0)
+				die("bad lane %s", v);
+			o->lane = (int)l;
+		} else if (!strcmp(a, "--count"))
+			o->count = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--size"))
+			o->size = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--timeout"))
+			o->timeout = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--ack-by"))
+			o->ackby = strtol(v, NULL, 10);
+		else
+			die("unknown option %s", a);
+	}
+	if (!o->api)
+		die("--api is required");
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static int cmd_wait(struct opts *o)
+{
+	long limit = o->timeout ? o->timeout : 10;
+	for (long i = 0; i < limit * 10; i++) {
+		evhttp_connection_free(conn);
+		conn = evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
+		evhttp_connection_set_timeout(conn, 1);
+		if (call("GET", "/healthz", NULL, NULL) == 200) {
+			printf("up\n");
+			return 0;
+		}
+		usleep(100000);
+	}
+	die("node at %s not up after %ld s", o->api, limit);
+}
+
+/* A credential from a state home's registry. */
+static int load_member(const char *spec, struct opts *o, uint8_t **buf, size_t *len)
+{
+	char id[64], state[64];
+	const char *at = strchr(spec, '@');
+	if (!at || at == spec || strlen(at + 1) >= sizeof(state) || (size_t)(at - spec) >= sizeof(id))
+		die("--member wants ID@STATE, not %s", spec);
+	memcpy(id, spec, (size_t)(at - spec));
+	id[at - spec] = 0;
+	snprintf(state, sizeof(state), "%s", at + 1);
+	for (int h = 0; h < o->nhomes; h++) {
+		char db[1024];
+		snprintf(db, sizeof(db), "%s/state.db", o->homes[h]);
+		pl_store *s;
+		if (pl_store_open(db, PL_STORE_READONLY, NULL, &s) != 0)
+			die("cannot open %s: %s", db, pl_err_detail());
+		uint8_t *rec = NULL;
+		size_t rlen = 0;
+		pl_state_rec sr;
+		int rc = pl_store_get(s, 1, "state", &rec, &rlen);
+		if (!rc)
+			rc = pl_state_rec_open(rec, rlen, &sr);
+		free(rec);
+		if (!rc && strcmp(sr.name, state) == 0) {
+			rc = pl_store_get(s, 2, id, buf, len);
+			pl_store_close(s);
+			if (rc)
+				die("no official %s in %s", id, db);
+			return 0;
+		}
+		pl_store_close(s);
+	}
+	die("no home of state %s given", state);
+}
+
+static int cmd_charter(struct opts *o)
+{
+	if (!o->name || o->nhomes < 2 || !o->nmembers || !o->as || !o->key)
+		die("charter needs --name, two or more --home, --member, --as, --key");
+	pl_trust *t = pl_trust_new();
+	const char *states[8];
+	pl_keypair roots[8];
+	char names[8][64];
+	for (int h = 0; h < o->nhomes; h++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/state.pub", o->homes[h]);
+		uint8_t *buf;
+		size_t len;
+		pl_state_rec sr;
+		if (pl_file_read(path, 65536, &buf, &len) != 0 || pl_state_rec_open(buf, len, &sr) != 0)
+			die("cannot read %s", path);
+		free(buf);
+		snprintf(names[h], sizeof(names[h]), "%s", sr.name);
+		states[h] = names[h];
+		if (pl_trust_add(t, sr.name, sr.pk) != 0)
+			die("trust");
+		snprintf(path, sizeof(path), "%s/root.key", o->homes[h]);
+		if (pl_keyfile_read(path, getenv("PARLEY_PASSPHRASE"), &roots[h], NULL, 0) != 0)
+			die("cannot unseal %s: %s", path, pl_err_detail());
+	}
+	pl_slice members[32];
+	uint8_t *mbuf[32];
+	for (int i = 0; i < o->nmembers; i++) {
+		size_t len;
+		load_member(o->members[i], o, &mbuf[i], &len);
+		members[i].p = mbuf[i];
+		members[i].n = len;
+	}
+	const char *kinds[8] = {"message"};
+	int nk = o->nkinds ? o->nkinds : 1;
+	for (int i = 0; i < o->nkinds; i++)
+		kinds[i] = o->kinds[i];
+	unsigned lanes = 0;
+	for (const char *c = o->lanes ? o->lanes : "1234"; *c; c++)
+		if (*c >= '1' && *c <= '4')
+			lanes |= 1u << (*c - '0');
+	pl_charter_spec spec = {.name = o->name,
+				.version = 1,
+				.created = (int64_t)time(NULL),
+				.states = states,
+				.nstates = (size_t)o->nhomes,
+				.members = members,
+				.nmembers = (size_t)o->nmembers,
+				.kinds = kinds,
+				.nkinds = (size_t)nk,
+				.lanes = lanes};
+	pl_charter c;
+	if (pl_charter_build(&spec, t, &c) != 0)
+		die("charter: %s", pl_err_detail());
+	for (int h = 0; h < o->nhomes; h++)
+		if (pl_charter_sign(&c, t, states[h], &roots[h]) != 0)
+			die("sign: %s", pl_err_detail());
+	uint8_t *enc;
+	size_t elen;
+	if (pl_charter_encode(&c, &enc, &elen) != 0)
+		die("encode: %s", pl_err_detail());
+	char *b64 = malloc(pl_b64_len(elen));
+	pl_b64_encode(b64, enc, elen);
+	login(o->as, states[0], o->key);
+	json_t *out = NULL;
+	int st = call("POST", "/v1/charters", json_pack("{s:s}", "charter", b64), &out);
+	if (st != 202)
+		die("charter refused (HTTP %d): %s", st, jstr(out, "detail"));
+	printf("charter %s submitted\n", o->name);
+	json_decref(out);
+	free(b64);
+	free(enc);
+	pl_charter_clear(&c);
+	for (int i = 0; i < o->nmembers; i++)
+		free(mbuf[i]);
+	pl_trust_free(t);
+	return 0;
+}
+
+static void hex32(char out[65], const uint8_t *id)
+{
+	pl_hex_encode(out, id, 32);
+}
+
+static int cmd_send(struct opts *o)
+{
+	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || o->count < 1)
+		die("send needs --as --key --state --channel --lane --count");
+	login(o->as, o->state, o->key);
+	char path[512];
+	snprintf(path, sizeof(path), "/v1/channels/%s/next?lane=%s", o->channel,
+		 pl_lane_name((pl_lane)o->lane));
+	json_t *out = NULL;
+	int st = call("GET", path, NULL, &out);
+	if (st != 200)
+		die("next refused (HTTP %d): %s", st, jstr(out, "detail"));
+	uint64_t seq = (uint64_t)json_integer_value(json_object_get(out, "seq"));
+	uint8_t prev[32] = {0};
+	const char *p = json_string_value(json_object_get(out, "prev"));
+	size_t got;
+	if (p && pl_hex_decode(prev, 32, &got, p, strlen(p)) != 0)
+		die("bad prev");
+	json_decref(out);
+	FILE *ids = o->ids_out ? fopen(o->ids_out, "a") : NULL;
+	size_t size = o->size > 0 ? (size_t)o->size : 64;
+	uint8_t *body = malloc(size);
+	for (long i = 0; i < o->count; i++, seq++) {
+		memset(body, 'a' + (int)(i % 26), size);
+		int k = snprintf((char *)body, size, "%s %s #%" PRIu64 " ", o->channel,
+				 pl_lane_name((pl_lane)o->lane), seq);
+		if (k > 0 && (size_t)k < size)
+			body[k] = ' ';
+		pl_env e;
+		memset(&e, 0, sizeof(e));
+		snprintf(e.ch, sizeof(e.ch), "%s", o->channel);
+		e.at = (int64_t)time(NULL);
+		snprintf(e.state, sizeof(e.state), "%s", o->state);
+		snprintf(e.author, sizeof(e.author), "%s", o->as);
+		e.seq = seq;
+		e.lane = (pl_lane)o->lane;
+		snprintf(e.kind, sizeof(e.kind), "message");
+		memcpy(e.prev, prev, 32);
+		e.body = body;
+		e.body_len = size;
+		if (o->ackby) {
+			e.has_ackby = true;
+			e.ackby = e.at + o->ackby;
+		}
+		uint8_t *buf;
+		size_t len;
+		if (pl_env_sign(&e, &official, &buf, &len) != 0)
+			die("sign: %s", pl_err_detail());
+		char *b64 = malloc(pl_b64_len(len));
+		pl_b64_encode(b64, buf, len);
+		st = call("POST", "/v1/envelopes", json_pack("{s:s}", "envelope", b64), &out);
+		free(b64);
+		if (st != 201 && st != 200)
+			die("envelope %" PRIu64 " refused (HTTP %d): %s: %s", seq, st, jstr(out, "type"),
+			    jstr(out, "detail"));
+		pl_env_id(prev, buf, len);
+		char hx[65];
+		hex32(hx, prev);
+		if (ids)
+			fprintf(ids, "%s\n", hx);
+		json_decref(out);
+		free(buf);
+	}
+	free(body);
+	if (ids)
+		fclose(ids);
+	printf("sent %ld\n", o->count);
+	return 0;
+}
+
+/* Every envelope of a channel held by the node, in its acceptance order. */
+static json_t *fetch_all(struct opts *o)
+{
+	json_t *all = json_array();
+	char cursor[64] = "";
+	for (int pages = 0; pages < 100000; pages++) {
+		char path[512];
+		snprintf(path, sizeof(path), "/v1/channels/%s/envelopes?limit=500%s%s", o->channel,
+			 cursor[0] ? "&cursor=" : "", cursor);
+		json_t *out = NULL;
+		int st = call("GET", path, NULL, &out);
+		if (st != 200)
+			die("page refused (HTTP %d): %s", st, jstr(out, "detail"));
+		json_array_extend(all, json_object_get(out, "items"));
+		const char *next = json_string_value(json_object_get(out, "next"));
+		if (!next) {
+			json_decref(out);
+			return all;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", next);
+		json_decref(out);
+	}
+	die("too many pages");
+}
+
+static int cmd_count(struct opts *o)
+{
+	login(o->as, o->state, o->key);
+	json_t *all = fetch_all(o);
+	printf("%zu\n", json_array_size(all));
+	json_decref(all);
+	return 0;
+}
+
+/*
+ * Check exactly-once and order: every id listed in the --ids files is held
+ * exactly once, no other envelope is held, and for each (author, lane) the
+ * node accepted them in increasing seq.  Prints a summary line.
+ */
+static int cmd_check(struct opts *o)
+{
+	login(o->as, o->state, o->key);
+	json_t *all = fetch_all(o);
+	json_t *want = json_object();
+	for (int f = 0; f < o->nids_in; f++) {
+		FILE *fp = fopen(o->ids_in[f], "r");
+		if (!fp)
+			die("cannot read %s", o->ids_in[f]);
+		char line[128];
+		while (fgets(line, sizeof(line), fp)) {
+			line[strcspn(line, "\n")] = 0;
+			if (*line)
+				json_object_set_new(want, line, json_integer(0));
+		}
+		fclose(fp);
+	}
+	long lost = 0, dup = 0, reordered = 0, unexpected = 0;
+	json_t *lastseq = json_object();
+	json_t *pos = json_object();
+	size_t i;
+	json_t *e;
+	json_array_foreach(all, i, e)
+	{
+		const char *id = jstr(e, "id");
+		json_t *w = json_object_get(want, id);
+		if (!w)
+			unexpected++;
+		else {
+			json_int_t n = json_integer_value(w) + 1;
+			json_integer_set(w, n);
+			if (n > 1)
+				dup++;
+		}
+		json_object_set_new(pos, id, json_integer((json_int_t)i));
+		char key[256];
+		snprintf(key, sizeof(key), "%s@%s/%s", jstr(e, "author"), jstr(e, "state"),
+			 jstr(e, "precedence"));
+		json_int_t seq = json_integer_value(json_object_get(e, "seq"));
+		json_t *ls = json_object_get(lastseq, key);
+		if (ls && json_integer_value(ls) >= seq)
+			reordered++;
+		json_object_set_new(lastseq, key, json_integer(seq));
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(want, k, v)
+	{
+		if (json_integer_value(v) == 0)
+			lost++;
+	}
+	long before_fail = 0;
+	if (o->before) {
+		char a[65], b[65];
+		if (strlen(o->before) != 129 || o->before[64] != ':')
+			die("--require-before wants ID:ID");
+		memcpy(a, o->before, 64);
+		a[64] = 0;
+		memcpy(b, o->before + 65, 64);
+		b[64] = 0;
+		json_t *pa = json_object_get(pos, a), *pb = json_object_get(pos, b);
+		if (!pa || !pb || json_integer_value(pa) >= json_integer_value(pb))
+			before_fail = 1;
+		printf("order: %s at %lld, %s at %lld\n", a,
+		       pa ? (long long)json_integer_value(pa) : -1LL, b,
+		       pb ? (long long)json_integer_value(pb) : -1LL);
+	}
+	printf("check: %zu expected, %zu held, %ld lost, %ld duplicated, %ld reordered, %ld "
+	       "unexpected%s\n",
+	       json_object_size(want), json_array_size(all), lost, dup, reordered, unexpected,
+	       before_fail ? ", ORDER REQUIREMENT FAILED" : "");
+	json_decref(all);
+	json_decref(want);
+	json_decref(lastseq);
+	json_decref(pos);
+	return lost || dup || reordered || unexpected || before_fail ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || pl_crypto_init() != 0) {
+		fprintf(stderr, "usage: pdrive wait|charter|send|check|count [options]\n");
+		return 2;
+	}
+	struct opts o = {0};
+	parse(argc, argv, &o);
+	api_connect(o.api);
+	int rc;
+	if (!strcmp(argv[1], "wait"))
+		rc = cmd_wait(&o);
+	else if (!strcmp(argv[1], "charter"))
+		rc = cmd_charter(&o);
+	else if (!strcmp(argv[1], "send"))
+		rc = cmd_send(&o);
+	else if (!strcmp(argv[1], "check"))
+		rc = cmd_check(&o);
+	else if (!strcmp(argv[1], "count"))
+		rc = cmd_count(&o);
+	else
+		die("unknown command %s", argv[1]);
+	pl_key_wipe(&official);
+	evhttp_connection_free(conn);
+	event_base_free(base);
+	return rc;
+}
