@@ -426,10 +426,13 @@ static int conn_identify(core_conn *cc, const uint8_t *p, size_t len)
 			if (pl_node_rec_open(ev.hello.node_rec, ev.hello.node_rec_len,
 					     cc->n->trust, &rec) == 0)
 				snprintf(state, sizeof(state), "%s", rec.state);
-			else
+			else {
+				char why[200];
+				snprintf(why, sizeof(why), "%s", pl_err_detail());
 				rc = pl_err_fail(PL_ERR_UNKNOWN_ROOT,
 						 "HELLO with a node record of no pinned state: %s",
-						 pl_err_detail());
+						 why);
+			}
 		}
 	}
 	pl_link_free(probe);

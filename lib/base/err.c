@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "parley/err.h"
 
@@ -82,9 +83,12 @@ const char *pl_err_detail(void)
 	return err_detail;
 }
 
+/* Formats through a copy, so a detail may quote the previous detail. */
 PL_PRINTF(1, 0) static void err_vset(const char *fmt, va_list ap)
 {
-	vsnprintf(err_detail, sizeof(err_detail), fmt, ap);
+	char tmp[sizeof(err_detail)];
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	memcpy(err_detail, tmp, sizeof(tmp));
 }
 
 void pl_err_set_detail(const char *fmt, ...)

@@ -9,11 +9,15 @@ start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm
 stop islamabad
-pdrive send $(as tehran) --channel fm --lane ROUTINE --count 10000 --size 256 --ids "$W/routine.ids" >/dev/null ||
+# 10,000 ROUTINE of 2 KiB: 20 MiB, far more than socket buffers hold in flight
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 10000 --size 2048 --ids "$W/routine.ids" >/dev/null ||
 	fail "backlog"
 start islamabad
 wait_count islamabad fm 50 30 # the backlog is draining
+# freeze the receiver mid-drain so the FLASH is certainly submitted behind the backlog
+kill -STOP "${PID[islamabad]}"
 pdrive send $(as tehran) --channel fm --lane FLASH --count 1 --ids "$W/flash.ids" >/dev/null || fail "flash"
+kill -CONT "${PID[islamabad]}"
 wait_count islamabad fm 10001 120
 pdrive check $(as islamabad) --channel fm --ids "$W/routine.ids" --ids "$W/flash.ids" \
 	--require-before "$(cat "$W/flash.ids"):$(tail -n 1 "$W/routine.ids")" || fail "flash did not overtake"

@@ -15,6 +15,12 @@
  *   pdrive check  --api URL --as ID --key FILE --state S --channel C --ids FILE...
  *                 [--require-before ID_A:ID_B]
  *   pdrive count  --api URL --as ID --key FILE --state S --channel C
+ *   pdrive forge  --api URL --as ID --key FILE --state S --channel C --lane L
+ *                 --mode ok|forged|replay|gap|kind|future|other-author
+ *                 [--author ID --author-key FILE] --expect TYPE|ok
+ *       submits one deliberately bad envelope and succeeds only when the node
+ *       refuses it with the problem TYPE (e.g. bad-signature), or accepts it
+ *       for --expect ok
  *
  * Passphrases for key files come from PARLEY_PASSPHRASE.
  */
@@ -199,6 +205,7 @@ struct opts {
 	int nids_in;
 	const char *lanes;
 	const char *before;
+	const char *mode, *expect, *author, *author_key;
 	int lane;
 	long count, size, timeout, ackby;
 };
@@ -233,6 +240,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->kinds[o->nkinds++] = v;
 		else if (!strcmp(a, "--lanes"))
 			o->lanes = v;
+		else if (!strcmp(a, "--mode"))
+			o->mode = v;
+		else if (!strcmp(a, "--expect"))
+			o->expect = v;
+		else if (!strcmp(a, "--author"))
+			o->author = v;
+		else if (!strcmp(a, "--author-key"))
+			o->author_key = v;
 		else if (!strcmp(a, "--require-before"))
 			o->before = v;
 		else if (!strcmp(a, "--lane")) {
@@ -579,6 +594,86 @@ static int cmd_check(struct opts *o)
 	return lost || dup || reordered || unexpected || before_fail ? 1 : 0;
 }
 
+static int cmd_forge(struct opts *o)
+{
+	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || !o->mode || !o->expect)
+		die("forge needs --as --key --state --channel --lane --mode --expect");
+	login(o->as, o->state, o->key);
+	const char *author = o->author ? o->author : o->as;
+	pl_keypair signer = official;
+	if (o->author_key && pl_keyfile_read(o->author_key, getenv("PARLEY_PASSPHRASE"), &signer,
+					     NULL, 0) != 0)
+		die("cannot read %s", o->author_key);
+	char path[512];
+	snprintf(path, sizeof(path), "/v1/channels/%s/next?lane=%s", o->channel,
+		 pl_lane_name((pl_lane)o->lane));
+	json_t *out = NULL;
+	int st = call("GET", path, NULL, &out);
+	if (st != 200)
+		die("next refused (HTTP %d): %s", st, jstr(out, "detail"));
+	uint64_t seq = (uint64_t)json_integer_value(json_object_get(out, "seq"));
+	uint8_t prev[32] = {0};
+	const char *p = json_string_value(json_object_get(out, "prev"));
+	size_t got;
+	if (p && pl_hex_decode(prev, 32, &got, p, strlen(p)) != 0)
+		die("bad prev");
+	json_decref(out);
+	if (o->author) { /* another author's stream: start it afresh */
+		seq = 1;
+		memset(prev, 0, sizeof(prev));
+	}
+	pl_env e;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.ch, sizeof(e.ch), "%s", o->channel);
+	e.at = (int64_t)time(NULL);
+	snprintf(e.state, sizeof(e.state), "%s", o->state);
+	snprintf(e.author, sizeof(e.author), "%s", author);
+	e.seq = seq;
+	e.lane = (pl_lane)o->lane;
+	snprintf(e.kind, sizeof(e.kind), "message");
+	memcpy(e.prev, prev, 32);
+	static const uint8_t body[] = "forged or not, this should be refused";
+	e.body = body;
+	e.body_len = sizeof(body) - 1;
+	if (!strcmp(o->mode, "forged")) {
+		if (pl_key_generate(&signer) != 0)
+			die("keygen");
+	} else if (!strcmp(o->mode, "replay")) {
+		if (seq < 2)
+			die("replay needs an envelope sent before");
+		e.seq = seq - 1;
+	} else if (!strcmp(o->mode, "gap")) {
+		e.seq = seq + 1;
+	} else if (!strcmp(o->mode, "kind")) {
+		snprintf(e.kind, sizeof(e.kind), "not-allowed");
+	} else if (!strcmp(o->mode, "future")) {
+		e.at += 86400;
+	} else if (strcmp(o->mode, "ok") != 0 && strcmp(o->mode, "other-author") != 0) {
+		die("unknown mode %s", o->mode);
+	}
+	uint8_t *buf;
+	size_t len;
+	if (pl_env_sign(&e, &signer, &buf, &len) != 0)
+		die("sign: %s", pl_err_detail());
+	char *b64 = malloc(pl_b64_len(len));
+	pl_b64_encode(b64, buf, len);
+	st = call("POST", "/v1/envelopes", json_pack("{s:s}", "envelope", b64), &out);
+	free(b64);
+	free(buf);
+	const char *type = jstr(out, "type");
+	const char *slash = strrchr(type, '/');
+	const char *name = slash ? slash + 1 : type;
+	int ok;
+	if (!strcmp(o->expect, "ok"))
+		ok = st == 201 || st == 200;
+	else
+		ok = st == 422 && !strcmp(name, o->expect);
+	printf("forge %s: HTTP %d %s%s%s\n", o->mode, st, name, *name ? ": " : "",
+	       jstr(out, "detail"));
+	json_decref(out);
+	return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || pl_crypto_init() != 0) {
@@ -599,6 +694,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(&o);
 	else if (!strcmp(argv[1], "count"))
 		rc = cmd_count(&o);
+	else if (!strcmp(argv[1], "forge"))
+		rc = cmd_forge(&o);
 	else
 		die("unknown command %s", argv[1]);
 	pl_key_wipe(&official);

@@ -342,6 +342,16 @@ static const int all_codes[] = {
     PL_ERR_STORE,
     PL_ERR_SCHEMA,
     PL_ERR_BUSY,
+    PL_ERR_UNKNOWN_CHANNEL,
+    PL_ERR_NOT_MEMBER,
+    PL_ERR_KIND_NOT_ALLOWED,
+    PL_ERR_LANE_NOT_ALLOWED,
+    PL_ERR_REPLAY,
+    PL_ERR_SEQUENCE,
+    PL_ERR_CLOCK,
+    PL_ERR_UNSIGNED,
+    PL_ERR_PROTOCOL,
+    PL_ERR_AUTH,
 };
 
 static void test_err_names_and_sentences(void **state)
@@ -385,6 +395,10 @@ static void test_err_detail(void **state)
 	assert_string_equal(pl_err_detail(), "body over 65536 bytes");
 	pl_err_set_detail("field %s", "name");
 	assert_string_equal(pl_err_detail(), "field name");
+	/* a detail may wrap the previous one */
+	pl_err_fail(PL_ERR_MALFORMED, "while opening: %s", pl_err_detail());
+	assert_string_equal(pl_err_detail(), "while opening: field name");
+	pl_err_set_detail("field %s", "name");
 	pl_err_clear_detail();
 	assert_string_equal(pl_err_detail(), "");
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Every refusal the node makes, through its real API and links: forged
+# signature, suspended author, non-member author, kind and precedence the
+# charter does not allow, replay, sequence gap, a date far in the future,
+# a peer whose root is not pinned, a peer whose TLS key is not the key of
+# its node record.  Each is refused with its reason and nothing is stored.
+. "$(dirname "$0")/lib.sh"
+state tehran; state islamabad; state kabul
+peer tehran islamabad; peer islamabad tehran
+peer kabul tehran # kabul pins tehran, tehran does not pin kabul
+for who in clerk guest; do
+	parley key new --out "$W/$who.key" --kdf interactive >/dev/null
+	parley --home "$W/tehran" official issue --id $who --name "$who" --title Clerk --role staff \
+		--key "$W/$who.key" --from -1h >/dev/null || fail "issue $who"
+done
+start tehran; start islamabad
+pdrive charter $(as tehran) --name fm --home "$W/tehran" --home "$W/islamabad" \
+	--member duty@tehran --member clerk@tehran --member duty@islamabad --kind message --lanes 234 >/dev/null ||
+	fail "charter"
+wait_charter islamabad fm
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 3 --ids "$W/ok.ids" >/dev/null || fail "baseline"
+passed=0
+refuse() { # mode lane expect [extra...]
+	local mode=$1 lane=$2 want=$3
+	shift 3
+	pdrive forge $(as tehran) --channel fm --lane "$lane" --mode "$mode" --expect "$want" "$@" >"$W/forge.out" ||
+		fail "$mode: wanted $want, got: $(cat "$W/forge.out")"
+	passed=$((passed + 1))
+}
+refuse forged ROUTINE bad-signature
+refuse replay ROUTINE replay
+refuse gap ROUTINE sequence
+refuse kind ROUTINE kind-not-allowed
+refuse future ROUTINE clock
+refuse ok FLASH precedence-not-allowed
+refuse other-author ROUTINE not-member --author guest --author-key "$W/guest.key"
+# clerk is a member until suspended; the node learns it on SIGHUP
+parley --home "$W/tehran" official suspend clerk --reason "under review" >/dev/null || fail "suspend"
+kill -HUP "${PID[tehran]}"
+sleep 0.5
+refuse other-author ROUTINE suspended --author clerk --author-key "$W/clerk.key"
+# nothing of that was stored or sent: each node holds exactly the 3 good ones
+wait_count islamabad fm 3
+pdrive check $(as tehran) --channel fm --ids "$W/ok.ids" || fail "tehran stored a refused envelope"
+pdrive check $(as islamabad) --channel fm --ids "$W/ok.ids" || fail "islamabad stored a refused envelope"
+passed=$((passed + 2))
+
+# a node of an unpinned state is refused at the link
+printf '\n[peer tehran]\naddress = 127.0.0.1:%s\n' "${PEER[tehran]}" >"$W/kabul.peers"
+start kabul
+for _ in $(seq 1 50); do grep -q 'no pinned state\|not a configured peer' "$W/tehran.log" && break; sleep 0.1; done
+grep -q 'no pinned state\|not a configured peer' "$W/tehran.log" || fail "kabul was not refused"
+passed=$((passed + 1))
+
+# a node presenting a TLS key that is not the one in its node record
+stop islamabad
+cp "$W/islamabad/nodes/islamabad-1.key" "$W/islamabad-1.key.real"
+parley --home "$W/islamabad" node init --name islamabad-1 --addr "127.0.0.1:${PEER[islamabad]}" --force >/dev/null
+cp "$W/islamabad-1.key.real" "$W/islamabad/nodes/islamabad-1.key" # record of the new key, old key file
+start islamabad 2>/dev/null || true
+for _ in $(seq 1 50); do grep -q 'not the key in node' "$W/tehran.log" && break; sleep 0.1; done
+grep -q 'not the key in node' "$W/tehran.log" || fail "a node with the wrong key was not refused"
+passed=$((passed + 1))
+finish "$passed passed, 0 failed"
