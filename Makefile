@@ -6,6 +6,8 @@
 #   make demo       install deps, build, run the Tehran-Islamabad scenario
 #   make bench      release build, run the benchmarks
 #   make fuzz       build the libFuzzer targets and fuzz each for FUZZ_SECONDS
+#   make test-faults build, run the long fault-injection run (FAULT_ARGS, e.g. --seed 7;
+#                   docs/faults.md)
 #   make clean      remove the build folders
 SHELL := /bin/bash
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -22,7 +24,7 @@ ifneq ($(CC_OVERRIDE),)
 CMAKE_FLAGS += -DCMAKE_C_COMPILER=$(CC_OVERRIDE)
 endif
 
-.PHONY: all build deps test demo bench fuzz clean format
+.PHONY: all build deps test test-faults demo bench fuzz clean format
 
 all: build
 
@@ -37,9 +39,15 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+test-faults: deps
+	@$(MAKE) --no-print-directory build
+	@mkdir -p $(BUILD)/tmp
+	@PARLEY_BIN=$(abspath $(BUILD))/bin PARLEY_TOOLS=$(abspath $(BUILD))/tests \
+		PARLEY_SRC=$(CURDIR) PARLEY_TEST_TMP=$(abspath $(BUILD))/tmp tests/faults/run.sh --control $(FAULT_ARGS)
+
 demo: deps
 	@$(MAKE) --no-print-directory build
-	@scripts/demo $(BUILD)/bin
+	@scripts/demo $(BUILD)/bin $(DEMO_ARGS)
 
 bench: deps
 	@$(MAKE) --no-print-directory build BUILD=build-release CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=Release

@@ -46,6 +46,11 @@ typedef struct cli_ctx {
 	int64_t now;           /* the clock, read once at start */
 	pl_store *store;       /* opened lazily by cli_open_home */
 	pl_state_rec self;     /* own state, loaded by cli_open_home */
+	/* Talking to a node (http.h): */
+	const char *node_url;   /* --node, else $PARLEY_NODE, else http://127.0.0.1:8420 */
+	const char *key_file;   /* --key: the official's own key file, else $PARLEY_KEY */
+	const char *as_id;      /* --as: the official's credential id, else $PARLEY_AS */
+	const char *state_name; /* --state, else $PARLEY_STATE (when there is no home) */
 } cli_ctx;
 
 typedef struct cli_cmd {
@@ -138,6 +143,16 @@ int cmd_official_verify(cli_ctx *ctx, int argc, char **argv);
 int cmd_peer_add(cli_ctx *ctx, int argc, char **argv);
 int cmd_peer_list(cli_ctx *ctx, int argc, char **argv);
 int cmd_peer_remove(cli_ctx *ctx, int argc, char **argv);
+int cmd_channel_propose(cli_ctx *ctx, int argc, char **argv);
+int cmd_channel_sign(cli_ctx *ctx, int argc, char **argv);
+int cmd_channel_show(cli_ctx *ctx, int argc, char **argv);
+int cmd_channel_list(cli_ctx *ctx, int argc, char **argv);
+int cmd_send(cli_ctx *ctx, int argc, char **argv);
+int cmd_submit(cli_ctx *ctx, int argc, char **argv);
+int cmd_inbox(cli_ctx *ctx, int argc, char **argv);
+int cmd_read(cli_ctx *ctx, int argc, char **argv);
+int cmd_watch(cli_ctx *ctx, int argc, char **argv);
+int cmd_node_status(cli_ctx *ctx, int argc, char **argv);
 
 /* The command being run (for usage messages). */
 extern const cli_cmd *cli_current;

@@ -96,6 +96,71 @@ static const cli_cmd commands[] = {
 	 cmd_peer_add},
 	{"peer", "list", "", "list pinned peer states", "", cmd_peer_list},
 	{"peer", "remove", "NAME", "unpin a peer state", "", cmd_peer_remove},
+	{"node", "status", "",
+	 "ask the node for its links, queues, transcript size and status lists", "",
+	 cmd_node_status},
+	{"channel", "propose",
+	 "--name NAME --member ID[@STATE]... [--member-file FILE]... [options] "
+	 "(--out FILE | --submit)",
+	 "write a channel charter signed by this state's root, for the other states to sign",
+	 "  --name NAME          the channel's name (e.g. tehran-islamabad)\n"
+	 "  --member ID[@STATE]  a member (repeatable): an official of this state, from the\n"
+	 "                       registry, or of a peer state given with --member-file\n"
+	 "  --member-file FILE   a peer official's credential file (their officials/ID.cred);\n"
+	 "                       makes that official a member (repeatable)\n"
+	 "  --state NAME         a participating state (repeatable; this state and the\n"
+	 "                       members' states are always included)\n"
+	 "  --kind KIND          an allowed kind (repeatable; default: message)\n"
+	 "  --lane PRECEDENCE    an allowed precedence: FLASH, IMMEDIATE, PRIORITY or ROUTINE\n"
+	 "                       (repeatable; default: all four)\n"
+	 "  --version N          the charter's version (default 1; a change needs a higher one)\n"
+	 "  --out FILE           write the signed charter to FILE\n"
+	 "  --submit             also hand it to the node (acting as --as with --key)\n",
+	 cmd_channel_propose},
+	{"channel", "sign", "(FILE | --from-node NAME) [--out FILE] [--submit]",
+	 "show a proposed charter, then add this state's root signature to it",
+	 "  FILE               a charter file: shown, signed and written back (or to --out)\n"
+	 "  --from-node NAME   fetch channel NAME's charter from the node; sign and submit it\n"
+	 "  --out FILE         write the signed charter to FILE\n"
+	 "  --submit           hand the signed charter to the node\n",
+	 cmd_channel_sign},
+	{"channel", "show", "NAME | FILE",
+	 "show a charter: its states and who signed, members, kinds and precedences",
+	 "  NAME               ask the node for channel NAME's charter\n"
+	 "  FILE               or read a charter file (an argument with a '/' or that exists)\n",
+	 cmd_channel_show},
+	{"channel", "list", "", "list the channels the node holds charters for", "",
+	 cmd_channel_list},
+	{NULL, "send",
+	 "--channel C [--precedence P] [--kind K] [--ack-by TIME] [--ref ID] [--out FILE] "
+	 "(TEXT | --file F | -)",
+	 "sign a message with the official's own key and submit it to the node",
+	 "  --channel C        the channel\n"
+	 "  --precedence P     FLASH, IMMEDIATE, PRIORITY or ROUTINE (default ROUTINE)\n"
+	 "  --kind K           the envelope's kind (default message)\n"
+	 "  --ack-by TIME      ask for an acknowledgement by TIME (e.g. +2h)\n"
+	 "  --ref ID           the id (64 hex digits) of the envelope this answers\n"
+	 "  --out FILE         also write the signed envelope to FILE (see `parley submit`)\n"
+	 "  TEXT               the body; or --file F to read it from F, or - from standard input\n"
+	 "                     (at most 1 MiB)\n",
+	 cmd_send},
+	{NULL, "submit", "FILE",
+	 "submit a signed envelope file to the node (again: a duplicate is harmless)", "",
+	 cmd_submit},
+	{NULL, "inbox", "[--channel C] [--limit N]",
+	 "list the envelopes on the node's channels, newest last",
+	 "  --channel C        only channel C\n"
+	 "  --limit N          the newest N envelopes (default 50)\n",
+	 cmd_inbox},
+	{NULL, "read", "ID", "show one envelope in full, with its delivery to each peer state",
+	 "  ID                 the envelope's id: 64 hex digits, or a unique prefix of 8 or more\n",
+	 cmd_read},
+	{NULL, "watch", "[--channel C] [--count N] [--timeout S]",
+	 "follow what happens on the node, one line per event, until Ctrl-C",
+	 "  --channel C        only events about channel C\n"
+	 "  --count N          stop after N events\n"
+	 "  --timeout S        stop after S seconds (exit 1 if --count was not reached)\n",
+	 cmd_watch},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -107,36 +172,100 @@ static const char global_help[] =
 	"  --json                  machine-readable output\n"
 	"  --passphrase-file FILE  read the passphrase from FILE (else $PARLEY_PASSPHRASE, else the terminal)\n"
 	"  --root-key FILE         the sealed root key (default <home>/root.key)\n"
+	"  --node URL              the node's API (default $PARLEY_NODE, else http://127.0.0.1:8420)\n"
+	"  --as ID                 the acting official's id, for commands that ask the node ($PARLEY_AS)\n"
+	"  --key FILE              that official's own key file ($PARLEY_KEY)\n"
+	"  --state NAME            the official's state if there is no home folder ($PARLEY_STATE)\n"
 	"  --help, --version\n"
 	"\n"
 	"Exit codes: 0 ok, 1 failure, 2 usage, 3 refused by a check, 4 not found, 5 already exists.\n";
 
 static void print_groups(FILE *f)
 {
-	fprintf(f, "usage: parley [global options] <group> <command> [options]\n\nCommands:\n");
+	fprintf(f, "usage: parley [global options] <group> <command> [options]\n"
+		   "       parley [global options] <command> [options]\n\nCommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		char name[64];
-		snprintf(name, sizeof(name), "%s %s", commands[i].group, commands[i].name);
+		if (commands[i].group)
+			snprintf(name, sizeof(name), "%s %s", commands[i].group, commands[i].name);
+		else
+			snprintf(name, sizeof(name), "%s", commands[i].name);
 		fprintf(f, "  %-20s %s\n", name, commands[i].summary);
 	}
 	fprintf(f, "\n%s", global_help);
-	fprintf(f, "\n`parley <group> <command> --help` explains a command; docs/cli.md has them all.\n");
+	fprintf(f, "\n`parley [<group>] <command> --help` explains a command; docs/cli.md has them all.\n");
 }
 
 static void print_group(FILE *f, const char *group)
 {
 	fprintf(f, "usage: parley %s <command> [options]\n\n", group);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].group, group) == 0)
+		if (commands[i].group && strcmp(commands[i].group, group) == 0)
 			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
 
 static bool group_exists(const char *group)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].group, group) == 0)
+		if (commands[i].group && strcmp(commands[i].group, group) == 0)
 			return true;
 	return false;
+}
+
+/* The top-level command (no group) called name, or NULL. */
+static const cli_cmd *find_top(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!commands[i].group && strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Run cmd with argv starting at its name (as getopt expects). */
+static int run_cmd(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv)
+{
+	cli_current = cmd;
+	for (int j = 1; j < argc; j++) {
+		if (strcmp(argv[j], "--") == 0)
+			break;
+		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+			cli_print_cmd_help(cmd);
+			return 0;
+		}
+	}
+	if (pl_crypto_init() != 0)
+		return cli_fail(CLI_EXIT_FAIL, "cannot initialise the crypto library");
+	ctx->now = (int64_t)time(NULL);
+	int rc = cmd->run(ctx, argc, argv);
+	pl_store_close(ctx->store);
+	return rc;
+}
+
+/* The field of a global option that takes a value, or NULL. */
+static const char **value_option(cli_ctx *ctx, const char *a)
+{
+	if (strcmp(a, "--home") == 0)
+		return &ctx->home;
+	if (strcmp(a, "--passphrase-file") == 0)
+		return &ctx->passfile;
+	if (strcmp(a, "--root-key") == 0)
+		return &ctx->root_key;
+	if (strcmp(a, "--node") == 0)
+		return &ctx->node_url;
+	if (strcmp(a, "--key") == 0)
+		return &ctx->key_file;
+	if (strcmp(a, "--as") == 0)
+		return &ctx->as_id;
+	if (strcmp(a, "--state") == 0)
+		return &ctx->state_name;
+	return NULL;
+}
+
+/* $name if set and not empty, else dflt. */
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
 }
 
 static bool is_help(const char *s)
@@ -147,9 +276,11 @@ static bool is_help(const char *s)
 int main(int argc, char **argv)
 {
 	cli_ctx ctx = {0};
-	ctx.home = getenv("PARLEY_HOME");
-	if (!ctx.home || !*ctx.home)
-		ctx.home = "parley-home";
+	ctx.home = env_or("PARLEY_HOME", "parley-home");
+	ctx.node_url = env_or("PARLEY_NODE", "http://127.0.0.1:8420");
+	ctx.key_file = env_or("PARLEY_KEY", NULL);
+	ctx.as_id = env_or("PARLEY_AS", NULL);
+	ctx.state_name = env_or("PARLEY_STATE", NULL);
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -161,17 +292,10 @@ int main(int argc, char **argv)
 		} else if (is_help(a)) {
 			print_groups(stdout);
 			return 0;
-		} else if (strcmp(a, "--home") == 0 || strcmp(a, "--passphrase-file") == 0 ||
-			   strcmp(a, "--root-key") == 0) {
+		} else if (value_option(&ctx, a)) {
 			if (i + 1 >= argc)
 				return cli_fail(CLI_EXIT_USAGE, "%s needs a value", a);
-			const char *v = argv[++i];
-			if (a[2] == 'h')
-				ctx.home = v;
-			else if (a[2] == 'p')
-				ctx.passfile = v;
-			else
-				ctx.root_key = v;
+			*value_option(&ctx, a) = argv[++i];
 		} else {
 			cli_fail(CLI_EXIT_USAGE, "unknown global option '%s'", a);
 			print_groups(stderr);
@@ -184,10 +308,17 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "commands") == 0) {
 		/* Machine-readable list, used by the docs test. */
-		for (size_t k = 0; k < NCOMMANDS; k++)
-			printf("%s %s\n", commands[k].group, commands[k].name);
+		for (size_t k = 0; k < NCOMMANDS; k++) {
+			if (commands[k].group)
+				printf("%s %s\n", commands[k].group, commands[k].name);
+			else
+				printf("%s\n", commands[k].name);
+		}
 		return 0;
 	}
+	const cli_cmd *top = find_top(argv[i]);
+	if (top)
+		return run_cmd(&ctx, top, argc - i, argv + i);
 	const char *group = argv[i];
 	if (!group_exists(group)) {
 		cli_fail(CLI_EXIT_USAGE, "unknown command '%s'", group);
@@ -200,24 +331,10 @@ int main(int argc, char **argv)
 	}
 	const char *name = argv[i + 1];
 	for (size_t k = 0; k < NCOMMANDS; k++) {
-		if (strcmp(commands[k].group, group) != 0 || strcmp(commands[k].name, name) != 0)
+		if (!commands[k].group || strcmp(commands[k].group, group) != 0 ||
+		    strcmp(commands[k].name, name) != 0)
 			continue;
-		cli_current = &commands[k];
-		for (int j = i + 2; j < argc; j++) {
-			if (strcmp(argv[j], "--") == 0)
-				break;
-			if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
-				cli_print_cmd_help(&commands[k]);
-				return 0;
-			}
-		}
-		if (pl_crypto_init() != 0)
-			return cli_fail(CLI_EXIT_FAIL, "cannot initialise the crypto library");
-		ctx.now = (int64_t)time(NULL);
-		/* argv for the command starts at its name, as getopt expects. */
-		int rc = commands[k].run(&ctx, argc - (i + 1), argv + i + 1);
-		pl_store_close(ctx.store);
-		return rc;
+		return run_cmd(&ctx, &commands[k], argc - (i + 1), argv + i + 1);
 	}
 	cli_fail(CLI_EXIT_USAGE, "unknown command '%s %s'", group, name);
 	print_group(stderr, group);

@@ -76,10 +76,13 @@ int cli_err(int code, const char *what)
 
 void cli_print_cmd_help(const cli_cmd *cmd)
 {
-	printf("usage: parley %s %s %s\n\n%s.\n", cmd->group, cmd->name, cmd->args, cmd->summary);
+	/* Top-level commands (send, inbox, ...) have no group. */
+	const char *g = cmd->group ? cmd->group : "", *sp = cmd->group ? " " : "";
+	printf("usage: parley %s%s%s %s\n\n%s.\n", g, sp, cmd->name, cmd->args, cmd->summary);
 	if (cmd->help && *cmd->help)
 		printf("\nOptions:\n%s", cmd->help);
-	printf("\nGlobal options (--home, --json, --passphrase-file, --root-key): `parley --help`.\n");
+	printf("\nGlobal options (--home, --json, --passphrase-file, --root-key, --node, --as,\n"
+	       "--key, --state): `parley --help`.\n");
 }
 
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
@@ -90,9 +93,11 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (cmd)
-		fprintf(stderr, "usage: parley %s %s %s\n(see `parley %s %s --help`)\n",
-			cmd->group, cmd->name, cmd->args, cmd->group, cmd->name);
+	if (cmd) {
+		const char *g = cmd->group ? cmd->group : "", *sp = cmd->group ? " " : "";
+		fprintf(stderr, "usage: parley %s%s%s %s\n(see `parley %s%s%s --help`)\n", g, sp,
+			cmd->name, cmd->args, g, sp, cmd->name);
+	}
 	return CLI_EXIT_USAGE;
 }
 

@@ -18,13 +18,18 @@ mapfile -t cmds <"$OUT"
 [[ ${#cmds[@]} -ge 15 ]] || { echo "FAIL: only ${#cmds[@]} commands"; failures=$((failures + 1)); }
 for c in "${cmds[@]}"; do
 	read -r group name <<<"$c"
-	expect 0 parley "$group" --help
-	has "$OUT" "$name"
-	expect 0 parley "$group" "$name" --help
-	has "$OUT" "usage: parley $group $name"
+	if [[ -z "$name" ]]; then # a top-level command: `parley send`
+		expect 0 parley "$group" --help
+		has "$OUT" "usage: parley $group "
+	else
+		expect 0 parley "$group" --help
+		has "$OUT" "$name"
+		expect 0 parley "$group" "$name" --help
+		has "$OUT" "usage: parley $group $name"
+	fi
 	checks=$((checks + 1))
-	if ! grep -qx "### \`parley $group $name\`" "$PARLEY_SRC/docs/cli.md"; then
-		echo "FAIL: docs/cli.md has no section '### \`parley $group $name\`'" >&2
+	if ! grep -qx "### \`parley $c\`" "$PARLEY_SRC/docs/cli.md"; then
+		echo "FAIL: docs/cli.md has no section '### \`parley $c\`'" >&2
 		failures=$((failures + 1))
 	fi
 done

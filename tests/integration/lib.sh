@@ -23,7 +23,7 @@ fail() { echo "FAIL: $*" >&2; for s in "${!PID[@]}"; do echo "--- log of $s" >&2
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
 	done
 	fail "no free port"
@@ -50,11 +50,13 @@ peer() {
 }
 
 # start NAME: write node.ini and start parleyd; wait for /healthz.
+# NODE_EXTRA: more lines for the [node] section (e.g. checkpoint settings).
 start() {
 	local s=$1
 	{
 		printf '[node]\nname = %s-1\nhome = %s\nlisten = 127.0.0.1:%s\napi = 127.0.0.1:%s\nlog_level = info\n' \
 			"$s" "$W/$s" "${PEER[$s]}" "${API[$s]}"
+		[[ -n ${NODE_EXTRA:-} ]] && printf '%s\n' "$NODE_EXTRA"
 		printf '\n[link]\nping_interval = 1000\ndead_after = 4000\nbackoff_min = 100\nbackoff_max = 1000\n'
 		cat "$W/$s.peers" 2>/dev/null
 	} >"$W/$s.ini"
