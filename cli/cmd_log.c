@@ -33,14 +33,7 @@
 #include "parley/time.h"
 #include "parley/transcript.h"
 
-/* The commands (cli.h lists them too, with the command table in main.c). */
-int cmd_log_status(cli_ctx *ctx, int argc, char **argv);
-int cmd_log_verify(cli_ctx *ctx, int argc, char **argv);
-int cmd_log_prove(cli_ctx *ctx, int argc, char **argv);
-int cmd_log_check_proof(cli_ctx *ctx, int argc, char **argv);
-int cmd_log_export(cli_ctx *ctx, int argc, char **argv);
-
-#define H PL_HASH_BYTES
+#define H          PL_HASH_BYTES
 #define BUNDLE_MAX ((size_t)64 << 20)
 
 /* Node store kinds (docs/transcript.md, "Storage"). */
@@ -87,8 +80,7 @@ static int b64_new(const char *s, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static void origin_name(char out[PL_CHECKPOINT_ORIGIN_MAX + 1], const char *state,
-			const char *node)
+static void origin_name(char out[PL_CHECKPOINT_ORIGIN_MAX + 1], const char *state, const char *node)
 {
 	snprintf(out, PL_CHECKPOINT_ORIGIN_MAX + 1, "%s.parley/%s", state, node);
 }
@@ -154,13 +146,20 @@ int cmd_log_status(cli_ctx *ctx, int argc, char **argv)
 		json_decref(j);
 		return cli_fail(CLI_EXIT_FAIL, "out of memory");
 	}
-	const json_t *by = json_object_get(j, "cosigned_by"), *ing = json_object_get(j, "cosigning"),
+	const json_t *by = json_object_get(j, "cosigned_by"),
+		     *ing = json_object_get(j, "cosigning"),
 		     *ref = json_object_get(j, "refused_by");
 	json_t *peers = json_object();
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)by, k, v) json_object_set(peers, k, json_true());
-	json_object_foreach((json_t *)ing, k, v) json_object_set(peers, k, json_true());
+	json_object_foreach((json_t *)by, k, v)
+	{
+		json_object_set(peers, k, json_true());
+	}
+	json_object_foreach((json_t *)ing, k, v)
+	{
+		json_object_set(peers, k, json_true());
+	}
 	json_object_foreach(peers, k, v)
 	{
 		char name[PL_NAME_MAX + 1], a[24] = "-", b[24] = "-", why[128];
@@ -192,7 +191,8 @@ int cmd_log_status(cli_ctx *ctx, int argc, char **argv)
 			cli_text_copy(peer, sizeof(peer), jstr(v, "peer"), false);
 			cli_text_copy(kind, sizeof(kind), jstr(v, "kind"), false);
 			cli_text_copy(detail, sizeof(detail), jstr(v, "detail"), false);
-			printf("  #%" PRIu64 " %s %s %s: %s\n", ju64(v, "n"), when, peer, kind, detail);
+			printf("  #%" PRIu64 " %s %s %s: %s\n", ju64(v, "n"), when, peer, kind,
+			       detail);
 		}
 	}
 	json_decref(j);
@@ -399,7 +399,8 @@ static int check_envelope(const json_t *b, const pl_trust *t, const uint8_t *env
 static int check_one(const json_t *p, const rec_list *recs, const uint8_t leaf[H], json_t *by,
 		     char *why, size_t wlen)
 {
-	const char *state = jstr(p, "state"), *node = jstr(p, "node"), *note = jstr(p, "checkpoint");
+	const char *state = jstr(p, "state"), *node = jstr(p, "node"),
+		   *note = jstr(p, "checkpoint");
 	if (!state || !node || !note) {
 		snprintf(why, wlen, "incomplete proof");
 		return PL_ERR_MALFORMED;
@@ -424,7 +425,8 @@ static int check_one(const json_t *p, const rec_list *recs, const uint8_t leaf[H
 	}
 	uint64_t index = ju64(p, "index");
 	if (!json_is_integer(json_object_get(p, "index")) || ju64(p, "size") != cp.size) {
-		snprintf(why, wlen, "proof in %s: index or size do not match its checkpoint", origin);
+		snprintf(why, wlen, "proof in %s: index or size do not match its checkpoint",
+			 origin);
 		return PL_ERR_MALFORMED;
 	}
 	const json_t *incl = json_object_get(p, "inclusion");
@@ -438,15 +440,17 @@ static int check_one(const json_t *p, const rec_list *recs, const uint8_t leaf[H
 		size_t got = 0;
 		const char *s = json_string_value(json_array_get(incl, i));
 		if (!s || pl_b64_decode(proof + i * H, H, &got, s, strlen(s)) != 0 || got != H) {
-			snprintf(why, wlen, "proof in %s: hash %zu is not 32 bytes of base64", origin,
-				 i);
+			snprintf(why, wlen, "proof in %s: hash %zu is not 32 bytes of base64",
+				 origin, i);
 			return PL_ERR_MALFORMED;
 		}
 	}
 	rc = pl_merkle_verify_inclusion(leaf, index, cp.size, proof, nh, cp.root);
 	if (rc) {
-		snprintf(why, wlen, "the envelope is not entry %" PRIu64 " of %s's checkpoint of "
-			 "size %" PRIu64 ": %s", index, origin, cp.size, pl_err_detail());
+		snprintf(why, wlen,
+			 "the envelope is not entry %" PRIu64 " of %s's checkpoint of "
+			 "size %" PRIu64 ": %s",
+			 index, origin, cp.size, pl_err_detail());
 		return rc;
 	}
 	/* Cosignatures by the nodes of the other states. */
@@ -459,9 +463,9 @@ static int check_one(const json_t *p, const rec_list *recs, const uint8_t leaf[H
 		int64_t t = 0;
 		if (pl_note_verifier_init(&cv, cname, PL_NOTE_TYPE_COSIG_V1, recs->v[i].pk) == 0 &&
 		    pl_cosig_verify((const uint8_t *)note, strlen(note), &cv, &t, NULL) == 0)
-			json_array_append_new(by, json_pack("{s:s,s:s,s:I}", "state",
-							    recs->v[i].state, "node",
-							    recs->v[i].name, "time", (json_int_t)t));
+			json_array_append_new(
+			    by, json_pack("{s:s,s:s,s:I}", "state", recs->v[i].state, "node",
+					  recs->v[i].name, "time", (json_int_t)t));
 	}
 	return 0;
 }
@@ -586,9 +590,9 @@ int cmd_log_check_proof(cli_ctx *ctx, int argc, char **argv)
 		receipts += receipt;
 		json_array_append_new(report, json_pack("{s:s,s:s,s:I,s:I,s:b,s:o}", "state",
 							jstr(p, "state"), "node", jstr(p, "node"),
-							"index", (json_int_t)ju64(p, "index"), "size",
-							(json_int_t)ju64(p, "size"), "receipt",
-							receipt, "cosigned_by", by));
+							"index", (json_int_t)ju64(p, "index"),
+							"size", (json_int_t)ju64(p, "size"),
+							"receipt", receipt, "cosigned_by", by));
 	}
 	if (!receipts) {
 		rc = cli_fail(CLI_EXIT_REFUSED,
@@ -621,7 +625,8 @@ int cmd_log_check_proof(cli_ctx *ctx, int argc, char **argv)
 		{
 			char at[PL_TIME_LEN];
 			pl_time_format(at, (int64_t)ju64(c, "time"));
-			printf(", cosigned by %s (%s) at %s", jstr(c, "state"), jstr(c, "node"), at);
+			printf(", cosigned by %s (%s) at %s", jstr(c, "state"), jstr(c, "node"),
+			       at);
 		}
 		printf("\n");
 	}
@@ -830,8 +835,10 @@ static void check_cosigs(struct cosig_walk *w)
 			if (w->c->size[j] == w->size[i])
 				note = w->c->note[j];
 		if (!note) {
-			mismatch(w->v, "a cosignature by %s of size %" PRIu64
-				 " has no checkpoint of that size", w->peer[i], w->size[i]);
+			mismatch(w->v,
+				 "a cosignature by %s of size %" PRIu64
+				 " has no checkpoint of that size",
+				 w->peer[i], w->size[i]);
 			continue;
 		}
 		bool ok = false, known = false;
@@ -849,16 +856,18 @@ static void check_cosigs(struct cosig_walk *w)
 			memcpy(full + nl, w->line[i], ll + 1);
 			pl_note_verifier cv;
 			int64_t t;
-			ok = pl_note_verifier_init(&cv, name, PL_NOTE_TYPE_COSIG_V1, w->k->v[k].pk) ==
-				 0 &&
+			ok = pl_note_verifier_init(&cv, name, PL_NOTE_TYPE_COSIG_V1,
+						   w->k->v[k].pk) == 0 &&
 			     pl_cosig_verify((const uint8_t *)full, nl + ll, &cv, &t, NULL) == 0;
 			free(full);
 		}
 		if (!known)
 			w->unknown++;
 		else if (!ok)
-			mismatch(w->v, "the cosignature by %s on the checkpoint of size %" PRIu64
-				 " does not verify", w->peer[i], w->size[i]);
+			mismatch(w->v,
+				 "the cosignature by %s on the checkpoint of size %" PRIu64
+				 " does not verify",
+				 w->peer[i], w->size[i]);
 		else
 			w->checked++;
 		free(w->line[i]);
@@ -939,18 +948,18 @@ static int find_store(cli_ctx *ctx, const char *given, char *out, size_t cap)
 		return cli_fail(CLI_EXIT_USAGE,
 				"%s: give the node store with --store PATH (the [node] data of "
 				"node.ini)",
-				w.found ? "more than one node store in the home" : "no node store in the home");
+				w.found ? "more than one node store in the home"
+					: "no node store in the home");
 	snprintf(out, cap, "%s", w.path);
 	return 0;
 }
 
-#define VERIFY_CHUNK 4096
+#define VERIFY_CHUNK    4096
 #define VERIFY_PROGRESS ((uint64_t)1 << 17)
 
 /* Recompute the tree from the entries: every stored hash, every own
  * checkpoint's root.  Progress on stderr for large logs. */
-static int verify_tree(vstate *v, uint64_t size, const cps *c, const char *origin,
-		       uint64_t *cps_ok)
+static int verify_tree(vstate *v, uint64_t size, const cps *c, const char *origin, uint64_t *cps_ok)
 {
 	size_t next_cp = 0;
 	int rc = 0;
@@ -961,7 +970,8 @@ static int verify_tree(vstate *v, uint64_t size, const cps *c, const char *origi
 		char from[24];
 		snprintf(from, sizeof(from), "%020" PRIu64, v->next);
 		v->nleaves = 0;
-		size_t want = size - v->next < VERIFY_CHUNK ? (size_t)(size - v->next) : VERIFY_CHUNK;
+		size_t want =
+		    size - v->next < VERIFY_CHUNK ? (size_t)(size - v->next) : VERIFY_CHUNK;
 		rc = pl_store_range(v->s, TK_ENTRY, from, NULL, want, leaves_cb, v);
 		if (!rc && v->nleaves == 0)
 			rc = pl_err_fail(PL_ERR_MALFORMED, "entry %" PRIu64 " is missing", v->next);
@@ -989,13 +999,18 @@ static int verify_tree(vstate *v, uint64_t size, const cps *c, const char *origi
 				for (size_t k = nl; k >= 2 && !tl; k--)
 					if (note[k - 1] == '\n' && note[k - 2] == '\n')
 						tl = k - 1;
-				if (!tl || pl_checkpoint_parse(&cp, (const uint8_t *)note, tl) != 0 ||
+				if (!tl ||
+				    pl_checkpoint_parse(&cp, (const uint8_t *)note, tl) != 0 ||
 				    strcmp(cp.origin, origin) != 0 || cp.size != v->next)
-					mismatch(v, "the stored checkpoint of size %" PRIu64
-						 " is malformed", v->next);
+					mismatch(v,
+						 "the stored checkpoint of size %" PRIu64
+						 " is malformed",
+						 v->next);
 				else if (memcmp(cp.root, root, H) != 0)
-					mismatch(v, "the checkpoint of size %" PRIu64
-						 " does not have the root the entries give", v->next);
+					mismatch(v,
+						 "the checkpoint of size %" PRIu64
+						 " does not have the root the entries give",
+						 v->next);
 				else
 					(*cps_ok)++;
 				next_cp++;
@@ -1003,7 +1018,8 @@ static int verify_tree(vstate *v, uint64_t size, const cps *c, const char *origi
 		}
 		if (!v->quiet && size >= VERIFY_PROGRESS && v->next - shown >= VERIFY_PROGRESS) {
 			shown = v->next;
-			fprintf(stderr, "parley: verified %" PRIu64 " of %" PRIu64 " entries (%d%%)\n",
+			fprintf(stderr,
+				"parley: verified %" PRIu64 " of %" PRIu64 " entries (%d%%)\n",
 				v->next, size, (int)(v->next * 100 / size));
 		}
 	}
@@ -1103,8 +1119,10 @@ int cmd_log_verify(cli_ctx *ctx, int argc, char **argv)
 				       NULL) == 0)
 			sigs_ok++;
 		else
-			mismatch(v, "the signature on the checkpoint of size %" PRIu64
-				 " does not verify", c.size[i]);
+			mismatch(v,
+				 "the signature on the checkpoint of size %" PRIu64
+				 " does not verify",
+				 c.size[i]);
 	}
 	cw.v = v;
 	cw.k = k;
@@ -1122,22 +1140,24 @@ int cmd_log_verify(cli_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		cli_print_json(json_pack(
 		    "{s:s,s:s,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I}", "store", where, "log", origin,
-		    "size", (json_int_t)size, "checkpoints", (json_int_t)c.n, "checkpoints_verified",
-		    (json_int_t)cps_ok, "signatures_checked", own != NULL, "cosignatures_verified",
-		    (json_int_t)cw.checked, "peer_checkpoints_verified", (json_int_t)tw.checked,
-		    "unchecked", (json_int_t)(cw.unknown + tw.unknown), "mismatches",
-		    (json_int_t)v->errors));
+		    "size", (json_int_t)size, "checkpoints", (json_int_t)c.n,
+		    "checkpoints_verified", (json_int_t)cps_ok, "signatures_checked", own != NULL,
+		    "cosignatures_verified", (json_int_t)cw.checked, "peer_checkpoints_verified",
+		    (json_int_t)tw.checked, "unchecked", (json_int_t)(cw.unknown + tw.unknown),
+		    "mismatches", (json_int_t)v->errors));
 	} else {
 		printf("log %s in %s: %" PRIu64 " entries, every stored hash recomputed\n",
 		       *origin ? origin : "(no checkpoint yet)", where, size);
 		printf("  %zu own checkpoints: %" PRIu64 " with the right root, %s\n", c.n, cps_ok,
-		       own ? "signatures verified" : "signatures NOT checked (no node record of this "
-						     "log under the home's roots)");
+		       own ? "signatures verified"
+			   : "signatures NOT checked (no node record of this "
+			     "log under the home's roots)");
 		printf("  %" PRIu64 " cosignatures verified, %" PRIu64
 		       " checkpoints of peers cosigned verified",
 		       cw.checked, tw.checked);
 		if (cw.unknown + tw.unknown)
-			printf(", %" PRIu64 " not checked (no pinned key)", cw.unknown + tw.unknown);
+			printf(", %" PRIu64 " not checked (no pinned key)",
+			       cw.unknown + tw.unknown);
 		printf("\n");
 		if (v->errors)
 			printf("%" PRIu64 " MISMATCH%s: the store does not hold the log its "

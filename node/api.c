@@ -73,6 +73,9 @@ enum route_id {
 	R_CHARTER_POST,
 	R_CHARTER_GET,
 	R_EVENTS,
+	R_LOG,
+	R_LOG_PROOF,
+	R_LOG_EXPORT,
 	R_COUNT, /* also: no route matched */
 };
 
@@ -989,6 +992,52 @@ out:
 	json_decref(body);
 }
 
+/* The transcript endpoints: optional backend methods. */
+static bool has_log(rq *r, bool present)
+{
+	if (present)
+		return true;
+	reply_code(r, 404, PL_ERR_NOT_FOUND, "this node keeps no transcript");
+	return false;
+}
+
+static void h_log(rq *r)
+{
+	if (!has_log(r, r->a->be.log_status != NULL))
+		return;
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.log_status(r->a->be_ctx, &code);
+	reply_backend(r, j, code);
+}
+
+static void h_log_proof(rq *r)
+{
+	if (!has_log(r, r->a->be.log_proof != NULL))
+		return;
+	uint8_t id[PL_HASH_BYTES];
+	size_t n = 0;
+	if (strlen(r->arg) != 2 * PL_HASH_BYTES ||
+	    pl_hex_decode(id, sizeof(id), &n, r->arg, strlen(r->arg)) != 0 || n != sizeof(id)) {
+		reply_bad_request(r, "an envelope id is 64 hex digits");
+		return;
+	}
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.log_proof(r->a->be_ctx, id, &code);
+	reply_backend(r, j, code);
+}
+
+static void h_log_export(rq *r)
+{
+	if (!has_log(r, r->a->be.log_export != NULL))
+		return;
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.log_export(r->a->be_ctx, &code);
+	reply_backend(r, j, code);
+}
+
 static void h_charter_get(rq *r)
 {
 	const char *ch = channel_arg(r);
@@ -1169,7 +1218,8 @@ static const char *const route_label[R_COUNT + 1] = {
     "healthz",        "metrics",      "auth_challenge", "auth_token",
     "envelopes_post", "envelope_get", "channels",       "channel_envelopes",
     "channel_next",   "status",       "charters_post",  "charter_get",
-    "events",         "unknown",
+    "events",         "log",          "log_proof",      "log_export",
+    "unknown",
 };
 
 static int metrics_api_text(api *a, pl_buf *out)
@@ -1239,6 +1289,9 @@ static const api_route_info route_info[R_COUNT] = {
     [R_CHARTER_POST] = {"POST", "/v1/charters", true},
     [R_CHARTER_GET] = {"GET", "/v1/charters/{name}", true},
     [R_EVENTS] = {"GET", "/v1/events", true},
+    [R_LOG] = {"GET", "/v1/log", true},
+    [R_LOG_PROOF] = {"GET", "/v1/log/proof/{id}", true},
+    [R_LOG_EXPORT] = {"GET", "/v1/log/export", true},
 };
 
 static const handler_fn route_fn[R_COUNT] = {
@@ -1246,7 +1299,8 @@ static const handler_fn route_fn[R_COUNT] = {
     [R_TOKEN] = h_token,       [R_ENV_POST] = h_env_post,         [R_ENV_GET] = h_env_get,
     [R_CHANNELS] = h_channels, [R_CH_PAGE] = h_ch_page,           [R_CH_NEXT] = h_ch_next,
     [R_STATUS] = h_status,     [R_CHARTER_POST] = h_charter_post, [R_CHARTER_GET] = h_charter_get,
-    [R_EVENTS] = h_events,
+    [R_EVENTS] = h_events,     [R_LOG] = h_log,                   [R_LOG_PROOF] = h_log_proof,
+    [R_LOG_EXPORT] = h_log_export,
 };
 
 const api_route_info *api_routes(size_t *n)

@@ -53,8 +53,9 @@ enum api_lane {
  * string arguments are borrowed for the call.  Methods returning json_t *
  * give a new reference (the API takes it), or NULL with *code set to a
  * pl_err (PL_ERR_NOT_FOUND, PL_ERR_UNKNOWN_CHANNEL, ...); NULL with *code
- * left 0 means out of memory.  Every method must be set: the API does not
- * check for NULL pointers at call time (api_new refuses a table with one).
+ * left 0 means out of memory.  Every method up to metrics must be set: the
+ * API does not check for NULL pointers at call time (api_new refuses a
+ * table with one); the methods after it are optional.
  */
 typedef struct api_backend {
 	unsigned version;
@@ -92,6 +93,14 @@ typedef struct api_backend {
 	json_t *(*charter)(void *be, const char *name, int *code);
 	/* Append the node's Prometheus text exposition (0.0.4) to out. */
 	int (*metrics)(void *be, pl_buf *out);
+
+	/* ---- optional: NULL makes the endpoint answer 404 (no transcript) ---- */
+	/* The transcript's status (GET /v1/log). */
+	json_t *(*log_status)(void *be, int *code);
+	/* The proof-of-receipt bundle of an envelope (GET /v1/log/proof/{id}). */
+	json_t *(*log_proof)(void *be, const uint8_t id[PL_HASH_BYTES], int *code);
+	/* The transcript's evidence bundle (GET /v1/log/export). */
+	json_t *(*log_export)(void *be, int *code);
 } api_backend;
 
 /* Settings; a zeroed struct gives the defaults shown. */

@@ -10,7 +10,8 @@
  *
  * Durability rule: nothing is acknowledged (API answer, link receipt)
  * before the transaction holding it committed; the store runs SQLite with
- * synchronous=FULL.
+ * synchronous=FULL.  Every object accepted is appended to the transcript
+ * (witness_log, node/tlog.h) in the transaction that accepts it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -268,6 +269,8 @@ int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *f
 		}
 	}
 	rc = nstore_obj_put(n->db, NSTORE_STATUS, l.state, buf, len);
+	if (!rc)
+		rc = witness_log(n, TLOG_STATUS, buf, len, NULL, NULL, NULL);
 	if (!rc && !from) {
 		/* our own list: tell every peer */
 		const char *states[CORE_MAX_PEERS];
@@ -333,6 +336,8 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 			for (size_t i = 0; i < c.nstates; i++)
 				states[i] = c.states[i];
 			if (!rc)
+				rc = witness_log(n, TLOG_CHARTER, enc, elen, NULL, NULL, NULL);
+			if (!rc)
 				rc = queue_control(n, PL_LINK_KIND_CHARTER, enc, elen, states,
 						   c.nstates);
 			free(enc);
@@ -356,6 +361,8 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 	rc = pl_charter_encode(&c, &enc, &elen);
 	if (!rc)
 		rc = nstore_obj_put(n->db, NSTORE_CHARTER, c.name, enc, elen);
+	if (!rc)
+		rc = witness_log(n, TLOG_CHARTER, enc, elen, NULL, NULL, NULL);
 	if (!rc) {
 		const char *states[PL_CHARTER_STATES_MAX];
 		for (size_t i = 0; i < c.nstates; i++)
@@ -427,7 +434,9 @@ int node_submit(node_core *n, const uint8_t *buf, size_t len, int64_t now, node_
 	meta.received = now;
 	rc = nstore_begin(n->db);
 	if (!rc)
-		rc = nstore_env_put(n->db, res->id, buf, len, &meta);
+		rc = witness_log(n, TLOG_ENVELOPE, buf, len, NULL, res->id, &meta.pos);
+	if (!rc)
+		rc = nstore_env_put_at(n->db, res->id, buf, len, &meta);
 	if (!rc)
 		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
 				    res->id);
@@ -633,17 +642,17 @@ json_t *node_status_json(node_core *n)
 	for (size_t i = 0; peers && i < n->npeers; i++)
 		json_array_append_new(peers, peer_status_json(n, &n->peers[i]));
 	uint64_t size = 0;
-	(void)nstore_log_size(n->db, &size);
+	(void)tlog_size(n->db, &size);
 	char fpr[PL_FPR_LEN];
 	pl_fingerprint(fpr, n->self.name, n->self.pk);
 	json_t *statuses = json_object();
 	for (size_t i = 0; statuses && i < n->nstatus; i++)
 		json_object_set_new(statuses, n->status[i]->state,
 				    json_integer((json_int_t)n->status[i]->l.version));
-	return json_pack("{s:s,s:s,s:s,s:o,s:I,s:i,s:o}", "node", n->me.name, "state",
+	return json_pack("{s:s,s:s,s:s,s:o,s:I,s:i,s:o,s:o*}", "node", n->me.name, "state",
 			 n->self.name, "fingerprint", fpr, "peers", peers, "log_size",
 			 (json_int_t)size, "channels", (int)n->ncharters, "status_lists",
-			 statuses);
+			 statuses, "transcript", witness_status_json(n));
 }
 
 int node_find_official(node_core *n, const char *state, const char *id, int64_t now,
@@ -734,6 +743,8 @@ int node_metrics_text(node_core *n, pl_buf *out)
 				   "parley_commit_seconds_sum %.6f\n"
 				   "parley_commit_seconds_count %" PRIu64 "\n",
 				   n->m.commits, n->m.commit_seconds_sum, n->m.commits);
+	if (!rc)
+		rc = witness_metrics_text(n, out);
 	return rc;
 }
 
@@ -816,6 +827,24 @@ static int be_metrics(void *be, pl_buf *out)
 	return node_metrics_text(be, out);
 }
 
+static json_t *be_log_status(void *be, int *code)
+{
+	json_t *j = witness_status_json(be);
+	if (!j)
+		*code = PL_ERR_STORE;
+	return j;
+}
+
+static json_t *be_log_proof(void *be, const uint8_t id[PL_HASH_BYTES], int *code)
+{
+	return witness_proof_json(be, id, code);
+}
+
+static json_t *be_log_export(void *be, int *code)
+{
+	return witness_export_json(be, code);
+}
+
 static api_backend core_backend = {
 	.version = API_BACKEND_VERSION,
 	.node_name = NULL, /* set at start */
@@ -829,6 +858,9 @@ static api_backend core_backend = {
 	.submit_charter = be_submit_charter,
 	.charter = be_charter,
 	.metrics = be_metrics,
+	.log_status = be_log_status,
+	.log_proof = be_log_proof,
+	.log_export = be_log_export,
 };
 
 const api_backend *node_core_backend(void)
@@ -929,6 +961,10 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 			rc = nstore_obj_list(n->db, NSTORE_CHARTER, load_charter_cb, n);
 	}
 	if (!rc) {
+		what = "transcript key";
+		rc = witness_init(n);
+	}
+	if (!rc) {
 		what = "own status list";
 		rc = import_own_status(n);
 	}
@@ -949,6 +985,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	peer_tick_all(arg);
+	witness_tick(arg);
 }
 
 int node_core_start(node_core *n)
@@ -1042,6 +1079,7 @@ void node_core_free(node_core *n)
 		pl_status_list_clear(&n->status[i]->l);
 		free(n->status[i]);
 	}
+	witness_free(n);
 	nstore_close(n->db);
 	pl_store_close(n->registry);
 	pl_trust_free(n->trust);

@@ -17,6 +17,8 @@
 #include "nstore.h"
 #include "parley/channel.h"
 #include "parley/link.h"
+#include "parley/transcript.h"
+#include "tlog.h"
 #include "tls.h"
 
 #define CORE_MAX_PEERS 16
@@ -31,6 +33,11 @@ typedef struct core_peer {
 	uint64_t in_next[PL_LINK_LANES]; /* next lseq expected (mirror of the store) */
 	uint64_t items_in, items_out, rejected;
 	int64_t connected_at;
+	/* From the peer's verified node record (HELLO): checks its checkpoints
+	 * and cosignatures (witness.c). */
+	uint8_t pk[PL_PK_BYTES];
+	bool have_pk;
+	int64_t cp_sent_at; /* when a checkpoint was last queued for it (memory only) */
 } core_peer;
 
 /* One transport connection (from net), verified or not yet. */
@@ -73,6 +80,26 @@ typedef struct core_metrics {
 	uint64_t receipts_in, receipts_out;
 } core_metrics;
 
+/* Transcript alarms counted for /metrics, by peer and kind (since start). */
+#define CORE_MAX_ALARM_COUNTS 64
+typedef struct core_alarm_count {
+	char peer[PL_NAME_MAX + 1];
+	char kind[16];
+	uint64_t n;
+} core_alarm_count;
+
+/* The transcript's checkpoints and cosignatures (witness.c). */
+typedef struct core_witness {
+	pl_keypair kp;  /* the node key: signs checkpoints and cosignatures */
+	bool have_key;
+	char origin[PL_CHECKPOINT_ORIGIN_MAX + 1]; /* "<state>.parley/<node>" */
+	int64_t started;
+	json_t *pending; /* [[event, data], ...] published after the commit */
+	core_alarm_count counts[CORE_MAX_ALARM_COUNTS];
+	size_t ncounts;
+	uint64_t checkpoints, cosigned_in, cosigned_out;
+} core_witness;
+
 struct node_core {
 	node_config *cfg;
 	struct event_base *base;
@@ -97,6 +124,7 @@ struct node_core {
 	node_event_fn sink;
 	void *sink_ctx;
 	core_metrics m;
+	core_witness w;
 	bool stopping;
 };
 
@@ -124,5 +152,33 @@ void peer_close_all(node_core *n, const char *reason);
 /* Free every connection state left (after net_free, which calls no callbacks). */
 void peer_free_all(node_core *n);
 json_t *peer_status_json(node_core *n, core_peer *p);
+
+/* witness.c: checkpoints, cosigning, alarms, proofs (docs/transcript.md).
+ * Functions marked (txn) run inside the caller's store transaction and
+ * queue their effects (events, log lines) until witness_flush(). */
+/* Load the node key and name the log; at core start. */
+int witness_init(node_core *n);
+void witness_free(node_core *n);
+/* Append an accepted object to the transcript (txn).  from: the peer whose
+ * lane 1..4 item it is (its entries are proven to it), or NULL. */
+int witness_log(node_core *n, int type, const uint8_t *obj, size_t len, core_peer *from,
+		const uint8_t id[PL_HASH_BYTES], uint64_t *index);
+/* Record a refused item of a peer's lane 1..4 in the transcript (txn); a
+ * no-op for CONTROL. */
+int witness_log_refusal(node_core *n, core_peer *p, int lane, uint64_t lseq, const uint8_t *item,
+			size_t len, const char *reason);
+/* A peer acknowledged items of lane up to upto, some of them logged (txn). */
+int witness_log_receipt(node_core *n, core_peer *p, int lane, uint64_t upto);
+/* An item of kind CHECKPOINT, COSIGNATURE or CHECKPOINT_REFUSED from p (txn). */
+int witness_take_item(node_core *n, core_peer *p, uint32_t kind, const uint8_t *buf, size_t len);
+/* After the caller's transaction: publish (committed) or drop what it queued. */
+void witness_flush(node_core *n, bool committed);
+/* Periodic work (own transactions): sign and send due checkpoints. */
+void witness_tick(node_core *n);
+/* The "transcript" object of /v1/status and GET /v1/log. */
+json_t *witness_status_json(node_core *n);
+int witness_metrics_text(node_core *n, pl_buf *out);
+json_t *witness_proof_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code);
+json_t *witness_export_json(node_core *n, int *code);
 
 #endif /* PARLEY_NODE_CORE_INT_H */

@@ -16,6 +16,22 @@
  *   110 STATUS   state                        -> latest signed status list
  *   111 COUNTER  "pos"                        -> next log position
  *   112 REJECT   peer "/" lane "/" %020 lseq  -> reason
+ * The transcript (node/tlog.c, node/witness.c; docs/transcript.md):
+ *   113 TLOG_ENTRY   %020 index                   -> type byte || object
+ *   114 TLOG_HASH    %02 level "/" %020 index     -> 32-byte subtree hash
+ *   115 TLOG_META    "size", "cp", "alarms"       -> decimal numbers
+ *   116 TLOG_CP      %020 size                    -> own signed checkpoint note
+ *   117 TLOG_COSIG   %020 size "/" peer           -> the peer's cosignature line on it
+ *   118 TLOG_ORIGIN  peer                         -> JSON: what the peer cosigned of ours
+ *   119 TLOG_WITNESS origin                       -> JSON: the last checkpoint of origin
+ *                                                    this node cosigned
+ *   120 TLOG_THEIRS  origin "/" %020 size         -> that checkpoint with our cosignature
+ *   121 TLOG_SEEN    origin "/" hex(id)           -> JSON: own envelope proven in origin's log
+ *   122 TLOG_FROM    peer "/" %020 index          -> type byte || id or refusal record:
+ *                                                    entries of items the peer sent
+ *   123 TLOG_ALARM   %020 number                  -> JSON alarm record with evidence
+ *   124 OUTACK       peer "/" lane                -> highest lseq the peer acknowledged
+ *   125 NODEREC      node name                    -> a peer node's signed record
  * Zero-padded numbers make bytewise key order the numeric order.
  */
 #include <errno.h>
@@ -43,6 +59,7 @@ enum {
 	K_STATUS,
 	K_COUNTER,
 	K_REJECT,
+	K_OUTACK = 124,
 };
 
 struct nstore {
@@ -63,10 +80,15 @@ static void hexid(char out[2 * PL_HASH_BYTES + 1], const uint8_t id[PL_HASH_BYTE
 
 int nstore_open(const char *location, nstore **out)
 {
+	return nstore_open_with(location, NULL, out);
+}
+
+int nstore_open_with(const char *location, const pl_store_methods *methods, nstore **out)
+{
 	nstore *s = calloc(1, sizeof(*s));
 	if (!s)
 		return PL_ERR_NOMEM;
-	int rc = pl_store_open(location, PL_STORE_CREATE, NULL, &s->st);
+	int rc = pl_store_open(location, PL_STORE_CREATE, methods, &s->st);
 	if (rc) {
 		free(s);
 		return rc;
@@ -204,29 +226,36 @@ int nstore_log_size(nstore *s, uint64_t *n)
 int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
 		   nstore_meta *meta)
 {
-	char hx[2 * PL_HASH_BYTES + 1], key[256];
-	hexid(hx, id);
 	uint64_t pos;
 	int rc = nstore_log_size(s, &pos);
 	if (rc)
 		return rc;
 	meta->pos = pos;
+	rc = nstore_env_put_at(s, id, buf, len, meta);
+	if (!rc)
+		rc = put_u64(s, K_COUNTER, "pos", pos + 1);
+	return rc;
+}
+
+int nstore_env_put_at(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
+		      const nstore_meta *meta)
+{
+	char hx[2 * PL_HASH_BYTES + 1], key[256];
+	hexid(hx, id);
+	uint64_t pos = meta->pos;
 	json_t *j = meta_json(meta);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)
 		return PL_ERR_NOMEM;
-	rc = pl_store_put(s->st, K_ENV, hx, buf, len, PL_STORE_NO_REPLACE);
+	int rc = pl_store_put(s->st, K_ENV, hx, buf, len, PL_STORE_NO_REPLACE);
 	if (!rc)
 		rc = put_text(s, K_META, hx, text);
 	free(text);
 	if (rc)
 		return rc;
 	KEYF(key, "%s/%020" PRIu64, meta->ch, pos);
-	rc = put_text(s, K_CHLOG, key, hx);
-	if (!rc)
-		rc = put_u64(s, K_COUNTER, "pos", pos + 1);
-	return rc;
+	return put_text(s, K_CHLOG, key, hx);
 }
 
 int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
@@ -415,17 +444,63 @@ int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t
 	return pl_store_range(s->st, K_OUTQ, lo, hi, limit, item_cb, &w);
 }
 
+struct item_list {
+	struct {
+		uint64_t lseq;
+		int kind;
+		uint8_t id[PL_HASH_BYTES];
+	} *v;
+	size_t n, cap;
+};
+
+static int collect_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	struct item_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+		if (!v)
+			return PL_ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].lseq = lseq;
+	l->v[l->n].kind = kind;
+	memcpy(l->v[l->n].id, id, PL_HASH_BYTES);
+	l->n++;
+	return 0;
+}
+
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
 		   void *ctx)
 {
 	char lo[256], hi[256];
 	KEYF(lo, "%s/%d/", peer, lane);
 	KEYF(hi, "%s/%d/%020" PRIu64, peer, lane, upto + 1);
-	struct item_walk w = {fn, ctx, 0};
+	/* fn may write (delivery states): collect first, call it after the walk. */
+	struct item_list l = {0};
+	struct item_walk w = {fn ? collect_cb : NULL, &l, 0};
 	int rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = fn(ctx, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+	free(l.v);
 	if (!rc)
 		rc = pl_store_del_range(s->st, K_OUTQ, lo, hi, NULL);
+	uint64_t acked = 0;
+	if (!rc)
+		rc = nstore_out_acked(s, peer, lane, &acked);
+	if (!rc && upto > acked) {
+		KEYF(lo, "%s/%d", peer, lane);
+		rc = put_u64(s, K_OUTACK, lo, upto);
+	}
 	return rc;
+}
+
+int nstore_out_acked(nstore *s, const char *peer, int lane, uint64_t *upto)
+{
+	char key[256];
+	KEYF(key, "%s/%d", peer, lane);
+	return get_u64(s, K_OUTACK, key, 0, upto);
 }
 
 int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
@@ -503,6 +578,11 @@ int nstore_obj_put(nstore *s, int kind, const char *name, const uint8_t *buf, si
 	return pl_store_put(s->st, (uint32_t)kind, name, buf, len, 0);
 }
 
+int nstore_obj_put_new(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len)
+{
+	return pl_store_put(s->st, (uint32_t)kind, name, buf, len, PL_STORE_NO_REPLACE);
+}
+
 int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t *len)
 {
 	return pl_store_get(s->st, (uint32_t)kind, name, buf, len);
@@ -511,6 +591,12 @@ int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t 
 int nstore_obj_list(nstore *s, int kind, pl_store_list_cb fn, void *ctx)
 {
 	return pl_store_list(s->st, (uint32_t)kind, fn, ctx);
+}
+
+int nstore_obj_range(nstore *s, int kind, const char *from, const char *to, size_t limit,
+		     pl_store_list_cb fn, void *ctx)
+{
+	return pl_store_range(s->st, (uint32_t)kind, from, to, limit, fn, ctx);
 }
 
 int nstore_reject_put(nstore *s, const char *peer, int lane, uint64_t lseq, const char *reason)

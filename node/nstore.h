@@ -38,6 +38,9 @@ typedef struct nstore_meta {
 } nstore_meta;
 
 int nstore_open(const char *location, nstore **out);
+/* The same with an explicit lib/store backend (NULL: by location), e.g. a
+ * wrapper that counts reads in tests. */
+int nstore_open_with(const char *location, const pl_store_methods *methods, nstore **out);
 void nstore_close(nstore *s);
 int nstore_begin(nstore *s);
 int nstore_commit(nstore *s);
@@ -45,7 +48,12 @@ void nstore_rollback(nstore *s);
 
 /* ---- envelopes (and other blobs, by id) */
 int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
-		   nstore_meta *meta); /* assigns meta->pos */
+		   nstore_meta *meta); /* assigns meta->pos from its own counter */
+/* Store an envelope at the position the caller gives in meta->pos (the
+ * node uses its transcript index, node/tlog.h); the counter of
+ * nstore_env_put is not touched. */
+int nstore_env_put_at(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
+		      const nstore_meta *meta);
 /* Either output may be NULL.  PL_ERR_NOT_FOUND when absent. */
 int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
 		   nstore_meta *meta);
@@ -73,12 +81,15 @@ typedef int (*nstore_item_fn)(void *ctx, uint64_t lseq, int kind,
 /* Items with lseq >= from, ascending, at most limit (0: all). */
 int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t limit,
 		    nstore_item_fn fn, void *ctx);
-/* Drop items with lseq <= upto; fn (may be NULL) sees each dropped item first. */
+/* Drop items with lseq <= upto; fn (may be NULL) sees each dropped item first.
+ * Also records upto as the peer's acknowledged point when it is higher. */
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
 		   void *ctx);
 int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n);
 /* Highest lseq ever assigned for peer/lane (0 if none). */
 int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq);
+/* Highest lseq the peer acknowledged on lane (receipts, HELLO), 0 if none. */
+int nstore_out_acked(nstore *s, const char *peer, int lane, uint64_t *upto);
 
 /* ---- incoming resume points: next lseq expected from peer on lane (1 if none) */
 int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next);
@@ -90,11 +101,33 @@ int nstore_deliv_set(nstore *s, const uint8_t id[PL_HASH_BYTES], const char *pee
 typedef int (*nstore_deliv_fn)(void *ctx, const char *peer, const char *state, int64_t t);
 int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_fn fn, void *ctx);
 
-/* ---- named objects: charters (by channel) and status lists (by state) */
-enum { NSTORE_CHARTER = 109, NSTORE_STATUS = 110 };
+/* ---- named objects: charters (by channel), status lists (by state), and
+ * the transcript's records (node/tlog.c, node/witness.c; keys in nstore.c) */
+enum {
+	NSTORE_CHARTER = 109,
+	NSTORE_STATUS = 110,
+	NSTORE_TLOG_ENTRY = 113,
+	NSTORE_TLOG_HASH = 114,
+	NSTORE_TLOG_META = 115,
+	NSTORE_TLOG_CP = 116,
+	NSTORE_TLOG_COSIG = 117,
+	NSTORE_TLOG_ORIGIN = 118,
+	NSTORE_TLOG_WITNESS = 119,
+	NSTORE_TLOG_THEIRS = 120,
+	NSTORE_TLOG_SEEN = 121,
+	NSTORE_TLOG_FROM = 122,
+	NSTORE_TLOG_ALARM = 123,
+	NSTORE_NODEREC = 125,
+};
 int nstore_obj_put(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len);
+/* As put, but PL_ERR_EXISTS when name is already held (append-only records). */
+int nstore_obj_put_new(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len);
 int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t *len);
 int nstore_obj_list(nstore *s, int kind, pl_store_list_cb fn, void *ctx);
+/* Objects of kind with from <= name < to (to NULL: no bound), ascending, at
+ * most limit (0: all); fn as for nstore_obj_list. */
+int nstore_obj_range(nstore *s, int kind, const char *from, const char *to, size_t limit,
+		     pl_store_list_cb fn, void *ctx);
 
 /* ---- refusals of peer items, kept for operators */
 int nstore_reject_put(nstore *s, const char *peer, int lane, uint64_t lseq, const char *reason);

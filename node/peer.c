@@ -12,6 +12,11 @@
  * One link per peer: when two connections reach the same peer (both sides
  * dialled), the one dialled by the state whose name sorts first is kept,
  * on both sides, so they agree without talking.
+ *
+ * The transcript (witness.c) rides on the same batches: every envelope
+ * taken, every refused item of an envelope lane and every receipt that
+ * acknowledges logged items is appended in the batch's transaction, and
+ * checkpoint items are checked and answered in it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -104,6 +109,47 @@ static bool conn_preferred(node_core *n, const core_conn *a, const core_conn *b)
 	return true; /* same direction: the newer one (a) wins */
 }
 
+struct acked {
+	node_core *n;
+	core_peer *p;
+	int64_t now;
+	json_t *ids; /* delivered envelope ids (hex), or NULL */
+	bool logged; /* an item of a logged kind was acknowledged */
+};
+
+static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	struct acked *a = ctx;
+	(void)lseq;
+	if (kind == PL_LINK_KIND_ENVELOPE || kind == PL_LINK_KIND_CHARTER ||
+	    kind == PL_LINK_KIND_STATUS_LIST)
+		a->logged = true;
+	if (kind != PL_LINK_KIND_ENVELOPE)
+		return 0;
+	char hx[2 * PL_HASH_BYTES + 1];
+	pl_hex_encode(hx, id, PL_HASH_BYTES);
+	if (a->ids)
+		json_array_append_new(a->ids, json_string(hx));
+	return nstore_deliv_set(a->n->db, id, a->p->state, "delivered", a->now);
+}
+
+/*
+ * The peer acknowledged lane up to upto (a RECEIPT or its HELLO): drop the
+ * items from the queue, mark envelopes delivered, and when any of them was
+ * an envelope, charter or status list, log a receipt record (part of the
+ * caller's transaction).  Acknowledgements of checkpoint traffic alone are
+ * not logged, so that checkpoint exchanges do not grow the log by
+ * themselves.
+ */
+static int ack_logged(node_core *n, core_peer *p, int lane, uint64_t upto, json_t *delivered)
+{
+	struct acked a = {n, p, core_now(), delivered, false};
+	int rc = nstore_out_ack(n->db, p->state, lane, upto, acked_cb, &a);
+	if (!rc && a.logged)
+		rc = witness_log_receipt(n, p, lane, upto);
+	return rc;
+}
+
 /* The peer's HELLO arrived: check its node record against the pinned roots
  * and the TLS key, then bind the connection to the peer. */
 static int conn_hello(core_conn *cc, const pl_link_event *ev)
@@ -149,8 +195,13 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	p->conn = cc;
 	p->connected_at = core_now();
 	snprintf(p->node, sizeof(p->node), "%s", rec.name);
+	memcpy(p->pk, rec.pk, PL_PK_BYTES);
+	p->have_pk = true;
 	/* The peer holds everything below its resume points: that is a receipt. */
 	rc = nstore_begin(n->db);
+	if (!rc)
+		rc = nstore_obj_put(n->db, NSTORE_NODEREC, rec.name, ev->hello.node_rec,
+				    ev->hello.node_rec_len);
 	for (int l = 0; !rc && l < PL_LINK_LANES; l++) {
 		uint64_t upto = ev->hello.resume[l] - 1, last = 0;
 		rc = nstore_out_last(n->db, p->state, l, &last);
@@ -162,12 +213,13 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 		}
 		p->sent[l] = upto;
 		if (!rc && upto > 0)
-			rc = nstore_out_ack(n->db, p->state, l, upto, NULL, NULL);
+			rc = ack_logged(n, p, l, upto, NULL);
 	}
 	if (!rc)
 		core_commit_timed(n, &rc);
 	else
 		nstore_rollback(n->db);
+	witness_flush(n, rc == 0);
 	if (rc)
 		return rc;
 	node_log(NODE_LOG_INFO, "link up", "peer=%s node=%s direction=%s", p->state, rec.name,
@@ -268,7 +320,9 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 	nstore_meta meta;
 	if (nstore_env_get(n->db, id, NULL, NULL, &meta) == 0) {
 		n->m.duplicates++;
-		return 0;
+		/* one entry per item of an envelope lane, also for a duplicate */
+		return witness_log_refusal(n, p, (int)ev->item.lane, ev->item.lseq, ev->item.data,
+					   ev->item.len, "duplicate: envelope already held");
 	}
 	pl_env_ctx ctx = {.trust = n->trust,
 			  .charter = core_charter_lookup,
@@ -298,7 +352,11 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 		core_count_reject(n, rc);
 		p->rejected++;
 		pl_env_clear(&env);
-		return nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq, why);
+		rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq, why);
+		if (!rc && ev->item.lane != PL_LINK_LANE_CONTROL)
+			rc = witness_log_refusal(n, p, (int)ev->item.lane, ev->item.lseq,
+						 ev->item.data, ev->item.len, why);
+		return rc;
 	}
 	memset(&meta, 0, sizeof(meta));
 	snprintf(meta.ch, sizeof(meta.ch), "%s", env.ch);
@@ -310,7 +368,9 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 	snprintf(meta.kind, sizeof(meta.kind), "%s", env.kind);
 	snprintf(meta.origin, sizeof(meta.origin), "%s", p->state);
 	meta.received = core_now();
-	rc = nstore_env_put(n->db, id, ev->item.data, ev->item.len, &meta);
+	rc = witness_log(n, TLOG_ENVELOPE, ev->item.data, ev->item.len, p, id, &meta.pos);
+	if (!rc)
+		rc = nstore_env_put_at(n->db, id, ev->item.data, ev->item.len, &meta);
 	if (!rc)
 		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
 				    id);
@@ -321,6 +381,20 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 		json_array_append_new(b->events, json_string(hx));
 		n->m.accepted_peer++;
 	}
+	return rc;
+}
+
+/* An item of a kind this node does not take: refused, and logged when it
+ * came on an envelope lane (each such item leaves one entry). */
+static int take_unknown(core_conn *cc, const pl_link_event *ev)
+{
+	node_core *n = cc->n;
+	core_peer *p = cc->peer;
+	int rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
+				   "unknown item kind");
+	if (!rc && ev->item.lane != PL_LINK_LANE_CONTROL)
+		rc = witness_log_refusal(n, p, (int)ev->item.lane, ev->item.lseq, ev->item.data,
+					 ev->item.len, "unknown item kind");
 	return rc;
 }
 
@@ -358,9 +432,17 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 					       pl_err_detail());
 		}
 		break;
+	case PL_LINK_KIND_CHECKPOINT:
+	case PL_LINK_KIND_COSIGNATURE:
+	case PL_LINK_KIND_CHECKPOINT_REFUSED:
+		/* transcript items travel on CONTROL only */
+		if (ev->item.lane == PL_LINK_LANE_CONTROL)
+			rc = witness_take_item(n, p, ev->item.kind, ev->item.data, ev->item.len);
+		else
+			rc = take_unknown(cc, ev);
+		break;
 	default:
-		rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
-				       "unknown item kind");
+		rc = take_unknown(cc, ev);
 		break;
 	}
 	if (!rc) {
@@ -372,25 +454,6 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	return rc;
 }
 
-struct acked {
-	node_core *n;
-	core_peer *p;
-	int64_t now;
-	json_t *ids;
-};
-
-static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
-{
-	struct acked *a = ctx;
-	(void)lseq;
-	if (kind != PL_LINK_KIND_ENVELOPE)
-		return 0;
-	char hx[2 * PL_HASH_BYTES + 1];
-	pl_hex_encode(hx, id, PL_HASH_BYTES);
-	json_array_append_new(a->ids, json_string(hx));
-	return nstore_deliv_set(a->n->db, id, a->p->state, "delivered", a->now);
-}
-
 static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
 			json_t *delivered)
 {
@@ -398,10 +461,8 @@ static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
 	int rc = batch_begin(n, b);
 	if (rc)
 		return rc;
-	struct acked a = {n, cc->peer, core_now(), delivered};
 	n->m.receipts_in++;
-	return nstore_out_ack(n->db, cc->peer->state, (int)ev->receipt.lane, ev->receipt.upto,
-			      acked_cb, &a);
+	return ack_logged(n, cc->peer, (int)ev->receipt.lane, ev->receipt.upto, delivered);
 }
 
 /* Inbound, peer unknown: parse the first frame with a throw-away link to
@@ -495,6 +556,7 @@ static void process_events(core_conn *cc)
 			core_commit_timed(n, &rc);
 		else
 			nstore_rollback(n->db);
+		witness_flush(n, rc == 0);
 	}
 	if (rc) {
 		/* Nothing of the batch is stored: the peer will send it again. */

@@ -62,6 +62,9 @@ enum {
 	PL_LINK_KIND_CHARTER = 2,
 	PL_LINK_KIND_STATUS_LIST = 3,
 	PL_LINK_KIND_NODE_REC = 4,
+	PL_LINK_KIND_CHECKPOINT = 5,          /* a signed checkpoint with proofs for the peer */
+	PL_LINK_KIND_COSIGNATURE = 6,         /* the peer's cosignature on a checkpoint */
+	PL_LINK_KIND_CHECKPOINT_REFUSED = 7,  /* the peer refused to cosign, and why */
 };
 
 typedef struct pl_link pl_link; /* one connection's protocol state (opaque) */

@@ -21,6 +21,14 @@
  *       submits one deliberately bad envelope and succeeds only when the node
  *       refuses it with the problem TYPE (e.g. bad-signature), or accepts it
  *       for --expect ok
+ *   pdrive get    --api URL --as ID --key FILE --state S --path P [--field A.B.C]
+ *                 [--out FILE]
+ *       GETs P and prints the JSON answer (or one field of it: strings bare,
+ *       anything else as compact JSON; a missing field prints nothing and
+ *       fails), or writes the answer to FILE
+ *   pdrive watch  --api URL --as ID --key FILE --state S --type EVENT [--timeout S]
+ *       follows /v1/events and prints the data of the first event of type
+ *       EVENT; fails when none came within S seconds (default 30)
  *
  * Passphrases for key files come from PARLEY_PASSPHRASE.
  */
@@ -206,6 +214,7 @@ struct opts {
 	const char *lanes;
 	const char *before;
 	const char *mode, *expect, *author, *author_key;
+	const char *path, *field, *out;
 	int lane;
 	long count, size, timeout, ackby;
 };
@@ -250,6 +259,14 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->author_key = v;
 		else if (!strcmp(a, "--require-before"))
 			o->before = v;
+		else if (!strcmp(a, "--type"))
+			o->name = v;
+		else if (!strcmp(a, "--path"))
+			o->path = v;
+		else if (!strcmp(a, "--field"))
+			o->field = v;
+		else if (!strcmp(a, "--out"))
+			o->out = v;
 		else if (!strcmp(a, "--lane")) {
 			pl_lane l;
 			if (pl_lane_parse(v, &l) != 0)
@@ -674,6 +691,124 @@ static int cmd_forge(struct opts *o)
 	return ok ? 0 : 1;
 }
 
+static int cmd_get(struct opts *o)
+{
+	if (!o->as || !o->key || !o->state || !o->path)
+		die("get needs --as --key --state --path");
+	login(o->as, o->state, o->key);
+	json_t *out = NULL;
+	int st = call("GET", o->path, NULL, &out);
+	if (st != 200)
+		die("GET %s: HTTP %d: %s", o->path, st, jstr(out, "detail"));
+	json_t *v = out;
+	char field[256];
+	snprintf(field, sizeof(field), "%s", o->field ? o->field : "");
+	for (char *f = field, *dot; v && *f; f = dot ? dot + 1 : f + strlen(f)) {
+		dot = strchr(f, '.');
+		if (dot)
+			*dot = 0;
+		v = json_is_array(v) ? json_array_get(v, (size_t)strtoul(f, NULL, 10))
+				     : json_object_get(v, f);
+	}
+	int rc = 0;
+	if (!v) {
+		rc = 1;
+	} else if (o->out) {
+		if (json_dump_file(v, o->out, JSON_INDENT(1)) != 0)
+			die("cannot write %s", o->out);
+	} else if (json_is_string(v)) {
+		printf("%s\n", json_string_value(v));
+	} else {
+		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		printf("%s\n", text ? text : "");
+		free(text);
+	}
+	json_decref(out);
+	return rc;
+}
+
+struct watch {
+	const char *type;
+	struct evbuffer *acc;
+	char *found;
+};
+
+/* Server-sent events: "event: T\ndata: D\n\n" blocks. */
+static void watch_chunk(struct evhttp_request *req, void *arg)
+{
+	struct watch *w = arg;
+	evbuffer_add_buffer(w->acc, evhttp_request_get_input_buffer(req));
+	for (;;) {
+		struct evbuffer_ptr end = evbuffer_search(w->acc, "\n\n", 2, NULL);
+		if (end.pos < 0)
+			return;
+		size_t n = (size_t)end.pos + 2;
+		char *block = malloc(n + 1);
+		evbuffer_remove(w->acc, block, n);
+		block[n] = 0;
+		char type[64] = "";
+		const char *ev = strstr(block, "event: "), *data = strstr(block, "data: ");
+		if (ev)
+			snprintf(type, sizeof(type), "%.*s", (int)strcspn(ev + 7, "\n"), ev + 7);
+		if (!w->found && data && !strcmp(type, w->type)) {
+			size_t dl = strcspn(data + 6, "\n");
+			w->found = malloc(dl + 1);
+			memcpy(w->found, data + 6, dl);
+			w->found[dl] = 0;
+			event_base_loopbreak(base);
+		}
+		free(block);
+	}
+}
+
+static void watch_done(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	(void)arg;
+	event_base_loopbreak(base);
+}
+
+static void watch_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(base);
+}
+
+static int cmd_watch(struct opts *o)
+{
+	if (!o->as || !o->key || !o->state || !o->name)
+		die("watch needs --as --key --state --type");
+	login(o->as, o->state, o->key);
+	struct watch w = {o->name, evbuffer_new(), NULL};
+	struct evhttp_connection *sc =
+	    evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
+	struct evhttp_request *req = evhttp_request_new(watch_done, &w);
+	evhttp_request_set_chunked_cb(req, watch_chunk);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char auth[160];
+	snprintf(auth, sizeof(auth), "Bearer %s", token);
+	evhttp_add_header(h, "Host", host);
+	evhttp_add_header(h, "Authorization", auth);
+	if (evhttp_make_request(sc, req, EVHTTP_REQ_GET, "/v1/events") != 0)
+		die("cannot follow /v1/events");
+	printf("watching\n");
+	fflush(stdout);
+	struct timeval tv = {o->timeout ? o->timeout : 30, 0};
+	struct event *t = evtimer_new(base, watch_timeout, NULL);
+	evtimer_add(t, &tv);
+	event_base_dispatch(base);
+	event_free(t);
+	evhttp_connection_free(sc);
+	evbuffer_free(w.acc);
+	if (!w.found)
+		die("no %s event within %ld s", o->name, o->timeout ? o->timeout : 30);
+	printf("%s\n", w.found);
+	free(w.found);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || pl_crypto_init() != 0) {
@@ -696,6 +831,10 @@ int main(int argc, char **argv)
 		rc = cmd_count(&o);
 	else if (!strcmp(argv[1], "forge"))
 		rc = cmd_forge(&o);
+	else if (!strcmp(argv[1], "get"))
+		rc = cmd_get(&o);
+	else if (!strcmp(argv[1], "watch"))
+		rc = cmd_watch(&o);
 	else
 		die("unknown command %s", argv[1]);
 	pl_key_wipe(&official);
