@@ -16,4 +16,6 @@ wait_count islamabad fm 200
 wait_count tehran fm 200
 pdrive check $(as islamabad) --channel fm --ids "$W/t.ids" --ids "$W/i.ids" || fail "islamabad check"
 pdrive check $(as tehran) --channel fm --ids "$W/t.ids" --ids "$W/i.ids" || fail "tehran check"
+wait_delivered tehran islamabad "$W/t.ids"
+wait_delivered islamabad tehran "$W/i.ids"
 finish "2 passed, 0 failed"

@@ -106,6 +106,20 @@ wait_count() {
 	fail "$1 holds $n of $3 envelopes of $2"
 }
 
+# wait_delivered S PEER IDS...: until node S says every envelope in the id
+# files is delivered to PEER (its receipt arrived and was recorded).
+wait_delivered() {
+	local s=$1 p=$2
+	shift 2
+	local files=()
+	for f in "$@"; do files+=(--ids "$f"); done
+	for _ in $(seq 1 150); do
+		pdrive delivered $(as "$s") --peer "$p" "${files[@]}" >"$W/delivered.out" 2>&1 && return 0
+		sleep 0.2
+	done
+	fail "$s: not all delivered to $p: $(cat "$W/delivered.out")"
+}
+
 # wait_charter S CH: until node S has the complete charter (propagated over the link).
 wait_charter() {
 	for _ in $(seq 1 100); do

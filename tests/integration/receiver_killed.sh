@@ -30,4 +30,5 @@ crash islamabad
 start islamabad
 sleep 1
 pdrive check $(as islamabad) --channel fm --ids "$W/t.ids" || fail "after the last restart"
+wait_delivered tehran islamabad "$W/t.ids"
 finish "2 passed, 0 failed"

@@ -15,6 +15,8 @@
  *   pdrive check  --api URL --as ID --key FILE --state S --channel C --ids FILE...
  *                 [--require-before ID_A:ID_B]
  *   pdrive count  --api URL --as ID --key FILE --state S --channel C
+ *   pdrive delivered --api URL --as ID --key FILE --state S --peer P --ids FILE...
+ *       every listed envelope shows "delivered" to peer P on this (sending) node
  *   pdrive forge  --api URL --as ID --key FILE --state S --channel C --lane L
  *                 --mode ok|forged|replay|gap|kind|future|other-author
  *                 [--author ID --author-key FILE] --expect TYPE|ok
@@ -213,7 +215,7 @@ struct opts {
 	int nids_in;
 	const char *lanes;
 	const char *before;
-	const char *mode, *expect, *author, *author_key;
+	const char *mode, *expect, *author, *author_key, *peer;
 	const char *path, *field, *out;
 	int lane;
 	long count, size, timeout, ackby;
@@ -249,6 +251,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->kinds[o->nkinds++] = v;
 		else if (!strcmp(a, "--lanes"))
 			o->lanes = v;
+		else if (!strcmp(a, "--peer"))
+			o->peer = v;
 		else if (!strcmp(a, "--mode"))
 			o->mode = v;
 		else if (!strcmp(a, "--expect"))
@@ -611,6 +615,39 @@ static int cmd_check(struct opts *o)
 	return lost || dup || reordered || unexpected || before_fail ? 1 : 0;
 }
 
+/* On the sending node: is every listed envelope "delivered" to peer? */
+static int cmd_delivered(struct opts *o)
+{
+	if (!o->peer || !o->nids_in)
+		die("delivered needs --peer and --ids");
+	login(o->as, o->state, o->key);
+	long ok = 0, pending = 0;
+	for (int f = 0; f < o->nids_in; f++) {
+		FILE *fp = fopen(o->ids_in[f], "r");
+		if (!fp)
+			die("cannot read %s", o->ids_in[f]);
+		char line[128];
+		while (fgets(line, sizeof(line), fp)) {
+			line[strcspn(line, "\n")] = 0;
+			if (!*line)
+				continue;
+			char path[256];
+			snprintf(path, sizeof(path), "/v1/envelopes/%s", line);
+			json_t *out = NULL;
+			int st = call("GET", path, NULL, &out);
+			json_t *d = json_object_get(json_object_get(out, "delivery"), o->peer);
+			if (st == 200 && !strcmp(jstr(d, "state"), "delivered"))
+				ok++;
+			else
+				pending++;
+			json_decref(out);
+		}
+		fclose(fp);
+	}
+	printf("delivered: %ld to %s, %ld not (yet)\n", ok, o->peer, pending);
+	return pending ? 1 : 0;
+}
+
 static int cmd_forge(struct opts *o)
 {
 	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || !o->mode || !o->expect)
@@ -829,6 +866,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(&o);
 	else if (!strcmp(argv[1], "count"))
 		rc = cmd_count(&o);
+	else if (!strcmp(argv[1], "delivered"))
+		rc = cmd_delivered(&o);
 	else if (!strcmp(argv[1], "forge"))
 		rc = cmd_forge(&o);
 	else if (!strcmp(argv[1], "get"))
