@@ -584,9 +584,11 @@ json_t *node_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *c
 	return core_envelope_json(n, id, code);
 }
 
+/* The page's ids are collected first and turned into JSON after the walk:
+ * an envelope's delivery states are a range read of their own, which the
+ * store does not allow inside another walk. */
 struct page {
-	node_core *n;
-	json_t *items;
+	uint8_t (*ids)[PL_HASH_BYTES];
 	uint64_t last;
 	int count;
 };
@@ -594,13 +596,9 @@ struct page {
 static int page_cb(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_BYTES])
 {
 	struct page *p = ctx;
-	int code = 0;
-	json_t *e = core_envelope_json(p->n, id, &code);
-	if (!e)
-		return code ? code : PL_ERR_NOMEM;
+	memcpy(p->ids[p->count++], id, PL_HASH_BYTES);
 	p->last = pos;
-	p->count++;
-	return json_array_append_new(p->items, e) == 0 ? 0 : PL_ERR_NOMEM;
+	return 0;
 }
 
 json_t *node_channel_page_json(node_core *n, const char *ch, const char *cursor, int limit,
@@ -623,17 +621,31 @@ json_t *node_channel_page_json(node_core *n, const char *ch, const char *cursor,
 		after = v;
 		have = true;
 	}
-	struct page p = {n, json_array(), 0, 0};
-	int rc = p.items ? nstore_chlog_walk(n->db, ch, after, have, (size_t)limit, page_cb, &p)
+	if (limit < 1 || limit > 500) {
+		*code = pl_err_fail(PL_ERR_INVALID, "limit %d is not in 1..500", limit);
+		return NULL;
+	}
+	struct page p = {calloc((size_t)limit, PL_HASH_BYTES), 0, 0};
+	json_t *items = json_array();
+	int rc = p.ids && items
+			 ? nstore_chlog_walk(n->db, ch, after, have, (size_t)limit, page_cb, &p)
 			 : PL_ERR_NOMEM;
+	for (int i = 0; !rc && i < p.count; i++) {
+		json_t *e = core_envelope_json(n, p.ids[i], &rc);
+		if (!e && !rc)
+			rc = PL_ERR_NOMEM;
+		if (e && json_array_append_new(items, e) != 0)
+			rc = PL_ERR_NOMEM;
+	}
+	free(p.ids);
 	if (rc) {
-		json_decref(p.items);
+		json_decref(items);
 		*code = rc;
 		return NULL;
 	}
 	char next[32];
 	snprintf(next, sizeof(next), "%" PRIu64, p.last);
-	return json_pack("{s:o,s:s?}", "items", p.items, "next", p.count == limit ? next : NULL);
+	return json_pack("{s:o,s:s?}", "items", items, "next", p.count == limit ? next : NULL);
 }
 
 json_t *node_status_json(node_core *n)
@@ -678,6 +690,16 @@ static json_t *next_seq_json(void *be, const char *state, const char *id, const 
 			     int lane, int *code)
 {
 	node_core *n = be;
+	core_charter *h = charter_find(n, ch);
+	if (!h) {
+		*code = pl_err_fail(PL_ERR_UNKNOWN_CHANNEL, "no channel '%s' on this node", ch);
+		return NULL;
+	}
+	if (!pl_charter_find_member(&h->c, state, id)) {
+		*code = pl_err_fail(PL_ERR_NOT_MEMBER, "%s@%s is not a member of channel %s", id,
+				    state, ch);
+		return NULL;
+	}
 	uint64_t seq;
 	uint8_t last[PL_HASH_BYTES];
 	int rc = nstore_seq_get(n->db, state, id, ch, lane, &seq, last);

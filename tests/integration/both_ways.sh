@@ -18,4 +18,8 @@ pdrive check $(as islamabad) --channel fm --ids "$W/t.ids" --ids "$W/i.ids" || f
 pdrive check $(as tehran) --channel fm --ids "$W/t.ids" --ids "$W/i.ids" || fail "tehran check"
 wait_delivered tehran islamabad "$W/t.ids"
 wait_delivered islamabad tehran "$W/i.ids"
-finish "2 passed, 0 failed"
+# the channel listing shows the same delivery states as the envelope itself
+pdrive get $(as tehran) --path "/v1/channels/fm/envelopes?limit=500" --field items.0.delivery.islamabad.state \
+	>"$W/page.out" || fail "channel page"
+grep -qx delivered "$W/page.out" || fail "channel page shows no delivery: $(cat "$W/page.out")"
+finish "3 passed, 0 failed"

@@ -35,6 +35,13 @@ refuse kind ROUTINE kind-not-allowed
 refuse future ROUTINE clock
 refuse ok FLASH precedence-not-allowed
 refuse other-author ROUTINE not-member --author guest --author-key "$W/guest.key"
+# the next sequence number is only for members of a channel that exists
+pdrive get --api "http://127.0.0.1:${API[tehran]}" --as guest --key "$W/guest.key" --state tehran \
+	--path "/v1/channels/fm/next?lane=ROUTINE" >"$W/next.out" 2>&1 && fail "next for a non-member"
+grep -q "HTTP 403" "$W/next.out" || fail "next for a non-member: $(cat "$W/next.out")"
+pdrive get $(as tehran) --path "/v1/channels/nope/next?lane=ROUTINE" >"$W/next.out" 2>&1 && fail "next, no channel"
+grep -q "HTTP 404" "$W/next.out" || fail "next for no channel: $(cat "$W/next.out")"
+passed=$((passed + 2))
 # clerk is a member until suspended; the node learns it on SIGHUP
 parley --home "$W/tehran" official suspend clerk --reason "under review" >/dev/null || fail "suspend"
 kill -HUP "${PID[tehran]}"
