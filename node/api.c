@@ -833,6 +833,34 @@ out:
 	json_decref(body);
 }
 
+/* The answer to POST /v1/envelopes, from the backend's decision. */
+static void env_post_answer(rq *r, node_submit_result *res, int rc)
+{
+	int code = res->code ? res->code : rc;
+	if (code != 0) {
+		int status = server_status(code);
+		res->reason[sizeof(res->reason) - 1] = '\0';
+		reply_code(r, status ? status : 422, code,
+			   res->reason[0] ? res->reason : backend_detail(code));
+		return;
+	}
+	char hex[2 * PL_HASH_BYTES + 1], loc[96];
+	pl_hex_encode(hex, res->id, sizeof(res->id));
+	snprintf(loc, sizeof(loc), "/v1/envelopes/%s", hex);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
+	reply_json(r, res->duplicate ? 200 : 201,
+		   json_pack("{s:s, s:b, s:I}", "id", hex, "duplicate", res->duplicate, "position",
+			     (json_int_t)res->position));
+}
+
+static void env_post_done(void *arg, const node_submit_result *res, int rc)
+{
+	rq *w = arg;
+	node_submit_result copy = *res;
+	env_post_answer(w, &copy, rc);
+	free(w);
+}
+
 static void h_env_post(rq *r)
 {
 	api *a = r->a;
@@ -844,25 +872,31 @@ static void h_env_post(rq *r)
 	if (!field_b64(r, body, "envelope", a->cfg.max_envelope, &env, &len))
 		goto out;
 
-	node_submit_result res;
-	memset(&res, 0, sizeof(res));
 	pl_err_clear_detail();
-	int rc = a->be.submit(a->be_ctx, env, len, r->now, &res);
-	int code = res.code ? res.code : rc;
-	if (code != 0) {
-		int status = server_status(code);
-		res.reason[sizeof(res.reason) - 1] = '\0';
-		reply_code(r, status ? status : 422, code,
-			   res.reason[0] ? res.reason : backend_detail(code));
+	if (a->be.submit_async) {
+		/* The answer comes after the group commit; the request outlives
+		 * this handler (libevent keeps it until we reply, even if the
+		 * client goes away meanwhile). */
+		rq *w = malloc(sizeof(*w));
+		if (!w) {
+			reply_code(r, 500, PL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		*w = *r;
+		w->arg = NULL;
+		w->nseg = 0;
+		int rc = a->be.submit_async(a->be_ctx, env, len, r->now, env_post_done, w);
+		if (rc) {
+			free(w);
+			reply_code(r, server_status(rc) ? server_status(rc) : 500, rc,
+				   backend_detail(rc));
+		}
 		goto out;
 	}
-	char hex[2 * PL_HASH_BYTES + 1], loc[96];
-	pl_hex_encode(hex, res.id, sizeof(res.id));
-	snprintf(loc, sizeof(loc), "/v1/envelopes/%s", hex);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
-	reply_json(r, res.duplicate ? 200 : 201,
-		   json_pack("{s:s, s:b, s:I}", "id", hex, "duplicate", res.duplicate, "position",
-			     (json_int_t)res.position));
+	node_submit_result res;
+	memset(&res, 0, sizeof(res));
+	int rc = a->be.submit(a->be_ctx, env, len, r->now, &res);
+	env_post_answer(r, &res, rc);
 out:
 	free(env);
 	json_decref(body);

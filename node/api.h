@@ -101,6 +101,13 @@ typedef struct api_backend {
 	json_t *(*log_proof)(void *be, const uint8_t id[PL_HASH_BYTES], int *code);
 	/* The transcript's evidence bundle (GET /v1/log/export). */
 	json_t *(*log_export)(void *be, int *code);
+	/* Optional: submit with a deferred answer (group commit).  When set,
+	 * POST /v1/envelopes uses it instead of submit: done(arg, res, rc) is
+	 * called exactly once, possibly before this returns; the HTTP answer
+	 * is sent from it.  Returns 0 when done was or will be called, else a
+	 * pl_err (and done is not called). */
+	int (*submit_async)(void *be, const uint8_t *env, size_t len, int64_t now,
+			    node_submit_fn done, void *arg);
 } api_backend;
 
 /* Settings; a zeroed struct gives the defaults shown. */

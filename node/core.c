@@ -386,15 +386,147 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 	return rc;
 }
 
-int node_submit(node_core *n, const uint8_t *buf, size_t len, int64_t now, node_submit_result *res)
+/*
+ * Group commit of the API's submissions: envelopes accepted in one turn of
+ * the event loop (up to [node] commit_batch) share one transaction; each
+ * submitter hears its answer only after that commit.  Any other writer
+ * (links, charters, timers) first commits the open batch (core_begin).
+ */
+typedef struct core_pending {
+	node_submit_result res;
+	node_submit_fn done;
+	void *arg;
+} core_pending;
+
+static void batch_answer(node_core *n, int rc)
 {
-	memset(res, 0, sizeof(*res));
-	pl_env_id(res->id, buf, len);
+	/* Answers may submit again (tests do): take the list first. */
+	core_pending *p = n->pend;
+	size_t np = n->npend;
+	n->pend = NULL;
+	n->npend = n->cap_pend = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (!rc && !p[i].res.duplicate) {
+			n->m.accepted_local++;
+			int code = 0;
+			core_emit(n, "envelope", core_envelope_json(n, p[i].res.id, &code));
+		}
+		p[i].done(p[i].arg, &p[i].res, rc);
+	}
+	free(p);
+}
+
+void core_batch_flush(node_core *n)
+{
+	if (!n->batch_open)
+		return;
+	n->batch_open = false;
+	/* Links are pumped from the loop (batch_commit_cb), never from inside
+	 * another writer that had to flush first. */
+	event_active(n->commit_ev, EV_TIMEOUT, 0);
+	int rc;
+	core_commit_timed(n, &rc);
+	if (!rc) {
+		n->m.api_batches++;
+		n->m.api_batched += n->npend;
+	}
+	if (rc)
+		node_log(NODE_LOG_ERROR, "commit failed", "reason=%s envelopes=%zu",
+			 pl_err_detail(), n->npend);
+	batch_answer(n, rc);
+}
+
+int core_begin(node_core *n)
+{
+	core_batch_flush(n);
+	return nstore_begin(n->db);
+}
+
+static void batch_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_core *n = arg;
+	core_batch_flush(n);
+	peer_pump_all(n);
+}
+
+static int batch_add(node_core *n, const node_submit_result *res, node_submit_fn done, void *arg)
+{
+	if (n->npend == n->cap_pend) {
+		size_t cap = n->cap_pend ? n->cap_pend * 2 : 16;
+		core_pending *p = realloc(n->pend, cap * sizeof(*p));
+		if (!p)
+			return PL_ERR_NOMEM;
+		n->pend = p;
+		n->cap_pend = cap;
+	}
+	n->pend[n->npend].res = *res;
+	n->pend[n->npend].done = done;
+	n->pend[n->npend].arg = arg;
+	n->npend++;
+	return 0;
+}
+
+/* Write an accepted envelope into the open transaction. */
+static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_env *env,
+			int64_t now, node_submit_result *res)
+{
+	const pl_charter *ch = core_charter_lookup(n, env->ch);
 	nstore_meta meta;
-	if (nstore_env_get(n->db, res->id, NULL, NULL, &meta) == 0) {
-		res->duplicate = true;
-		res->position = meta.pos;
+	memset(&meta, 0, sizeof(meta));
+	snprintf(meta.ch, sizeof(meta.ch), "%s", env->ch);
+	meta.lane = (int)env->lane;
+	snprintf(meta.state, sizeof(meta.state), "%s", env->state);
+	snprintf(meta.author, sizeof(meta.author), "%s", env->author);
+	meta.seq = env->seq;
+	meta.at = env->at;
+	snprintf(meta.kind, sizeof(meta.kind), "%s", env->kind);
+	snprintf(meta.origin, sizeof(meta.origin), "local");
+	meta.received = now;
+	int rc = witness_log(n, TLOG_ENVELOPE, buf, len, NULL, res->id, &meta.pos);
+	if (!rc)
+		rc = nstore_env_put_at(n->db, res->id, buf, len, &meta);
+	if (!rc)
+		rc = nstore_seq_set(n->db, env->state, env->author, env->ch, (int)env->lane,
+				    env->seq, res->id);
+	for (size_t i = 0; !rc && ch && i < ch->nstates; i++) {
+		if (strcmp(ch->states[i], n->self.name) == 0)
+			continue;
+		if (!core_find_peer(n, ch->states[i])) {
+			node_log(NODE_LOG_WARN, "channel member state has no [peer] section",
+				 "channel=%s state=%s", env->ch, ch->states[i]);
+			continue;
+		}
+		rc = nstore_out_push(n->db, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
+				     res->id, NULL);
+		if (!rc)
+			rc = nstore_deliv_set(n->db, res->id, ch->states[i], "queued", now);
+	}
+	res->position = meta.pos;
+	return rc;
+}
+
+int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
+		      node_submit_fn done, void *arg)
+{
+	node_submit_result res;
+	memset(&res, 0, sizeof(res));
+	pl_env_id(res.id, buf, len);
+	/* The same envelope twice in one batch: the second waits for the commit too. */
+	for (size_t i = 0; i < n->npend; i++)
+		if (pl_ct_equal(n->pend[i].res.id, res.id, PL_HASH_BYTES)) {
+			res.duplicate = true;
+			res.position = n->pend[i].res.position;
+			n->m.duplicates++;
+			return batch_add(n, &res, done, arg);
+		}
+	nstore_meta meta;
+	if (nstore_env_get(n->db, res.id, NULL, NULL, &meta) == 0) {
+		res.duplicate = true;
+		res.position = meta.pos;
 		n->m.duplicates++;
+		done(arg, &res, 0);
 		return 0;
 	}
 	pl_env_ctx ctx = {.trust = n->trust,
@@ -413,61 +545,66 @@ int node_submit(node_core *n, const uint8_t *buf, size_t len, int64_t now, node_
 				 "submit to their own state's node",
 				 n->self.name, env.author, env.state);
 	if (rc) {
-		res->code = rc;
-		snprintf(res->reason, sizeof(res->reason), "%s", pl_err_detail());
+		res.code = rc;
+		snprintf(res.reason, sizeof(res.reason), "%s", pl_err_detail());
 		core_count_reject(n, rc);
 		node_log(NODE_LOG_INFO, "envelope refused", "from=api reason=%s detail=%s",
-			 pl_err_name(rc), res->reason);
+			 pl_err_name(rc), res.reason);
 		pl_env_clear(&env);
+		done(arg, &res, 0);
 		return 0;
 	}
-	const pl_charter *ch = core_charter_lookup(n, env.ch);
-	memset(&meta, 0, sizeof(meta));
-	snprintf(meta.ch, sizeof(meta.ch), "%s", env.ch);
-	meta.lane = (int)env.lane;
-	snprintf(meta.state, sizeof(meta.state), "%s", env.state);
-	snprintf(meta.author, sizeof(meta.author), "%s", env.author);
-	meta.seq = env.seq;
-	meta.at = env.at;
-	snprintf(meta.kind, sizeof(meta.kind), "%s", env.kind);
-	snprintf(meta.origin, sizeof(meta.origin), "local");
-	meta.received = now;
-	rc = nstore_begin(n->db);
-	if (!rc)
-		rc = witness_log(n, TLOG_ENVELOPE, buf, len, NULL, res->id, &meta.pos);
-	if (!rc)
-		rc = nstore_env_put_at(n->db, res->id, buf, len, &meta);
-	if (!rc)
-		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
-				    res->id);
-	for (size_t i = 0; !rc && ch && i < ch->nstates; i++) {
-		if (strcmp(ch->states[i], n->self.name) == 0)
-			continue;
-		if (!core_find_peer(n, ch->states[i])) {
-			node_log(NODE_LOG_WARN, "channel member state has no [peer] section",
-				 "channel=%s state=%s", env.ch, ch->states[i]);
-			continue;
+	if (!n->batch_open) {
+		rc = nstore_begin(n->db);
+		if (rc) {
+			pl_env_clear(&env);
+			return rc;
 		}
-		rc = nstore_out_push(n->db, ch->states[i], (int)env.lane, PL_LINK_KIND_ENVELOPE,
-				     res->id, NULL);
-		if (!rc)
-			rc = nstore_deliv_set(n->db, res->id, ch->states[i], "queued", now);
+		n->batch_open = true;
+		event_active(n->commit_ev, EV_TIMEOUT, 0);
 	}
-	if (!rc)
-		core_commit_timed(n, &rc);
-	else
-		nstore_rollback(n->db);
+	rc = submit_write(n, buf, len, &env, now, &res);
 	pl_env_clear(&env);
+	if (!rc)
+		rc = batch_add(n, &res, done, arg);
 	if (rc) {
-		node_log(NODE_LOG_ERROR, "commit failed", "reason=%s", pl_err_detail());
+		/* Nothing of the batch is stored: every submitter hears the failure. */
+		node_log(NODE_LOG_ERROR, "cannot store a submission", "reason=%s", pl_err_detail());
+		nstore_rollback(n->db);
+		n->batch_open = false;
+		batch_answer(n, rc);
 		return rc;
 	}
-	res->position = meta.pos;
-	n->m.accepted_local++;
-	int code = 0;
-	core_emit(n, "envelope", core_envelope_json(n, res->id, &code));
-	peer_pump_all(n);
+	uint32_t max = n->cfg->commit_batch ? n->cfg->commit_batch : 256;
+	if (n->npend >= max)
+		core_batch_flush(n);
 	return 0;
+}
+
+struct sync_answer {
+	node_submit_result *res;
+	int rc;
+	bool done;
+};
+
+static void sync_done(void *arg, const node_submit_result *res, int rc)
+{
+	struct sync_answer *a = arg;
+	*a->res = *res;
+	a->rc = rc;
+	a->done = true;
+}
+
+int node_submit(node_core *n, const uint8_t *buf, size_t len, int64_t now, node_submit_result *res)
+{
+	struct sync_answer a = {res, 0, false};
+	memset(res, 0, sizeof(*res));
+	int rc = node_submit_async(n, buf, len, now, sync_done, &a);
+	if (rc)
+		return rc;
+	if (!a.done)
+		core_batch_flush(n);
+	return a.rc;
 }
 
 /* ---------------------------------------------------------------- views */
@@ -725,9 +862,16 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# HELP parley_envelopes_duplicate_total Envelopes submitted or received again.\n"
 		"# TYPE parley_envelopes_duplicate_total counter\n"
 		"parley_envelopes_duplicate_total %" PRIu64 "\n"
+		"# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
+		"# TYPE parley_submit_commits_total counter\n"
+		"parley_submit_commits_total %" PRIu64 "\n"
+		"# HELP parley_submit_committed_total Submissions answered after a group commit.\n"
+		"# TYPE parley_submit_committed_total counter\n"
+		"parley_submit_committed_total %" PRIu64 "\n"
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
-		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates);
+		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.api_batches,
+		n->m.api_batched);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,
@@ -778,6 +922,12 @@ static int be_submit(void *be, const uint8_t *env, size_t len, int64_t now,
 	return node_submit(be, env, len, now, res);
 }
 
+static int be_submit_async(void *be, const uint8_t *env, size_t len, int64_t now,
+			   node_submit_fn done, void *arg)
+{
+	return node_submit_async(be, env, len, now, done, arg);
+}
+
 static json_t *be_channels(void *be)
 {
 	return node_channels_json(be);
@@ -809,7 +959,7 @@ static int be_submit_charter(void *be, const uint8_t *p, size_t len, int64_t now
 {
 	node_core *n = be;
 	(void)now;
-	int rc = nstore_begin(n->db);
+	int rc = core_begin(n);
 	if (!rc)
 		rc = core_take_charter(n, p, len, NULL, reason, rlen);
 	if (!rc)
@@ -883,6 +1033,7 @@ static api_backend core_backend = {
 	.log_status = be_log_status,
 	.log_proof = be_log_proof,
 	.log_export = be_log_export,
+	.submit_async = be_submit_async,
 };
 
 const api_backend *node_core_backend(void)
@@ -914,7 +1065,7 @@ static int import_own_status(node_core *n)
 	bool newer = !rc && (!held || l.version > held->l.version);
 	pl_status_list_clear(&l);
 	if (!rc && newer) {
-		rc = nstore_begin(n->db);
+		rc = core_begin(n);
 		if (!rc)
 			rc = core_take_status(n, buf, len, NULL);
 		if (!rc)
@@ -1042,6 +1193,9 @@ int node_core_start(node_core *n)
 		if (rc)
 			return rc;
 	}
+	n->commit_ev = event_new(n->base, -1, 0, batch_commit_cb, n);
+	if (!n->commit_ev)
+		return pl_err_fail(PL_ERR_NOMEM, "cannot set up group commit");
 	n->ticker = event_new(n->base, -1, EV_PERSIST, tick_cb, n);
 	struct timeval tv = {0, 250000};
 	if (!n->ticker || event_add(n->ticker, &tv) != 0)
@@ -1075,6 +1229,7 @@ int node_core_reload(node_core *n)
 
 void node_core_stop(node_core *n)
 {
+	core_batch_flush(n);
 	n->stopping = true;
 	if (n->ticker)
 		event_del(n->ticker);
@@ -1089,6 +1244,10 @@ void node_core_free(node_core *n)
 		return;
 	if (n->ticker)
 		event_free(n->ticker);
+	core_batch_flush(n);
+	if (n->commit_ev)
+		event_free(n->commit_ev);
+	free(n->pend);
 	net_free(n->net);
 	peer_free_all(n);
 	api_free(n->api);

@@ -40,6 +40,19 @@ typedef struct node_submit_result {
 int node_submit(node_core *n, const uint8_t *env, size_t len, int64_t now,
 		node_submit_result *res);
 
+/* Answer to one submission: rc is 0 (res says accepted, duplicate or
+ * refused) or a pl_err when the node failed to store it. */
+typedef void (*node_submit_fn)(void *arg, const node_submit_result *res, int rc);
+/*
+ * The same, answered through done: at once for a refusal or an envelope
+ * already stored, otherwise after the commit of the group it joined (all
+ * submissions of one event-loop turn, up to [node] commit_batch, share one
+ * transaction).  Returns 0 when done was or will be called, else a pl_err
+ * (done is then not called).
+ */
+int node_submit_async(node_core *n, const uint8_t *env, size_t len, int64_t now,
+		      node_submit_fn done, void *arg);
+
 /* JSON views for the API; each returns a new reference or NULL (OOM). */
 json_t *node_channels_json(node_core *n);
 /* Up to limit envelopes of channel ch after cursor (NULL: from the start);

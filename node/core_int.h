@@ -78,6 +78,7 @@ typedef struct core_metrics {
 	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */
 	double commit_seconds_sum;
 	uint64_t receipts_in, receipts_out;
+	uint64_t api_batches, api_batched; /* group commits of submissions, envelopes in them */
 } core_metrics;
 
 /* Transcript alarms counted for /metrics, by peer and kind (since start). */
@@ -124,6 +125,11 @@ struct node_core {
 	node_event_fn sink;
 	void *sink_ctx;
 	core_metrics m;
+	/* the API's group commit (core.c) */
+	struct core_pending *pend;
+	size_t npend, cap_pend;
+	bool batch_open;
+	struct event *commit_ev;
 	core_witness w;
 	bool stopping;
 };
@@ -142,6 +148,10 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from);
 void core_count_reject(node_core *n, int code);
 void core_commit_timed(node_core *n, int *rc);
+/* Commit the API's open batch (answering its submitters), then begin a
+ * transaction: every writer but the batch itself starts with this. */
+int core_begin(node_core *n);
+void core_batch_flush(node_core *n);
 
 /* peer.c */
 extern const net_callbacks core_net_callbacks;

@@ -198,7 +198,7 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	memcpy(p->pk, rec.pk, PL_PK_BYTES);
 	p->have_pk = true;
 	/* The peer holds everything below its resume points: that is a receipt. */
-	rc = nstore_begin(n->db);
+	rc = core_begin(n);
 	if (!rc)
 		rc = nstore_obj_put(n->db, NSTORE_NODEREC, rec.name, ev->hello.node_rec,
 				    ev->hello.node_rec_len);
@@ -306,7 +306,7 @@ static int batch_begin(node_core *n, struct batch *b)
 {
 	if (b->open)
 		return 0;
-	int rc = nstore_begin(n->db);
+	int rc = core_begin(n);
 	b->open = rc == 0;
 	return rc;
 }

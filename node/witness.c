@@ -675,7 +675,7 @@ void witness_tick(node_core *n)
 			json_decref(st);
 			continue;
 		}
-		rc = nstore_begin(n->db);
+		rc = core_begin(n);
 		if (!rc)
 			rc = send_checkpoint(n, p, st);
 		if (!rc)
