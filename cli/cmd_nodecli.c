@@ -102,6 +102,37 @@ int cmd_node_status(cli_ctx *ctx, int argc, char **argv)
 	printf("node          %s of %s at %s\n", node, state, ctx->node_url);
 	printf("fingerprint   %s\n", fpr);
 	printf("transcript    %" JSON_INTEGER_FORMAT " entries\n", jint(st, "log_size"));
+	const json_t *tr = json_object_get(st, "transcript");
+	if (tr) {
+		const json_t *lc = json_object_get(tr, "last_checkpoint");
+		printf("checkpoint    %s", json_is_object(lc) ? "" : "none signed yet");
+		if (json_is_object(lc))
+			printf("size %" JSON_INTEGER_FORMAT, jint(lc, "size"));
+		const char *peer;
+		json_t *size;
+		json_object_foreach(json_object_get(tr, "cosigned_by"), peer, size)
+		{
+			char name[PL_NAME_MAX + 1];
+			cli_text_copy(name, sizeof(name), peer, false);
+			printf(", cosigned by %s up to %" JSON_INTEGER_FORMAT, name,
+			       json_integer_value(size));
+		}
+		printf("\n");
+		json_int_t nal = jint(tr, "alarms_total");
+		printf("alarms        %" JSON_INTEGER_FORMAT "%s\n", nal,
+		       nal ? "  (transcript tampering or fork detected: see below)" : "");
+		size_t i;
+		json_t *al;
+		json_array_foreach(json_object_get(tr, "alarms"), i, al)
+		{
+			char kind[64], apeer[PL_NAME_MAX + 1], detail[256];
+			cli_text_copy(kind, sizeof(kind), cli_json_str(al, "kind", "?"), false);
+			cli_text_copy(apeer, sizeof(apeer), cli_json_str(al, "peer", "?"), false);
+			cli_text_copy(detail, sizeof(detail), cli_json_str(al, "detail", ""), false);
+			printf("  ALARM #%" JSON_INTEGER_FORMAT " %s (peer %s): %s\n", jint(al, "n"),
+			       kind, apeer, detail);
+		}
+	}
 	printf("channels      %" JSON_INTEGER_FORMAT "\n", jint(st, "channels"));
 	printf("status lists  ");
 	const char *key;

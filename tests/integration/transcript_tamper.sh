@@ -71,6 +71,10 @@ grep -q 'msg="transcript alarm" peer=islamabad kind=inconsistent' "$W/tehran.log
 curl -sf "http://127.0.0.1:${API[tehran]}/metrics" >"$W/metrics" || fail "/metrics"
 grep -q '^parley_transcript_alarms_total{peer="islamabad",kind="inconsistent"} 1$' "$W/metrics" ||
 	fail "metric: $(grep transcript_alarms "$W/metrics")"
+# ... and `parley node status` shows it to the operator
+parley --home "$W/tehran" --node "http://127.0.0.1:${API[tehran]}" --as duty --key "$W/tehran-duty.key" \
+	node status >"$W/status.txt" || fail "parley node status"
+grep -q "ALARM #0 inconsistent (peer islamabad)" "$W/status.txt" || fail "node status: $(cat "$W/status.txt")"
 wait $watcher || fail "no alarm event"
 grep -q '"kind":"inconsistent"' "$W/alarm.event" || fail "event: $(cat "$W/alarm.event")"
 passed=$((passed + 1))
