@@ -22,6 +22,7 @@
 
 #include <cbor.h>
 
+#include "base/utf8.h"
 #include "parley/codec.h"
 #include "parley/err.h"
 
@@ -52,40 +53,6 @@ static const cbor_item_t *ci(const pl_cbor *p)
 static const pl_cbor *pc(const cbor_item_t *i)
 {
 	return (const pl_cbor *)i;
-}
-
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past U+10FFFF. */
-static bool dec_utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = p[i];
-		size_t k;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			k = 1, cp = c & 0x1f, min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2, cp = c & 0x0f, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i - 1 < k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += k + 1;
-	}
-	return true;
 }
 
 /* ------------------------------------------------------------------ pre-scan */
@@ -182,7 +149,7 @@ static int scan_item(struct scan *s)
 		if (arg > s->len - s->pos)
 			return pl_err_fail(PL_ERR_MALFORMED, "cbor: truncated string at byte %zu",
 					   at);
-		if (major == 3 && !dec_utf8_valid(s->p + s->pos, (size_t)arg))
+		if (major == 3 && !pl_utf8_is_valid(s->p + s->pos, (size_t)arg))
 			return pl_err_fail(PL_ERR_MALFORMED,
 					   "cbor: invalid UTF-8 in text string at byte %zu", at);
 		s->pos += (size_t)arg;

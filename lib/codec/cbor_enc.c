@@ -16,6 +16,7 @@
 
 #include <cbor.h>
 
+#include "base/utf8.h"
 #include "parley/codec.h"
 #include "parley/err.h"
 
@@ -29,40 +30,6 @@ static void enc_fail(pl_cbor_enc *e, int code, const char *what)
 		return;
 	e->err = code;
 	pl_err_set_detail("cbor encoder: %s", what);
-}
-
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past U+10FFFF. */
-static bool enc_utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint8_t c = p[i];
-		size_t k;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			k = 1, cp = c & 0x1f, min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2, cp = c & 0x0f, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i - 1 < k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += k + 1;
-	}
-	return true;
 }
 
 /* Bytewise lexicographic comparison; a proper prefix sorts first. */
@@ -225,7 +192,7 @@ static void enc_string(pl_cbor_enc *e, bool text, const void *p, size_t n)
 		enc_fail(e, PL_ERR_INVALID, "NULL string");
 		return;
 	}
-	if (text && !enc_utf8_valid(p, n)) {
+	if (text && !pl_utf8_is_valid(p, n)) {
 		enc_fail(e, PL_ERR_INVALID, "text is not valid UTF-8");
 		return;
 	}
