@@ -226,7 +226,7 @@ int nstore_log_size(nstore *s, uint64_t *n)
 int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
 		   nstore_meta *meta)
 {
-	uint64_t pos;
+	uint64_t pos = 0;
 	int rc = nstore_log_size(s, &pos);
 	if (rc)
 		return rc;
@@ -319,7 +319,7 @@ static int log_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
 {
 	struct log_walk *w = ctx;
 	const char *slash = strrchr(key, '/');
-	uint64_t pos;
+	uint64_t pos = 0;
 	uint8_t id[PL_HASH_BYTES];
 	int rc = slash ? parse_u64(slash + 1, &pos, NULL) : PL_ERR_MALFORMED;
 	if (!rc)
@@ -353,7 +353,7 @@ int nstore_seq_get(nstore *s, const char *state, const char *author, const char 
 		memset(last_id, 0, PL_HASH_BYTES);
 		return 0;
 	}
-	const char *end;
+	const char *end = NULL;
 	if (!rc)
 		rc = parse_u64(val, seq, &end);
 	if (!rc && *end == ' ')
@@ -386,7 +386,7 @@ int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
 		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq)
 {
 	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
-	uint64_t last;
+	uint64_t last = 0;
 	int rc = nstore_out_last(s, peer, lane, &last);
 	if (rc)
 		return rc;
@@ -416,8 +416,8 @@ static int item_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
 	if (!w->fn)
 		return 0;
 	const char *slash = strrchr(key, '/');
-	uint64_t lseq, kind;
-	const char *end;
+	uint64_t lseq = 0, kind = 0;
+	const char *end = NULL;
 	uint8_t id[PL_HASH_BYTES];
 	char val[128];
 	if (!slash || n >= sizeof(val))

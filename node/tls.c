@@ -88,7 +88,9 @@ static void append(char *buf, size_t cap, const char *s)
 	size_t n = strnlen(buf, cap);
 	if (n + 1 >= cap)
 		return;
-	snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", s);
+	/* Cutting a long error text short is fine: it is a log line. */
+	if (snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", s) < 0)
+		buf[n] = '\0';
 }
 
 void tls_error_append(char *buf, size_t cap, unsigned long e)
