@@ -50,7 +50,7 @@ demo: deps
 	@scripts/demo $(BUILD)/bin $(DEMO_ARGS)
 
 bench: deps
-	@$(MAKE) --no-print-directory build BUILD=build-release CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=Release
+	@$(MAKE) --no-print-directory build BUILD=build-release CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=RelWithDebInfo
 	@scripts/bench build-release
 
 fuzz: deps
