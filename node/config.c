@@ -135,6 +135,7 @@ typedef enum key_type {
 	K_BOOL,        /* true | false */
 	K_U32,         /* whole number within [min, max] */
 	K_LEVEL,       /* error | warn | info | debug */
+	K_CHECK,       /* off | quick | full, into node_check_level */
 } key_type;
 
 typedef struct key_spec {
@@ -158,6 +159,7 @@ static const key_spec node_keys[] = {
     {"checkpoint_entries", K_U32, CFG(checkpoint_entries), 1, 100000000, false},
     {"commit_batch", K_U32, CFG(commit_batch), 1, 65536, false},
     {"max_envelope", K_U32, CFG(max_envelope), 1024, 64 * 1024 * 1024, false},
+    {"store_check", K_CHECK, CFG(store_check), 0, 0, false},
 };
 static const key_spec link_keys[] = {
     {"ping_interval", K_U32, CFG(link.ping_interval_ms), 100, 600000, false},
@@ -527,6 +529,16 @@ static int set_value(parser *p, const key_spec *k, char *base, const char *v)
 		*(node_log_level *)(void *)(base + k->off) = lv;
 		return 1;
 	}
+	case K_CHECK: {
+		static const char *const names[] = {"off", "quick", "full"};
+		for (int i = 0; i < 3; i++)
+			if (strcmp(v, names[i]) == 0) {
+				*(node_check_level *)(void *)(base + k->off) = (node_check_level)i;
+				return 1;
+			}
+		return fail_at(p, line, PL_ERR_MALFORMED,
+			       "bad value '%s' for '%s': expected off, quick or full", v, k->name);
+	}
 	case K_U32: {
 		char *end;
 		errno = 0;
@@ -686,6 +698,7 @@ static void set_defaults(node_config *c)
 	c->checkpoint_interval = NODE_DEFAULT_CHECKPOINT_INTERVAL;
 	c->checkpoint_entries = NODE_DEFAULT_CHECKPOINT_ENTRIES;
 	c->commit_batch = NODE_DEFAULT_COMMIT_BATCH;
+	c->store_check = NODE_STORE_CHECK_QUICK;
 	c->max_envelope = NODE_DEFAULT_MAX_ENVELOPE;
 	c->link.ping_interval_ms = NODE_DEFAULT_PING_INTERVAL_MS;
 	c->link.dead_after_ms = NODE_DEFAULT_DEAD_AFTER_MS;

@@ -52,6 +52,13 @@ typedef struct node_link_conf {
 	uint32_t backoff_max_ms;
 } node_link_conf;
 
+/* What the node checks of its store before it starts (docs/config.md). */
+typedef enum node_check_level {
+	NODE_STORE_CHECK_OFF = 0,
+	NODE_STORE_CHECK_QUICK = 1, /* SQLite quick_check, and every envelope hashes to its id */
+	NODE_STORE_CHECK_FULL = 2,  /* integrity_check instead of quick_check */
+} node_check_level;
+
 typedef struct node_config {
 	char *path; /* the configuration file, as given */
 
@@ -70,6 +77,7 @@ typedef struct node_config {
 	uint32_t checkpoint_entries;
 	uint32_t commit_batch;
 	uint32_t max_envelope; /* bytes */
+	node_check_level store_check;
 
 	/* [link] */
 	node_link_conf link;

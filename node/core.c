@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "core_int.h"
 #include "parley/err.h"
 #include "parley/file.h"
@@ -862,6 +863,10 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# HELP parley_envelopes_duplicate_total Envelopes submitted or received again.\n"
 		"# TYPE parley_envelopes_duplicate_total counter\n"
 		"parley_envelopes_duplicate_total %" PRIu64 "\n"
+		"# HELP parley_link_items_redelivered_total Peer items that arrived again on a newer "
+		"connection after an older one had delivered them (skipped).\n"
+		"# TYPE parley_link_items_redelivered_total counter\n"
+		"parley_link_items_redelivered_total %" PRIu64 "\n"
 		"# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
 		"# TYPE parley_submit_commits_total counter\n"
 		"parley_submit_commits_total %" PRIu64 "\n"
@@ -870,8 +875,8 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"parley_submit_committed_total %" PRIu64 "\n"
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
-		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.api_batches,
-		n->m.api_batched);
+		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
+		n->m.api_batches, n->m.api_batched);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,
@@ -1126,6 +1131,17 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 	if (!rc) {
 		what = "node store";
 		rc = nstore_open(cfg->data, &n->db);
+	}
+	if (!rc && cfg->store_check != NODE_STORE_CHECK_OFF) {
+		what = "node store check";
+		int64_t t0 = core_now_ms();
+		node_check_stats cs = {0};
+		rc = node_store_check(n->db, cfg->store_check == NODE_STORE_CHECK_FULL, &cs);
+		if (!rc)
+			node_log(NODE_LOG_INFO, "store checked",
+				 "level=%s envelopes=%" PRIu64 " entries=%" PRIu64 " ms=%" PRId64,
+				 cfg->store_check == NODE_STORE_CHECK_FULL ? "full" : "quick",
+				 cs.envelopes, cs.entries, core_now_ms() - t0);
 	}
 	if (!rc) {
 		what = "held charters and status lists";

@@ -105,6 +105,11 @@ void nstore_close(nstore *s)
 	free(s);
 }
 
+int nstore_check_structure(nstore *s, bool full)
+{
+	return pl_store_check(s->st, full ? PL_STORE_CHECK_FULL : 0);
+}
+
 int nstore_begin(nstore *s)
 {
 	return pl_store_begin(s->st);

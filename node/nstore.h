@@ -42,6 +42,9 @@ int nstore_open(const char *location, nstore **out);
  * wrapper that counts reads in tests. */
 int nstore_open_with(const char *location, const pl_store_methods *methods, nstore **out);
 void nstore_close(nstore *s);
+/* The backend's own structure check (pl_store_check; thorough when full):
+ * 0, or PL_ERR_CORRUPT with a detail.  node/check.c does the rest. */
+int nstore_check_structure(nstore *s, bool full);
 int nstore_begin(nstore *s);
 int nstore_commit(nstore *s);
 void nstore_rollback(nstore *s);
@@ -104,6 +107,9 @@ int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_f
 /* ---- named objects: charters (by channel), status lists (by state), and
  * the transcript's records (node/tlog.c, node/witness.c; keys in nstore.c) */
 enum {
+	NSTORE_ENV = 100,   /* for walks by node/check.c; use nstore_env_* otherwise */
+	NSTORE_META = 101,
+	NSTORE_CHLOG = 102,
 	NSTORE_CHARTER = 109,
 	NSTORE_STATUS = 110,
 	NSTORE_TLOG_ENTRY = 113,

@@ -53,6 +53,7 @@ typedef enum pl_err {
 	PL_ERR_STORE = -50,          /* the storage backend failed */
 	PL_ERR_SCHEMA = -51,         /* store schema newer than this program, or broken */
 	PL_ERR_BUSY = -52,           /* store locked by another process */
+	PL_ERR_CORRUPT = -53,        /* store damaged: structure or content fails its check */
 	/* channels, envelopes, links */
 	PL_ERR_UNKNOWN_CHANNEL = -60,   /* no (complete) charter for that channel */
 	PL_ERR_NOT_MEMBER = -61,        /* author is not a member of the channel */

@@ -45,7 +45,9 @@ enum { PL_STORE_NO_REPLACE = 1u << 0 }; /* put: fail with PL_ERR_EXISTS if the k
  * or list (PL_ERR_INVALID). */
 typedef int (*pl_store_list_cb)(void *ctx, const char *key, const uint8_t *val, size_t len);
 
-#define PL_STORE_METHODS_VERSION 2
+#define PL_STORE_METHODS_VERSION 3
+
+enum { PL_STORE_CHECK_FULL = 1u << 0 }; /* check: every structure, not the quick subset */
 
 typedef struct pl_store_methods {
 	int version;      /* PL_STORE_METHODS_VERSION the backend implements */
@@ -78,6 +80,12 @@ typedef struct pl_store_methods {
 	/* Delete objects with from <= key < to; *deleted (may be NULL) gets the count. */
 	int (*del_range)(pl_store_backend *b, uint32_t kind, const char *from, const char *to,
 			 uint64_t *deleted);
+	/* ---- version 3 ---- */
+	/* Check the store's own structures (pages, indexes, whatever the backend
+	 * has) outside a transaction: 0 when intact, PL_ERR_CORRUPT with a detail
+	 * naming the first problem, another error when the check could not run.
+	 * Quick by default; PL_STORE_CHECK_FULL for the thorough check. */
+	int (*check)(pl_store_backend *b, unsigned flags);
 } pl_store_methods;
 
 /* The built-in SQLite backend. */
@@ -118,6 +126,9 @@ PL_EXPORT int pl_store_range(pl_store *s, uint32_t kind, const char *from, const
 			     size_t limit, pl_store_list_cb cb, void *ctx) PL_WUR;
 PL_EXPORT int pl_store_del_range(pl_store *s, uint32_t kind, const char *from, const char *to,
 				 uint64_t *deleted) PL_WUR;
+
+/* Version 3 (PL_ERR_INVALID on an older backend): see the method table. */
+PL_EXPORT int pl_store_check(pl_store *s, unsigned flags) PL_WUR;
 
 #ifdef __cplusplus
 }

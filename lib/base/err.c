@@ -46,6 +46,7 @@ static const struct {
 	{PL_ERR_STORE, "store", "storage failure"},
 	{PL_ERR_SCHEMA, "schema", "store schema is newer than this program or damaged"},
 	{PL_ERR_BUSY, "busy", "store is locked by another process"},
+	{PL_ERR_CORRUPT, "corrupt", "store is damaged"},
 	{PL_ERR_UNKNOWN_CHANNEL, "unknown-channel", "no signed charter for that channel"},
 	{PL_ERR_NOT_MEMBER, "not-member", "author is not a member of the channel"},
 	{PL_ERR_KIND_NOT_ALLOWED, "kind-not-allowed", "the channel does not allow this kind"},

@@ -229,9 +229,9 @@ static int fault_open(const char *location, unsigned flags, pl_store_backend **o
 	f->plan = plan;
 	f->m = plan.inner ? plan.inner : &pl_store_sqlite_methods;
 	memset(&stats, 0, sizeof(stats));
-	if (f->m->version < 2 || !f->m->range || !f->m->del_range) {
+	if (f->m->version < 3 || !f->m->range || !f->m->del_range || !f->m->check) {
 		free(f);
-		return pl_err_fail(PL_ERR_INVALID, "the fault store wraps version 2 backends only");
+		return pl_err_fail(PL_ERR_INVALID, "the fault store wraps version 3 backends only");
 	}
 	int rc = f->m->open(location, flags, &f->inner);
 	if (rc) {
@@ -359,6 +359,12 @@ static int fault_range(pl_store_backend *b, uint32_t kind, const char *from, con
 	return f->dead ? dead_err() : f->m->range(f->inner, kind, from, to, limit, cb, ctx);
 }
 
+static int fault_check(pl_store_backend *b, unsigned flags)
+{
+	fault_backend *f = fb_of(b);
+	return f->dead ? dead_err() : f->m->check(f->inner, flags);
+}
+
 const pl_store_methods pl_store_fault_methods = {
     .version = PL_STORE_METHODS_VERSION,
     .name = "fault",
@@ -374,4 +380,5 @@ const pl_store_methods pl_store_fault_methods = {
     .list = fault_list,
     .range = fault_range,
     .del_range = fault_del_range,
+    .check = fault_check,
 };

@@ -51,6 +51,9 @@ static int store_check_methods(const pl_store_methods *m)
 	if (m->version >= 2 && (!m->range || !m->del_range))
 		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 2 method",
 				   m->name);
+	if (m->version >= 3 && !m->check)
+		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 3 method",
+				   m->name);
 	return 0;
 }
 
@@ -330,4 +333,17 @@ int pl_store_del_range(pl_store *s, uint32_t kind, const char *from, const char 
 	if (ret)
 		return ret;
 	return s->m->del_range(s->b, kind, from, to, deleted);
+}
+
+int pl_store_check(pl_store *s, unsigned flags)
+{
+	int ret = store_usable(s, "check", true);
+	if (ret)
+		return ret;
+	if (s->m->version < 3)
+		return pl_err_fail(PL_ERR_INVALID, "check: store backend %s has no check (version %d)",
+				   s->m->name, s->m->version);
+	if (s->in_tx)
+		return pl_err_fail(PL_ERR_INVALID, "check: not inside a transaction");
+	return s->m->check(s->b, flags);
 }

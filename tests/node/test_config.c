@@ -88,6 +88,7 @@ static void test_full_file(void **state)
 				   "checkpoint_entries = 50\n"
 				   "commit_batch = 32\n"
 				   "max_envelope = 65536\n"
+				   "store_check = full\n"
 				   "\n"
 				   "[link]\n"
 				   "ping_interval = 1000\n"
@@ -128,6 +129,7 @@ static void test_full_file(void **state)
 	assert_int_equal(c.checkpoint_interval, 60);
 	assert_int_equal(c.checkpoint_entries, 50);
 	assert_int_equal(c.commit_batch, 32);
+	assert_int_equal(c.store_check, NODE_STORE_CHECK_FULL);
 	assert_int_equal(c.max_envelope, 65536);
 	assert_int_equal(c.link.ping_interval_ms, 1000);
 	assert_int_equal(c.link.dead_after_ms, 4000);
@@ -138,7 +140,7 @@ static void test_full_file(void **state)
 	assert_string_equal(c.peers[0].name, "islamabad");
 	assert_string_equal(c.peers[0].address, "islamabad.example.org:7443");
 	assert_string_equal(c.peers[0].node, "islamabad-1");
-	assert_int_equal(c.peers[0].line, 21);
+	assert_int_equal(c.peers[0].line, 22);
 	assert_string_equal(c.peers[1].name, "kabul");
 	assert_string_equal(c.peers[1].address, "192.0.2.7:7443");
 	assert_string_equal(c.peers[1].node, "");
@@ -168,6 +170,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.checkpoint_interval, 300);
 	assert_int_equal(c.checkpoint_entries, 1000);
 	assert_int_equal(c.commit_batch, 256);
+	assert_int_equal(c.store_check, NODE_STORE_CHECK_QUICK);
 	assert_int_equal(c.max_envelope, 1048576);
 	assert_int_equal(c.link.ping_interval_ms, 5000);
 	assert_int_equal(c.link.dead_after_ms, 20000);
@@ -274,6 +277,7 @@ static const bad_case bad_cases[] = {
      "bad value 'abc' for 'commit_batch': expected a whole number from 1 to 65536"},
     {NODE3 "commit_batch = 12x\n", 5, "bad value '12x' for 'commit_batch'"},
     {NODE3 "commit_batch = -5\n", 5, "bad value '-5' for 'commit_batch'"},
+    {NODE3 "store_check = fast\n", 5, "bad value 'fast' for 'store_check': expected off, quick or full"},
     {NODE3 "commit_batch = +5\n", 5, "bad value '+5' for 'commit_batch'"},
     {NODE3 "commit_batch = 1.5\n", 5, "bad value '1.5' for 'commit_batch'"},
     {NODE3 "commit_batch = 0\n", 5, "value 0 for 'commit_batch' is out of range (1 to 65536)"},
@@ -477,7 +481,7 @@ static void test_documented(void **state)
 			fail_msg("docs/config.md: no row for '%s' under [%s]", key, sect);
 		count++;
 	}
-	assert_int_equal(count, 17);
+	assert_int_equal(count, 18);
 	assert_null(node_config_key_name(count, &sect));
 }
 

@@ -945,6 +945,55 @@ static void test_store_holds_lock_in_transaction(void **state)
 	pl_store_close(s);
 }
 
+/* pl_store_check: an intact store passes both levels; a page whose header
+ * is destroyed fails with PL_ERR_CORRUPT and SQLite's reason; a version 2
+ * backend has no check. */
+static void test_check(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	char key[32], val[900];
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	assert_int_equal(pl_store_begin(s), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		put_str(s, KIND_A, key, val);
+	}
+	assert_int_equal(pl_store_commit(s), 0);
+	assert_int_equal(pl_store_check(s, 0), 0);
+	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), 0);
+	assert_int_equal(pl_store_begin(s), 0);
+	assert_int_equal(pl_store_check(s, 0), PL_ERR_INVALID); /* not inside a transaction */
+	assert_int_equal(pl_store_rollback(s), 0);
+	pl_store_close(s);
+
+	/* Page 10 (a leaf of the objects table, past the schema pages): its
+	 * page-type byte becomes one SQLite does not know. */
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	sqlite3_close(db);
+	FILE *fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	long page = 4096;
+	assert_int_equal(fseek(fp, 9 * page, SEEK_SET), 0);
+	assert_int_equal(fputc(0x7f, fp), 0x7f);
+	assert_int_equal(fclose(fp), 0);
+	s = open_ok(f->loc, 0);
+	assert_int_equal(pl_store_check(s, 0), PL_ERR_CORRUPT);
+	assert_non_null(strstr(pl_err_detail(), "damaged"));
+	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), PL_ERR_CORRUPT);
+	pl_store_close(s);
+
+	pl_store_methods m = pl_store_sqlite_methods;
+	m.version = 2;
+	m.check = NULL;
+	s = NULL;
+	assert_int_equal(pl_store_open(f->path, 0, &m, &s), 0);
+	assert_int_equal(pl_store_check(s, 0), PL_ERR_INVALID);
+	pl_store_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -976,6 +1025,7 @@ int main(void)
 	    T(test_foreign_database),
 	    T(test_busy),
 	    T(test_store_holds_lock_in_transaction),
+	    T(test_check),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -730,8 +730,41 @@ static int sq_del_range(pl_store_backend *b, uint32_t kind, const char *from, co
 	return ret;
 }
 
+/*
+ * PRAGMA quick_check or integrity_check: one row "ok" when intact, else up
+ * to N rows naming problems; the first is the detail.  A page so damaged
+ * that the check itself cannot step (SQLITE_CORRUPT) is damage too.
+ */
+static int sq_check(pl_store_backend *b, unsigned flags)
+{
+	const char *sql = (flags & PL_STORE_CHECK_FULL) ? "PRAGMA integrity_check(8)"
+						       : "PRAGMA quick_check(8)";
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB
+			   ? pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db))
+			   : sq_fail(b, rc, "check");
+	int ret = 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		if (!r || strcmp(r, "ok") != 0)
+			ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s",
+					  r ? r : "(no answer)");
+	} else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+		ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db));
+	} else if (rc != SQLITE_DONE) {
+		ret = sq_fail(b, rc, "check");
+	} else {
+		ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: the check answered nothing");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
 const pl_store_methods pl_store_sqlite_methods = {
-    .version = 2,
+    .version = 3,
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
@@ -745,4 +778,5 @@ const pl_store_methods pl_store_sqlite_methods = {
     .list = sq_list,
     .range = sq_range,
     .del_range = sq_del_range,
+    .check = sq_check,
 };
