@@ -402,6 +402,15 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 {
 	node_core *n = cc->n;
 	core_peer *p = cc->peer;
+	/* Already taken on another connection to the same peer: a connection
+	 * that replaced an older one resumes from the point its HELLO gave,
+	 * which the older one may have passed since.  Taking it again would
+	 * log it twice; the receipt this batch sends covers it. */
+	if (ev->item.lseq < p->in_next[ev->item.lane]) {
+		b->lanes[ev->item.lane] = true;
+		n->m.redelivered++;
+		return 0;
+	}
 	int rc = batch_begin(n, b);
 	if (rc)
 		return rc;
@@ -683,6 +692,18 @@ void peer_pump(core_peer *p)
 			struct pump w = {p, lane, false, 0};
 			int rc = nstore_out_walk(n->db, p->state, lane, p->sent[lane] + 1,
 						 PUMP_BATCH, pump_cb, &w);
+			if (rc == PL_ERR_SEQUENCE) {
+				/* The peer's HELLO resumes below what it acknowledged
+				 * since: a connection set up before later receipts (two
+				 * connections raced), or a peer that lost what it had
+				 * stored.  This link can never send; a new one starts
+				 * from the peer's current resume points. */
+				node_log(NODE_LOG_WARN, "link resumes behind its receipts",
+					 "peer=%s detail=%s", p->state, pl_err_detail());
+				pl_link_close(p->conn->link, "resume point behind acknowledged items");
+				conn_flush(p->conn);
+				return;
+			}
 			if (rc < 0) {
 				node_log(NODE_LOG_ERROR, "cannot read the queue",
 					 "peer=%s reason=%s", p->state, pl_err_detail());
