@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "parley/crypto.h"
+#include "parley/channel.h"
 #include "parley/identity.h"
 #include "parley/store.h"
 
@@ -135,6 +136,7 @@ int cmd_key_show(cli_ctx *ctx, int argc, char **argv);
 int cmd_official_issue(cli_ctx *ctx, int argc, char **argv);
 int cmd_official_suspend(cli_ctx *ctx, int argc, char **argv);
 int cmd_official_recall(cli_ctx *ctx, int argc, char **argv);
+int cmd_official_push(cli_ctx *ctx, int argc, char **argv);
 int cmd_official_restore(cli_ctx *ctx, int argc, char **argv);
 int cmd_official_revoke(cli_ctx *ctx, int argc, char **argv);
 int cmd_official_list(cli_ctx *ctx, int argc, char **argv);
@@ -158,6 +160,33 @@ int cmd_inbox(cli_ctx *ctx, int argc, char **argv);
 int cmd_read(cli_ctx *ctx, int argc, char **argv);
 int cmd_watch(cli_ctx *ctx, int argc, char **argv);
 int cmd_node_status(cli_ctx *ctx, int argc, char **argv);
+int cmd_ack(cli_ctx *ctx, int argc, char **argv);
+int cmd_pending(cli_ctx *ctx, int argc, char **argv);
+int cmd_report_incident(cli_ctx *ctx, int argc, char **argv);
+int cmd_request_new(cli_ctx *ctx, int argc, char **argv);
+int cmd_request_step(cli_ctx *ctx, int argc, char **argv);
+int cmd_request_show(cli_ctx *ctx, int argc, char **argv);
+int cmd_request_list(cli_ctx *ctx, int argc, char **argv);
+
+/*
+ * Sign one envelope as the official n authenticated (n opened with
+ * CLI_NODE_AUTH | CLI_NODE_KEEP_KEY), with the next sequence number the node
+ * gives, submit it and print the outcome as `parley send` does (text or
+ * --json).  Everything in spec is borrowed.  0 or an exit code (reported).
+ */
+struct cli_node;
+typedef struct cli_send_spec {
+	const char *channel;
+	pl_lane lane;
+	const char *kind;
+	const uint8_t *ref; /* PL_HASH_BYTES, or NULL */
+	bool has_ackby;
+	int64_t ackby;
+	const uint8_t *body;
+	size_t body_len;
+	uint8_t *id_out; /* PL_HASH_BYTES: the envelope's id, or NULL */
+} cli_send_spec;
+int cli_send_body(cli_ctx *ctx, struct cli_node *n, const cli_send_spec *sp);
 
 /* The command being run (for usage messages). */
 extern const cli_cmd *cli_current;

@@ -13,11 +13,17 @@
  * it with `channel sign --from-node`; a charter counts once every listed
  * state has signed it.
  *
- * Divisions: views (JSON and text); submitting; propose; sign; show; list.
+ * propose --policy FILE reads the charter's acknowledgement rules from a
+ * JSON file (docs/cli.md); show prints each precedence's rule, the
+ * charter's own or the default.
+ *
+ * Divisions: views (JSON and text); submitting; the policy file; propose;
+ * sign; show; list.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +38,7 @@
 
 #define CHARTER_FILE_MAX ((size_t)256 * 1024) /* as the node's API limit */
 #define CRED_FILE_MAX    ((size_t)64 * 1024)
+#define POLICY_FILE_MAX  ((size_t)256 * 1024)
 
 /* ---------------------------------------------------------------- views */
 
@@ -42,6 +49,40 @@ static json_t *lanes_json(unsigned lanes)
 		if (lanes & (1u << l))
 			json_array_append_new(a, json_string(pl_lane_name((pl_lane)l)));
 	return a;
+}
+
+/*
+ * Each allowed precedence's acknowledgement rule (pl_charter_rule): an
+ * object {"ack", "levels": [{"notify", "after", "repeat"}...], "default"}
+ * ("default" true when the charter sets no rule of its own), or null when
+ * that precedence needs no acknowledgement.
+ */
+static json_t *policy_json(const pl_charter *c)
+{
+	json_t *o = json_object();
+	for (unsigned l = PL_LANE_FLASH; o && l <= PL_LANE_ROUTINE; l++) {
+		if (!pl_charter_allows_lane(c, l))
+			continue;
+		pl_ack_rule r;
+		if (pl_charter_rule(c, (pl_lane)l, &r) != 0) {
+			json_object_set_new(o, pl_lane_name((pl_lane)l), json_null());
+			continue;
+		}
+		json_t *levels = json_array();
+		for (size_t i = 0; levels && i < r.nlevels; i++) {
+			const pl_ack_level *lv = &r.levels[i];
+			json_t *notify = json_array();
+			for (size_t j = 0; notify && j < lv->ntargets; j++)
+				json_array_append_new(notify, json_string(lv->targets[j]));
+			json_array_append_new(levels, json_pack("{s:o,s:I,s:I}", "notify", notify,
+								"after", (json_int_t)lv->after,
+								"repeat", (json_int_t)lv->repeat));
+		}
+		json_object_set_new(o, pl_lane_name((pl_lane)l),
+				    json_pack("{s:I,s:o,s:b}", "ack", (json_int_t)r.ack, "levels",
+					      levels, "default", !((c->has_rule >> l) & 1u)));
+	}
+	return o;
 }
 
 /* The same view of a charter as the node's GET /v1/charters/{name}. */
@@ -64,10 +105,11 @@ static json_t *charter_json(const pl_charter *c)
 	}
 	char created[PL_TIME_LEN];
 	pl_time_format(created, c->created);
-	return json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:b}", "name", c->name, "version",
+	return json_pack("{s:s,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:b}", "name", c->name, "version",
 			 (json_int_t)c->version, "created", created, "states", states, "signed_by",
-			 signed_by, "kinds", kinds, "lanes", lanes_json(c->lanes), "members",
-			 members, "complete", pl_charter_check_complete(c) == 0);
+			 signed_by, "kinds", kinds, "lanes", lanes_json(c->lanes), "policy",
+			 policy_json(c), "members", members, "complete",
+			 pl_charter_check_complete(c) == 0);
 }
 
 static bool in_list(const json_t *a, const char *s)
@@ -94,6 +136,88 @@ static void join(char *out, size_t cap, const json_t *a)
 		used += (size_t)k;
 	}
 	cli_text_clean(out, false);
+}
+
+/* "90s", "5m", "1h30m", "30d": a duration in seconds, shortly. */
+static void fmt_secs(char *out, size_t cap, json_int_t s)
+{
+	static const struct {
+		json_int_t n;
+		char u;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+	size_t used = 0;
+	out[0] = '\0';
+	if (s <= 0) {
+		snprintf(out, cap, "%" JSON_INTEGER_FORMAT "s", s);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && s > 0; i++) {
+		if (s < units[i].n)
+			continue;
+		int k = snprintf(out + used, cap - used, "%" JSON_INTEGER_FORMAT "%c",
+				 s / units[i].n, units[i].u);
+		if (k < 0 || (size_t)k >= cap - used)
+			return;
+		used += (size_t)k;
+		s %= units[i].n;
+	}
+}
+
+/*
+ * The "policy" of a charter's JSON view, one precedence at a time: the
+ * deadline, then when each level is alerted counting from the deadline.
+ * Absent (a node that does not report it): nothing is printed.
+ */
+static void print_policy(const json_t *policy)
+{
+	if (!json_is_object(policy))
+		return;
+	const char *lane;
+	json_t *r;
+	char none[64] = "", buf[1024], t1[64], t2[32];
+	size_t nnone = 0;
+	bool first = true;
+	json_object_foreach((json_t *)policy, lane, r)
+	{
+		char ln[16];
+		cli_text_copy(ln, sizeof(ln), lane, false);
+		if (!json_is_object(r)) {
+			size_t used = strlen(none);
+			snprintf(none + used, sizeof(none) - used, "%s%s", nnone++ ? ", " : "", ln);
+			continue;
+		}
+		fmt_secs(t1, sizeof(t1), json_integer_value(json_object_get(r, "ack")));
+		printf("%-12s %s within %s of sending (%s)\n", first ? "acknowledge" : "", ln, t1,
+		       json_is_true(json_object_get(r, "default")) ? "default"
+								   : "the charter's rule");
+		first = false;
+		json_int_t at = 0;
+		size_t i;
+		json_t *lv;
+		json_array_foreach(json_object_get(r, "levels"), i, lv)
+		{
+			json_int_t after = json_integer_value(json_object_get(lv, "after"));
+			json_int_t repeat = json_integer_value(json_object_get(lv, "repeat"));
+			join(buf, sizeof(buf), json_object_get(lv, "notify"));
+			if (at == 0)
+				snprintf(t1, sizeof(t1), "at the deadline");
+			else {
+				fmt_secs(t2, sizeof(t2), at);
+				snprintf(t1, sizeof(t1), "%s after the deadline", t2);
+			}
+			fmt_secs(t2, sizeof(t2), after);
+			if (repeat > 0)
+				printf("%-12s - %s: %s; again every %s, %" JSON_INTEGER_FORMAT
+				       " more time%s\n",
+				       "", t1, buf, t2, repeat, repeat == 1 ? "" : "s");
+			else
+				printf("%-12s - %s: %s\n", "", t1, buf);
+			if (after > 0 && repeat >= 0 && repeat < 1000)
+				at += (repeat + 1) * after;
+		}
+	}
+	if (nnone)
+		printf("%-12s not required on %s\n", first ? "acknowledge" : "", none);
 }
 
 /* The human view of a charter (the JSON above, from a file or the node). */
@@ -153,6 +277,7 @@ static void print_charter(const json_t *j)
 	printf("kinds        %s\n", buf);
 	join(buf, sizeof(buf), json_object_get(j, "lanes"));
 	printf("precedences  %s\n", buf);
+	print_policy(json_object_get(j, "policy"));
 }
 
 /* ---------------------------------------------------------------- submitting */
@@ -242,6 +367,197 @@ static int sign_write_submit(cli_ctx *ctx, pl_charter *c, const pl_trust *t, con
 	return 0;
 }
 
+/* ---------------------------------------------------------------- the policy file */
+
+/* A --policy file's rules: rules[lane] holds where have has bit (1u << lane). */
+struct policy {
+	pl_ack_rule rules[PL_LANE_COUNT];
+	unsigned have;
+};
+
+/* "FILE: PATH: what is wrong", exit code 2. */
+__attribute__((format(printf, 3, 4))) static int policy_bad(const char *file, const char *path,
+							    const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_text_clean(msg, false);
+	return cli_fail(CLI_EXIT_USAGE, "%s: %s: %s", file, path, msg);
+}
+
+/* Every key of o is one of the NULL-terminated names; else the bad one. */
+static const char *unknown_key(const json_t *o, const char *const *names)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)o, k, v)
+	{
+		size_t i = 0;
+		while (names[i] && strcmp(names[i], k) != 0)
+			i++;
+		if (!names[i])
+			return k;
+	}
+	return NULL;
+}
+
+/* o[key] as a whole number in lo..hi. */
+static bool json_bounded(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
+			 uint32_t *out)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return false;
+	*out = (uint32_t)json_integer_value(v);
+	return true;
+}
+
+static int policy_level(const char *file, const char *at, const json_t *o, pl_ack_level *l)
+{
+	static const char *const keys[] = {"notify", "after", "repeat", NULL};
+	char path[256], shown[48];
+	if (!json_is_object(o))
+		return policy_bad(file, at, "must be an object with notify, after and repeat");
+	const char *bad = unknown_key(o, keys);
+	if (bad) {
+		cli_text_copy(shown, sizeof(shown), bad, false);
+		snprintf(path, sizeof(path), "%s.%s", at, shown);
+		return policy_bad(file, path, "unknown field (a level has notify, after, repeat)");
+	}
+	const json_t *notify = json_object_get(o, "notify");
+	snprintf(path, sizeof(path), "%s.notify", at);
+	if (!json_is_array(notify) || json_array_size(notify) < 1 ||
+	    json_array_size(notify) > PL_ACK_TARGETS_MAX)
+		return policy_bad(file, path,
+				  "must be an array of 1..%d targets (\"id:ID\" or \"role:ROLE\")",
+				  PL_ACK_TARGETS_MAX);
+	size_t j;
+	json_t *t;
+	json_array_foreach(notify, j, t)
+	{
+		snprintf(path, sizeof(path), "%s.notify[%zu]", at, j);
+		const char *s = json_string_value(t);
+		if (!s)
+			return policy_bad(file, path, "must be a text \"id:ID\" or \"role:ROLE\"");
+		if (!pl_ack_target_is_valid(s)) {
+			cli_text_copy(shown, sizeof(shown), s, false);
+			return policy_bad(file, path,
+					  "'%s' is not id:ID or role:ROLE (names: a-z 0-9 . _ -)",
+					  shown);
+		}
+		for (size_t k = 0; k < j; k++)
+			if (strcmp(l->targets[k], s) == 0)
+				return policy_bad(file, path, "'%s' is listed twice", s);
+		memcpy(l->targets[j], s, strlen(s) + 1);
+		l->ntargets = j + 1;
+	}
+	snprintf(path, sizeof(path), "%s.after", at);
+	if (!json_bounded(o, "after", 1, PL_ACK_AFTER_MAX, &l->after))
+		return policy_bad(file, path, "must be 1..%d (seconds)", PL_ACK_AFTER_MAX);
+	snprintf(path, sizeof(path), "%s.repeat", at);
+	if (!json_bounded(o, "repeat", 0, PL_ACK_REPEAT_MAX, &l->repeat))
+		return policy_bad(file, path, "must be 0..%d (alerts after the first)",
+				  PL_ACK_REPEAT_MAX);
+	return 0;
+}
+
+/*
+ * Read the --policy FILE: {"FLASH": {"ack": S, "levels": [{"notify": [...],
+ * "after": S, "repeat": N}, ...]}, ...}, precedence names in any case, each
+ * an allowed one (lanes).  Errors name the JSON path of the bad field.
+ */
+static int policy_read(const char *file, unsigned lanes, struct policy *p)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = cli_read_file(file, POLICY_FILE_MAX, &buf, &len);
+	if (rc)
+		return rc;
+	json_error_t err;
+	json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &err);
+	free(buf);
+	if (!j)
+		return cli_fail(CLI_EXIT_USAGE, "%s:%d: not JSON: %s", file, err.line, err.text);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return cli_fail(CLI_EXIT_USAGE,
+				"%s: the policy must be a JSON object of precedences (FLASH, "
+				"IMMEDIATE, PRIORITY, ROUTINE)",
+				file);
+	}
+	static const char *const keys[] = {"ack", "levels", NULL};
+	const char *name;
+	json_t *r;
+	char at[64], path[128], shown[48];
+	json_object_foreach(j, name, r)
+	{
+		pl_lane lane;
+		cli_text_copy(shown, sizeof(shown), name, false);
+		if (pl_lane_parse(name, &lane) != 0) {
+			rc = policy_bad(
+			    file, shown,
+			    "not a precedence: use FLASH, IMMEDIATE, PRIORITY or ROUTINE");
+			break;
+		}
+		if ((p->have >> lane) & 1u) {
+			rc = policy_bad(file, shown, "%s is given twice", pl_lane_name(lane));
+			break;
+		}
+		if (!((lanes >> lane) & 1u)) {
+			rc =
+			    policy_bad(file, shown,
+				       "the charter does not allow this precedence (add --lane %s)",
+				       pl_lane_name(lane));
+			break;
+		}
+		snprintf(at, sizeof(at), "%s", shown);
+		pl_ack_rule *rule = &p->rules[lane];
+		if (!json_is_object(r)) {
+			rc = policy_bad(file, at, "must be an object with ack and levels");
+			break;
+		}
+		const char *bad = unknown_key(r, keys);
+		if (bad) {
+			cli_text_copy(shown, sizeof(shown), bad, false);
+			snprintf(path, sizeof(path), "%s.%s", at, shown);
+			rc = policy_bad(file, path, "unknown field (a rule has ack and levels)");
+			break;
+		}
+		snprintf(path, sizeof(path), "%s.ack", at);
+		if (!json_bounded(r, "ack", 1, PL_ACK_DEADLINE_MAX, &rule->ack)) {
+			rc = policy_bad(file, path, "must be 1..%d (seconds after sending)",
+					PL_ACK_DEADLINE_MAX);
+			break;
+		}
+		const json_t *levels = json_object_get(r, "levels");
+		snprintf(path, sizeof(path), "%s.levels", at);
+		if (!json_is_array(levels) || json_array_size(levels) < 1 ||
+		    json_array_size(levels) > PL_ACK_LEVELS_MAX) {
+			rc = policy_bad(file, path, "must be an array of 1..%d levels",
+					PL_ACK_LEVELS_MAX);
+			break;
+		}
+		size_t i;
+		json_t *lv;
+		json_array_foreach(levels, i, lv)
+		{
+			snprintf(path, sizeof(path), "%s.levels[%zu]", at, i);
+			rc = policy_level(file, path, lv, &rule->levels[i]);
+			if (rc)
+				break;
+			rule->nlevels = i + 1;
+		}
+		if (rc)
+			break;
+		p->have |= 1u << lane;
+	}
+	json_decref(j);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- propose */
 
 #define MAX_FILES PL_CHARTER_MEMBERS_MAX
@@ -322,10 +638,11 @@ int cmd_channel_propose(cli_ctx *ctx, int argc, char **argv)
 					     {"kind", required_argument, NULL, 'k'},
 					     {"lane", required_argument, NULL, 'l'},
 					     {"version", required_argument, NULL, 'v'},
+					     {"policy", required_argument, NULL, 'p'},
 					     {"out", required_argument, NULL, 'o'},
 					     {"submit", no_argument, NULL, 'S'},
 					     {NULL, 0, NULL, 0}};
-	const char *name = NULL, *out = NULL;
+	const char *name = NULL, *out = NULL, *policy_file = NULL;
 	const char *member[PL_CHARTER_MEMBERS_MAX], *files[MAX_FILES];
 	const char *states[PL_CHARTER_STATES_MAX + 1], *kinds[PL_CHARTER_KINDS_MAX];
 	size_t nmember = 0, nfiles = 0, nstates = 0, nkinds = 0;
@@ -340,6 +657,9 @@ int cmd_channel_propose(cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'p':
+			policy_file = optarg;
 			break;
 		case 'S':
 			submit = true;
@@ -409,10 +729,22 @@ int cmd_channel_propose(cli_ctx *ctx, int argc, char **argv)
 		for (unsigned l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++)
 			lanes |= 1u << l;
 
+	struct policy *pol = calloc(1, sizeof(*pol));
+	if (!pol)
+		return cli_fail(CLI_EXIT_FAIL, "out of memory");
+	if (policy_file) {
+		rc = policy_read(policy_file, lanes, pol);
+		if (rc) {
+			free(pol);
+			return rc;
+		}
+	}
 	pl_trust *t = NULL;
 	rc = cli_load_trust(ctx, &t);
-	if (rc)
+	if (rc) {
+		free(pol);
 		return rc;
+	}
 	struct members *m = calloc(1, sizeof(*m));
 	pl_charter c;
 	memset(&c, 0, sizeof(c));
@@ -494,6 +826,9 @@ int cmd_channel_propose(cli_ctx *ctx, int argc, char **argv)
 	    .nkinds = nkinds,
 	    .lanes = lanes,
 	};
+	for (unsigned l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++)
+		if ((pol->have >> l) & 1u)
+			spec.rules[l] = &pol->rules[l];
 	rc = pl_charter_build(&spec, t, &c);
 	if (rc) {
 		rc = cli_err(rc, "building the charter");
@@ -514,6 +849,7 @@ out:
 	if (m)
 		members_free(m);
 	free(m);
+	free(pol);
 	pl_trust_free(t);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "http.h"
 #include "parley/err.h"
 #include "parley/file.h"
 #include "parley/time.h"
@@ -230,17 +231,55 @@ int cmd_official_issue(cli_ctx *ctx, int argc, char **argv)
 
 /* ---------------------------------------------------------------- status changes */
 
+/*
+ * Hand the new signed status list to the state's node (POST
+ * /v1/status-lists), which enforces it at once and passes it to every
+ * peer.  A node that cannot be reached is not an error of the command (the
+ * change is made and saved; administration works offline): it is said, with
+ * what to do.  A node that refuses the list is.  0 or an exit code.
+ */
+static int push_status(cli_ctx *ctx, const uint8_t *buf, size_t len, bool must)
+{
+	cli_node *n = NULL;
+	int rc = cli_node_open(ctx, 0, &n);
+	if (rc) {
+		fprintf(stderr, "parley: the status list is saved in the home folder, but no node "
+				"took it: run `parley official push` once the node is up\n");
+		return must ? rc : 0;
+	}
+	char *b64 = malloc(pl_b64_len(len));
+	json_t *req = NULL;
+	if (!b64)
+		rc = cli_fail(CLI_EXIT_FAIL, "out of memory");
+	if (!rc) {
+		pl_b64_encode(b64, buf, len);
+		req = json_pack("{s:s}", "status_list", b64);
+		rc = cli_node_call(n, "POST", "/v1/status-lists", req,
+				   "handing the status list to the node", NULL, NULL);
+	}
+	if (!rc && !ctx->json)
+		printf("  node %s took it and passes it to its peers\n", cli_node_name(n));
+	json_decref(req);
+	free(b64);
+	cli_node_free(n);
+	return rc;
+}
+
 static int change_status(cli_ctx *ctx, int argc, char **argv, pl_status to)
 {
 	static const struct option opts[] = {{"reason", required_argument, NULL, 'r'},
 					     {"at", required_argument, NULL, 'a'},
+					     {"no-push", no_argument, NULL, 'n'},
 					     {NULL, 0, NULL, 0}};
 	const char *reason = "";
 	int64_t at = ctx->now;
+	bool push = true;
 	int opt;
 	while ((opt = cli_next_opt(argc, argv, opts)) != -1) {
 		if (opt == 'r')
 			reason = optarg;
+		else if (opt == 'n')
+			push = false;
 		else if (opt == 'a') {
 			if (cli_parse_time(ctx, "--at", optarg, &at))
 				return CLI_EXIT_USAGE;
@@ -295,9 +334,10 @@ static int change_status(cli_ctx *ctx, int argc, char **argv, pl_status to)
 		if (rc)
 			rc = cli_err(rc, "saving the status list");
 	}
-	free(buf);
-	if (rc)
+	if (rc) {
+		free(buf);
 		goto out;
+	}
 	char when[PL_TIME_LEN];
 	pl_time_format(when, at);
 	if (ctx->json)
@@ -309,8 +349,35 @@ static int change_status(cli_ctx *ctx, int argc, char **argv, pl_status to)
 		printf("%s %s@%s (%s, %s) effective %s%s%s\n  status list version %llu -> %s\n",
 		       pl_status_name(to), id, c.state, c.name, c.title, when,
 		       *reason ? ": " : "", reason, (unsigned long long)sl.version, path);
+	if (!rc && push)
+		rc = push_status(ctx, buf, len, false);
+	free(buf);
 out:
 	pl_status_list_clear(&sl);
+	return rc;
+}
+
+int cmd_official_push(cli_ctx *ctx, int argc, char **argv)
+{
+	int rc = cli_no_args(argc, argv);
+	if (!rc)
+		rc = cli_open_home(ctx);
+	if (rc)
+		return rc;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rc = pl_store_get(ctx->store, KIND_STATUS, ctx->self.name, &buf, &len);
+	if (rc == PL_ERR_NOT_FOUND)
+		return cli_fail(CLI_EXIT_NOTFOUND,
+				"%s has no status list yet: nothing was suspended, recalled, "
+				"restored or revoked",
+				ctx->self.name);
+	if (rc)
+		return cli_err(rc, "reading the status list");
+	rc = push_status(ctx, buf, len, true);
+	free(buf);
+	if (!rc && ctx->json)
+		rc = cli_print_json(json_pack("{s:b}", "pushed", 1));
 	return rc;
 }
 

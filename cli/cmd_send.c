@@ -225,6 +225,39 @@ static int next_seq(cli_node *n, const char *ch, pl_lane lane, pl_env *e)
 	return 0;
 }
 
+int cli_send_body(cli_ctx *ctx, cli_node *n, const cli_send_spec *sp)
+{
+	pl_env e;
+	memset(&e, 0, sizeof(e));
+	int rc = next_seq(n, sp->channel, sp->lane, &e);
+	if (rc)
+		return rc;
+	if (sp->ref) {
+		memcpy(e.ref, sp->ref, PL_HASH_BYTES);
+		e.has_ref = true;
+	}
+	e.has_ackby = sp->has_ackby;
+	e.ackby = sp->ackby;
+	snprintf(e.ch, sizeof(e.ch), "%s", sp->channel);
+	snprintf(e.state, sizeof(e.state), "%s", cli_node_state(n));
+	snprintf(e.author, sizeof(e.author), "%s", cli_node_official(n));
+	snprintf(e.kind, sizeof(e.kind), "%s", sp->kind);
+	e.at = ctx->now;
+	e.lane = sp->lane;
+	e.body = sp->body;
+	e.body_len = sp->body_len;
+	uint8_t *env = NULL;
+	size_t elen = 0;
+	rc = pl_env_sign(&e, cli_node_key(n), &env, &elen);
+	if (rc)
+		return cli_err(rc, "signing the envelope");
+	if (sp->id_out)
+		pl_env_id(sp->id_out, env, elen);
+	rc = submit(ctx, n, env, elen);
+	free(env);
+	return rc;
+}
+
 int cmd_send(cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -61,25 +61,32 @@ static const cli_cmd commands[] = {
 	 "  --out FILE         also write the credential to FILE\n"
 	 "  --force            re-issue an existing id (e.g. a new key)\n",
 	 cmd_official_issue},
-	{"official", "suspend", "ID [--reason TEXT] [--at TIME]",
+	{"official", "suspend", "ID [--reason TEXT] [--at TIME] [--no-push]",
 	 "suspend a credential (temporarily; restore lifts it)",
 	 "  --reason TEXT      why (kept in the signed status list)\n"
-	 "  --at TIME          when it takes effect (default now)\n",
+	 "  --at TIME          when it takes effect (default now)\n"
+	 "  --no-push          do not hand the new status list to the node (--node)\n",
 	 cmd_official_suspend},
-	{"official", "recall", "ID [--reason TEXT] [--at TIME]",
+	{"official", "recall", "ID [--reason TEXT] [--at TIME] [--no-push]",
 	 "recall an official (an ambassador leaves post); what they signed before stays valid",
 	 "  --reason TEXT      why (kept in the signed status list)\n"
-	 "  --at TIME          when it takes effect (default now)\n",
+	 "  --at TIME          when it takes effect (default now)\n"
+	 "  --no-push          do not hand the new status list to the node (--node)\n",
 	 cmd_official_recall},
-	{"official", "restore", "ID [--reason TEXT] [--at TIME]",
+	{"official", "push", "",
+	 "hand the state's latest signed status list to its node again (the node passes it on)",
+	 "", cmd_official_push},
+	{"official", "restore", "ID [--reason TEXT] [--at TIME] [--no-push]",
 	 "restore a suspended or recalled official",
 	 "  --reason TEXT      why (kept in the signed status list)\n"
-	 "  --at TIME          when it takes effect (default now)\n",
+	 "  --at TIME          when it takes effect (default now)\n"
+	 "  --no-push          do not hand the new status list to the node (--node)\n",
 	 cmd_official_restore},
-	{"official", "revoke", "ID [--reason TEXT] [--at TIME]",
+	{"official", "revoke", "ID [--reason TEXT] [--at TIME] [--no-push]",
 	 "revoke a credential for good (e.g. a lost key); cannot be undone",
 	 "  --reason TEXT      why (kept in the signed status list)\n"
-	 "  --at TIME          when it takes effect; may be in the past for a compromised key\n",
+	 "  --at TIME          when it takes effect; may be in the past for a compromised key\n"
+	 "  --no-push          do not hand the new status list to the node (--node)\n",
 	 cmd_official_revoke},
 	{"official", "list", "[--at TIME]", "list this state's officials and their status",
 	 "  --at TIME          status at TIME instead of now\n", cmd_official_list},
@@ -134,7 +141,9 @@ static const cli_cmd commands[] = {
 	 "                       (repeatable; default: all four)\n"
 	 "  --version N          the charter's version (default 1; a change needs a higher one)\n"
 	 "  --out FILE           write the signed charter to FILE\n"
-	 "  --submit             also hand it to the node (acting as --as with --key)\n",
+	 "  --submit             also hand it to the node (acting as --as with --key)\n"
+	 "  --policy FILE        acknowledgement deadlines and escalation per precedence, from\n"
+	 "                       a JSON file (docs/cli.md; default: FLASH 10m, IMMEDIATE 1h)\n",
 	 cmd_channel_propose},
 	{"channel", "sign", "(FILE | --from-node NAME) [--out FILE] [--submit]",
 	 "show a proposed charter, then add this state's root signature to it",
@@ -180,6 +189,59 @@ static const cli_cmd commands[] = {
 	 "  --count N          stop after N events\n"
 	 "  --timeout S        stop after S seconds (exit 1 if --count was not reached)\n",
 	 cmd_watch},
+	{NULL, "ack", "ID [--read]",
+	 "acknowledge an envelope (signed by you; stops its escalation), or mark it read",
+	 "  ID                 the envelope's id: 64 hex digits\n"
+	 "  --read             send a read receipt instead of an acknowledgement\n",
+	 cmd_ack},
+	{NULL, "pending", "",
+	 "what your state must still acknowledge, with the time left and escalations", "",
+	 cmd_pending},
+	{"report", "incident",
+	 "--channel C (--json-file F | --time T --lat D --lon D --datum X --place P --category K "
+	 "--severity N --description TEXT [options])",
+	 "report a border incident (a structured form, checked here and by every node)",
+	 "  --channel C        the channel\n"
+	 "  --precedence P     default FLASH\n"
+	 "  --ack-by TIME      an acknowledgement deadline earlier than the charter's\n"
+	 "  --json-file F      the whole form as JSON (docs/form-incident.md; - for stdin)\n"
+	 "  --time T           when it happened (RFC 3339, a date, or -2h)\n"
+	 "  --lat D, --lon D   position in decimal degrees (at most 6 decimals)\n"
+	 "  --datum X          WGS84, ETRS89, ED50, NAD83 or Kalianpur1962\n"
+	 "  --place P          a place name\n"
+	 "  --category K       armed-incursion, cross-border-fire, militant-movement,\n"
+	 "                     smuggling, airspace-violation or other\n"
+	 "  --severity N       1 (minor) to 5 (grave)\n"
+	 "  --killed N, --injured N, --missing N   casualties, where known\n"
+	 "  --description TEXT what happened\n"
+	 "  --action TEXT      the action requested of the other state\n"
+	 "  --ref-id R         the reporting post's own reference\n",
+	 cmd_report_incident},
+	{"request", "new",
+	 "--channel C --to STATE --type T --subject S --summary TEXT [options]",
+	 "make a cooperation request to another state (extradition, legal assistance, ...)",
+	 "  --channel C        the channel\n"
+	 "  --to STATE         the state asked to decide\n"
+	 "  --type T           extradition, mutual-legal-assistance, consular-access or\n"
+	 "                     information\n"
+	 "  --subject S        one line\n"
+	 "  --summary TEXT     the request\n"
+	 "  --legal-basis TEXT the treaty or law invoked\n"
+	 "  --due TIME         when an answer is needed\n"
+	 "  --precedence P     default PRIORITY\n"
+	 "  --json-file F      the whole form as JSON instead (docs/form-request.md)\n",
+	 cmd_request_new},
+	{"request", "step", "ID --to STATUS [--note TEXT]",
+	 "move a request on: acknowledged, under-review, granted, partially-granted, refused "
+	 "(the requested state) or withdrawn (the requesting state)",
+	 "  --to STATUS        the new status\n"
+	 "  --note TEXT        why, or what is granted\n"
+	 "  --precedence P     default PRIORITY\n",
+	 cmd_request_step},
+	{"request", "show", "ID", "a request, its status and its full history", "",
+	 cmd_request_show},
+	{"request", "list", "--channel C", "the requests on a channel and their status",
+	 "  --channel C        the channel\n", cmd_request_list},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

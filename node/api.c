@@ -76,6 +76,13 @@ enum route_id {
 	R_LOG,
 	R_LOG_PROOF,
 	R_LOG_EXPORT,
+	R_PENDING,
+	R_REQUESTS,
+	R_REQUEST,
+	R_STATEMENTS,
+	R_STATEMENT,
+	R_STMT_BUNDLE,
+	R_STATUS_POST,
 	R_COUNT, /* also: no route matched */
 };
 
@@ -154,7 +161,8 @@ typedef struct rq {
 	struct evhttp_request *req;
 	enum route_id route;
 	int64_t now;
-	const char *arg; /* the {placeholder} path segment, if the route has one */
+	const char *arg;  /* the first {placeholder} path segment, if the route has one */
+	const char *arg2; /* the second, if it has two */
 	char path[PATH_MAX_LEN];
 	const char *seg[SEGS_MAX];
 	size_t nseg;
@@ -340,6 +348,19 @@ static void reply_unauthorized(rq *r, enum auth_fail why, const char *detail)
 {
 	r->a->auth_failures[why]++;
 	reply_code(r, 401, PL_ERR_AUTH, detail);
+}
+
+/* find_official said no: say why (not issued, expired, suspended, recalled
+ * since when, revoked), as the backend's detail has it. */
+static void inactive(rq *r)
+{
+	char d[320];
+	const char *why = pl_err_detail();
+	if (*why)
+		snprintf(d, sizeof(d), "unknown or inactive official: %s", why);
+	else
+		snprintf(d, sizeof(d), "unknown or inactive official");
+	reply_unauthorized(r, AF_UNKNOWN_OFFICIAL, d);
 }
 
 /* Send body (taken) as JSON; NULL body means the node ran out of memory. */
@@ -713,7 +734,7 @@ static void h_challenge(rq *r)
 	pl_cred cred;
 	pl_err_clear_detail();
 	if (a->be.find_official(a->be_ctx, state, id, r->now, &cred) != 0) {
-		reply_unauthorized(r, AF_UNKNOWN_OFFICIAL, "unknown or inactive official");
+		inactive(r);
 		goto out;
 	}
 	challenge *c = &a->ch[a->ch_next];
@@ -796,7 +817,7 @@ static void h_token(rq *r)
 	pl_cred cred;
 	pl_err_clear_detail();
 	if (a->be.find_official(a->be_ctx, state, id, r->now, &cred) != 0) {
-		reply_unauthorized(r, AF_UNKNOWN_OFFICIAL, "unknown or inactive official");
+		inactive(r);
 		goto wipe;
 	}
 	char canon[64], msg[512];
@@ -1072,6 +1093,127 @@ static void h_log_export(rq *r)
 	reply_backend(r, j, code);
 }
 
+/* ================================================================ officials' work */
+
+/* A view of the backend: code is an HTTP status (404, 409, 500) or a pl_err. */
+static void reply_view(rq *r, json_t *j, int code)
+{
+	if (j || code <= 0) {
+		reply_backend(r, j, code);
+		return;
+	}
+	int err = code == 404 ? PL_ERR_NOT_FOUND : code == 409 ? PL_ERR_CONFLICT : PL_ERR_STORE;
+	const char *d = pl_err_detail();
+	reply_code(r, code, err,
+		   *d ? d : code == 404 ? "not found" : code == 409 ? "not adopted" : "store failure");
+}
+
+static bool has_view(rq *r)
+{
+	if (r->a->be.view)
+		return true;
+	reply_code(r, 404, PL_ERR_NOT_FOUND, "this node keeps no records of officials' work");
+	return false;
+}
+
+static void view(rq *r, const char *what, const char *a1, const char *a2)
+{
+	if (!has_view(r))
+		return;
+	int code = 0;
+	pl_err_clear_detail();
+	json_t *j = r->a->be.view(r->a->be_ctx, what, a1, a2, r->now, &code);
+	reply_view(r, j, code);
+}
+
+static void h_pending(rq *r)
+{
+	view(r, "pending", r->state, r->id);
+}
+
+static void h_requests(rq *r)
+{
+	const char *ch = channel_arg(r);
+	if (ch)
+		view(r, "requests", ch, NULL);
+}
+
+static void h_request(rq *r)
+{
+	uint8_t id[PL_HASH_BYTES];
+	size_t n = 0;
+	if (strlen(r->arg) != 2 * PL_HASH_BYTES ||
+	    pl_hex_decode(id, sizeof(id), &n, r->arg, strlen(r->arg)) != 0 || n != sizeof(id)) {
+		reply_bad_request(r, "a request id is the request envelope's id: 64 hex digits");
+		return;
+	}
+	view(r, "request", r->arg, NULL);
+}
+
+static void h_statements(rq *r)
+{
+	struct evkeyvalq kv;
+	if (!parse_query(r, &kv)) {
+		reply_bad_request(r, "malformed query string");
+		return;
+	}
+	const char *ch = evhttp_find_header(&kv, "channel");
+	if (!ch || !pl_name_is_valid(ch))
+		reply_bad_request(r, "give the channel: /v1/statements?channel=NAME");
+	else
+		view(r, "statements", ch, NULL);
+	evhttp_clear_headers(&kv);
+}
+
+static bool stmt_args(rq *r)
+{
+	if (pl_name_is_valid(r->arg) && r->arg2 && pl_name_is_valid(r->arg2))
+		return true;
+	reply_bad_request(r, "a channel and a statement id are names: 1-63 of a-z 0-9 . _ -");
+	return false;
+}
+
+static void h_statement(rq *r)
+{
+	if (stmt_args(r))
+		view(r, "statement", r->arg, r->arg2);
+}
+
+static void h_stmt_bundle(rq *r)
+{
+	if (stmt_args(r))
+		view(r, "bundle", r->arg, r->arg2);
+}
+
+static void h_status_post(rq *r)
+{
+	api *a = r->a;
+	if (!a->be.submit_status) {
+		reply_code(r, 404, PL_ERR_NOT_FOUND, "this node takes no status lists");
+		return;
+	}
+	json_t *body = read_json_body(r);
+	if (!body)
+		return;
+	uint8_t *p = NULL;
+	size_t len = 0;
+	if (!field_b64(r, body, "status_list", API_MAX_CHARTER, &p, &len))
+		goto out;
+	char reason[256] = "";
+	pl_err_clear_detail();
+	int rc = a->be.submit_status(a->be_ctx, p, len, reason, sizeof(reason));
+	if (rc != 0) {
+		int status = server_status(rc);
+		reason[sizeof(reason) - 1] = '\0';
+		reply_code(r, status ? status : 422, rc, reason[0] ? reason : backend_detail(rc));
+		goto out;
+	}
+	reply_json(r, 202, json_pack("{s:b}", "accepted", 1));
+out:
+	free(p);
+	json_decref(body);
+}
+
 static void h_charter_get(rq *r)
 {
 	const char *ch = channel_arg(r);
@@ -1253,6 +1395,8 @@ static const char *const route_label[R_COUNT + 1] = {
     "envelopes_post", "envelope_get", "channels",       "channel_envelopes",
     "channel_next",   "status",       "charters_post",  "charter_get",
     "events",         "log",          "log_proof",      "log_export",
+    "pending",        "requests",     "request",        "statements",
+    "statement",      "statement_bundle", "status_lists_post",
     "unknown",
 };
 
@@ -1326,6 +1470,13 @@ static const api_route_info route_info[R_COUNT] = {
     [R_LOG] = {"GET", "/v1/log", true},
     [R_LOG_PROOF] = {"GET", "/v1/log/proof/{id}", true},
     [R_LOG_EXPORT] = {"GET", "/v1/log/export", true},
+    [R_PENDING] = {"GET", "/v1/pending", true},
+    [R_REQUESTS] = {"GET", "/v1/channels/{name}/requests", true},
+    [R_REQUEST] = {"GET", "/v1/requests/{id}", true},
+    [R_STATEMENTS] = {"GET", "/v1/statements", true},
+    [R_STATEMENT] = {"GET", "/v1/statements/{channel}/{stmt}", true},
+    [R_STMT_BUNDLE] = {"GET", "/v1/statements/{channel}/{stmt}/bundle", true},
+    [R_STATUS_POST] = {"POST", "/v1/status-lists", false}, /* signed by the root */
 };
 
 static const handler_fn route_fn[R_COUNT] = {
@@ -1334,7 +1485,9 @@ static const handler_fn route_fn[R_COUNT] = {
     [R_CHANNELS] = h_channels, [R_CH_PAGE] = h_ch_page,           [R_CH_NEXT] = h_ch_next,
     [R_STATUS] = h_status,     [R_CHARTER_POST] = h_charter_post, [R_CHARTER_GET] = h_charter_get,
     [R_EVENTS] = h_events,     [R_LOG] = h_log,                   [R_LOG_PROOF] = h_log_proof,
-    [R_LOG_EXPORT] = h_log_export,
+    [R_LOG_EXPORT] = h_log_export, [R_PENDING] = h_pending,       [R_REQUESTS] = h_requests,
+    [R_REQUEST] = h_request,       [R_STATEMENTS] = h_statements, [R_STATEMENT] = h_statement,
+    [R_STMT_BUNDLE] = h_stmt_bundle, [R_STATUS_POST] = h_status_post,
 };
 
 const api_route_info *api_routes(size_t *n)
@@ -1364,8 +1517,9 @@ static bool split_path(rq *r, const char *path)
 	}
 }
 
-/* Does pattern match r's segments?  *arg receives the placeholder segment. */
-static bool route_matches(const rq *r, const char *pattern, const char **arg)
+/* Does pattern match r's segments?  *arg and *arg2 (both NULL on entry)
+ * receive the placeholder segments in order. */
+static bool route_matches(const rq *r, const char *pattern, const char **arg, const char **arg2)
 {
 	const char *p = pattern + 1;
 	size_t i = 0;
@@ -1376,7 +1530,10 @@ static bool route_matches(const rq *r, const char *pattern, const char **arg)
 		if (plen > 1 && p[0] == '{') {
 			if (!*s)
 				return false;
-			*arg = s;
+			if (*arg)
+				*arg2 = s;
+			else
+				*arg = s;
 		} else if (strlen(s) != plen || memcmp(s, p, plen) != 0) {
 			return false;
 		}
@@ -1408,8 +1565,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	bool path_known = false;
 	if (split_path(&r, path)) {
 		for (int i = 0; i < R_COUNT; i++) {
-			const char *ph = NULL;
-			if (!route_matches(&r, route_info[i].path, &ph))
+			const char *ph = NULL, *ph2 = NULL;
+			if (!route_matches(&r, route_info[i].path, &ph, &ph2))
 				continue;
 			path_known = true;
 			bool is_get = strcmp(route_info[i].method, "GET") == 0;
@@ -1419,6 +1576,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 			if (ok) {
 				r.route = (enum route_id)i;
 				r.arg = ph;
+				r.arg2 = ph2;
 				break;
 			}
 			size_t used = strlen(allow);

@@ -108,6 +108,17 @@ typedef struct api_backend {
 	 * pl_err (and done is not called). */
 	int (*submit_async)(void *be, const uint8_t *env, size_t len, int64_t now,
 			    node_submit_fn done, void *arg);
+	/* Optional: officials' work (docs/api.md).  what is "pending" (a1, a2:
+	 * the authenticated official's state and id), "requests" (a1 channel),
+	 * "request" (a1 the request id, hex), "statements" (a1 channel),
+	 * "statement" and "bundle" (a1 channel, a2 statement).  NULL with
+	 * *code an HTTP status (404, 409, 500) or a pl_err. */
+	json_t *(*view)(void *be, const char *what, const char *a1, const char *a2, int64_t now,
+			int *code);
+	/* Optional: take a signed status list of this node's state (or any
+	 * pinned one) and pass it on to the peers.  0, or a pl_err with a
+	 * one-line reason. */
+	int (*submit_status)(void *be, const uint8_t *p, size_t n, char *reason, size_t rlen);
 } api_backend;
 
 /* Settings; a zeroed struct gives the defaults shown. */

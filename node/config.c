@@ -160,6 +160,8 @@ static const key_spec node_keys[] = {
     {"commit_batch", K_U32, CFG(commit_batch), 1, 65536, false},
     {"max_envelope", K_U32, CFG(max_envelope), 1024, 64 * 1024 * 1024, false},
     {"store_check", K_CHECK, CFG(store_check), 0, 0, false},
+    {"escalate_command", K_PATH, CFG(escalate_command), 0, 0, false},
+    {"feed", K_ADDR_LOCAL, CFG(feed), 0, 0, false},
 };
 static const key_spec link_keys[] = {
     {"ping_interval", K_U32, CFG(link.ping_interval_ms), 100, 600000, false},
@@ -831,6 +833,7 @@ void node_config_free(node_config *c)
 	free(c->path);
 	free(c->home);
 	free(c->data);
+	free(c->escalate_command);
 	free(c->state_db);
 	free(c->key_file);
 	free(c->rec_file);

@@ -78,6 +78,8 @@ typedef struct node_config {
 	uint32_t commit_batch;
 	uint32_t max_envelope; /* bytes */
 	node_check_level store_check;
+	char *escalate_command;        /* run on each escalation alert, or NULL */
+	char feed[NODE_ADDR_MAX + 1];  /* the public statement feed's address, or "" */
 
 	/* [link] */
 	node_link_conf link;

@@ -22,6 +22,8 @@
 
 #include "check.h"
 #include "core_int.h"
+#include "stmt.h"
+#include "work.h"
 #include "parley/err.h"
 #include "parley/file.h"
 #include "parley/time.h"
@@ -435,6 +437,7 @@ void core_batch_flush(node_core *n)
 		node_log(NODE_LOG_ERROR, "commit failed", "reason=%s envelopes=%zu",
 			 pl_err_detail(), n->npend);
 	batch_answer(n, rc);
+	work_flush(n, rc == 0);
 }
 
 int core_begin(node_core *n)
@@ -491,6 +494,8 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 	if (!rc)
 		rc = nstore_seq_set(n->db, env->state, env->author, env->ch, (int)env->lane,
 				    env->seq, res->id);
+	if (!rc)
+		rc = work_apply(n, env, res->id, now);
 	for (size_t i = 0; !rc && ch && i < ch->nstates; i++) {
 		if (strcmp(ch->states[i], n->self.name) == 0)
 			continue;
@@ -545,6 +550,8 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 				 "this node accepts envelopes of %s's officials only; %s@%s must "
 				 "submit to their own state's node",
 				 n->self.name, env.author, env.state);
+	if (!rc)
+		rc = work_check(n, &env);
 	if (rc) {
 		res.code = rc;
 		snprintf(res.reason, sizeof(res.reason), "%s", pl_err_detail());
@@ -574,6 +581,7 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 		nstore_rollback(n->db);
 		n->batch_open = false;
 		batch_answer(n, rc);
+		work_flush(n, false);
 		return rc;
 	}
 	uint32_t max = n->cfg->commit_batch ? n->cfg->commit_batch : 256;
@@ -637,10 +645,10 @@ static json_t *charter_json(const core_charter *h)
 							 "id", m->id, "name", m->name, "title",
 							 m->title));
 	}
-	return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:b}", "name", c->name, "version",
+	return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:b}", "name", c->name, "version",
 			 (json_int_t)c->version, "states", states, "signed_by", signed_by, "kinds",
-			 kinds, "lanes", lanes_json(c->lanes), "members", members, "complete",
-			 h->complete);
+			 kinds, "lanes", lanes_json(c->lanes), "policy", work_policy_json(c),
+			 "members", members, "complete", h->complete);
 }
 
 json_t *node_channels_json(node_core *n)
@@ -709,6 +717,8 @@ json_t *core_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *c
 		hex(rf, env.ref);
 		json_object_set_new(j, "ref", json_string(rf));
 	}
+	if (j)
+		json_object_set_new(j, "receipts", work_acks_json(n, id));
 	free(b64);
 	pl_env_clear(&env);
 	free(buf);
@@ -916,6 +926,8 @@ int node_metrics_text(node_core *n, pl_buf *out)
 				   n->m.commits, n->m.commit_seconds_sum, n->m.commits);
 	if (!rc)
 		rc = witness_metrics_text(n, out);
+	if (!rc)
+		rc = work_metrics_text(n, out);
 	return rc;
 }
 
@@ -974,6 +986,71 @@ static int be_submit_charter(void *be, const uint8_t *p, size_t len, int64_t now
 	if (!rc)
 		peer_pump_all(n);
 	return rc;
+}
+
+static int be_submit_status(void *be, const uint8_t *p, size_t len, char *reason, size_t rlen)
+{
+	node_core *n = be;
+	pl_status_list l;
+	int rc = pl_status_list_open(p, len, n->trust, &l);
+	if (!rc && strcmp(l.state, n->self.name) != 0)
+		rc = pl_err_fail(PL_ERR_WRONG_STATE,
+				 "this node takes %s's status list only; %s's comes from its own "
+				 "node",
+				 n->self.name, l.state);
+	pl_status_list_clear(&l);
+	uint8_t *held = NULL;
+	size_t hlen = 0;
+	if (!rc && nstore_obj_get(n->db, NSTORE_STATUS, n->self.name, &held, &hlen) == 0 &&
+	    hlen == len && memcmp(held, p, len) == 0) {
+		free(held);
+		return 0; /* the list it holds, again: nothing to do */
+	}
+	free(held);
+	if (!rc)
+		rc = core_begin(n);
+	if (!rc) {
+		rc = core_take_status(n, p, len, NULL);
+		if (!rc)
+			core_commit_timed(n, &rc);
+		else
+			nstore_rollback(n->db);
+	}
+	if (rc)
+		snprintf(reason, rlen, "%s", pl_err_detail());
+	else
+		peer_pump_all(n);
+	return rc;
+}
+
+static json_t *be_view(void *be, const char *what, const char *a1, const char *a2, int64_t now,
+		       int *code)
+{
+	node_core *n = be;
+	if (strcmp(what, "pending") == 0)
+		return work_pending_json(n, now);
+	if (strcmp(what, "requests") == 0)
+		return work_requests_json(n, a1, code);
+	if (strcmp(what, "request") == 0) {
+		uint8_t id[PL_HASH_BYTES];
+		size_t got = 0;
+		nstore_meta m;
+		if (pl_hex_decode(id, sizeof(id), &got, a1, strlen(a1)) != 0 || got != sizeof(id) ||
+		    nstore_env_get(n->db, id, NULL, NULL, &m) != 0) {
+			*code = 404;
+			pl_err_fail(PL_ERR_NOT_FOUND, "no request %s on this node", a1);
+			return NULL;
+		}
+		return work_request_json(n, m.ch, a1, code);
+	}
+	if (strcmp(what, "statements") == 0)
+		return stmt_list_json(n, a1, code);
+	if (strcmp(what, "statement") == 0)
+		return stmt_json(n, a1, a2, code);
+	if (strcmp(what, "bundle") == 0)
+		return stmt_bundle_json(n, a1, a2, code);
+	*code = 404;
+	return NULL;
 }
 
 static json_t *be_charter(void *be, const char *name, int *code)
@@ -1039,6 +1116,8 @@ static api_backend core_backend = {
 	.log_proof = be_log_proof,
 	.log_export = be_log_export,
 	.submit_async = be_submit_async,
+	.view = be_view,
+	.submit_status = be_submit_status,
 };
 
 const api_backend *node_core_backend(void)
@@ -1175,6 +1254,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	peer_tick_all(arg);
 	witness_tick(arg);
+	work_tick(arg, core_now());
 }
 
 int node_core_start(node_core *n)

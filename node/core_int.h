@@ -80,6 +80,7 @@ typedef struct core_metrics {
 	double commit_seconds_sum;
 	uint64_t receipts_in, receipts_out;
 	uint64_t api_batches, api_batched; /* group commits of submissions, envelopes in them */
+	uint64_t escalations, acks, overdue, hook_failures; /* work.c */
 } core_metrics;
 
 /* Transcript alarms counted for /metrics, by peer and kind (since start). */
@@ -132,6 +133,11 @@ struct node_core {
 	bool batch_open;
 	struct event *commit_ev;
 	core_witness w;
+	/* officials' work (work.c, stmt.c): events noted inside a transaction,
+	 * published after its commit (JSON arrays, or NULL when none) */
+	json_t *work_events;
+	json_t *stmt_events;
+	struct feed *feed; /* the public feed (feed.c), or NULL */
 	bool stopping;
 };
 

@@ -578,6 +578,11 @@ int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_f
 
 /* ---------------------------------------------------------------- objects */
 
+int nstore_obj_del(nstore *s, int kind, const char *name)
+{
+	return pl_store_del(s->st, (uint32_t)kind, name);
+}
+
 int nstore_obj_put(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len)
 {
 	return pl_store_put(s->st, (uint32_t)kind, name, buf, len, 0);

@@ -124,8 +124,16 @@ enum {
 	NSTORE_TLOG_FROM = 122,
 	NSTORE_TLOG_ALARM = 123,
 	NSTORE_NODEREC = 125,
+	/* officials' work (node/work.c, node/stmt.c; docs/formats.md) */
+	NSTORE_REQUEST = 126, /* ch "/" hex(request id)  -> JSON: status, sides, history */
+	NSTORE_STMT = 127,    /* ch "/" stmt             -> JSON: versions, signatures, adoption */
+	NSTORE_ACKS = 128,    /* hex(id)                 -> JSON: reads and acks of an envelope */
+	NSTORE_DUE = 129,     /* %020 due "/" hex(id)    -> JSON: escalation state of an unacked envelope */
+	NSTORE_DUEIDX = 130,  /* hex(id)                 -> the NSTORE_DUE key it is filed under */
 };
 int nstore_obj_put(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len);
+/* PL_ERR_NOT_FOUND when absent. */
+int nstore_obj_del(nstore *s, int kind, const char *name);
 /* As put, but PL_ERR_EXISTS when name is already held (append-only records). */
 int nstore_obj_put_new(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len);
 int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t *len);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core_int.h"
+#include "work.h"
 #include "parley/err.h"
 
 #define OUT_HIGH (256 * 1024) /* stop writing to the transport above this */
@@ -340,6 +341,8 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 	if (!rc && (int)env.lane != (int)ev->item.lane)
 		rc = pl_err_fail(PL_ERR_PROTOCOL, "envelope of lane %d sent on lane %d",
 				 (int)env.lane, (int)ev->item.lane);
+	if (!rc)
+		rc = work_check(n, &env);
 	if (rc) {
 		/* Processed, not accepted: recorded and acknowledged so the link
 		 * moves on; the origin verified it too, so this is a policy
@@ -374,6 +377,8 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 	if (!rc)
 		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
 				    id);
+	if (!rc)
+		rc = work_apply(n, &env, id, meta.received);
 	pl_env_clear(&env);
 	if (!rc) {
 		char hx[2 * PL_HASH_BYTES + 1];
@@ -566,6 +571,7 @@ static void process_events(core_conn *cc)
 		else
 			nstore_rollback(n->db);
 		witness_flush(n, rc == 0);
+		work_flush(n, rc == 0);
 	}
 	if (rc) {
 		/* Nothing of the batch is stored: the peer will send it again. */

@@ -126,6 +126,41 @@ PL_EXPORT void pl_env_id(uint8_t out[PL_HASH_BYTES], const uint8_t *buf, size_t 
 #define PL_CHARTER_KINDS_MAX   32
 #define PL_CHARTER_MAX         (128 * 1024) /* charter payload bytes */
 
+/*
+ * Acknowledgement deadlines and escalation (the charter's optional
+ * "policy"; docs/formats.md gives the bytes and the semantics).  A rule
+ * for a lane says how long the receiving state has to acknowledge an
+ * envelope after its created time (an envelope's own ackby may make the
+ * deadline earlier, never later), and whom the receiving node alerts when
+ * it passes: level 1 first; again every `after` seconds, `repeat` more
+ * times; then level 2, and so on; after the last level's alerts the
+ * envelope stays overdue and nobody is alerted any more.  A target is
+ * "id:ID" (the receiving state's official with that credential id) or
+ * "role:ROLE" (every official of the receiving state holding that role).
+ */
+#define PL_ACK_LEVELS_MAX   8
+#define PL_ACK_TARGETS_MAX  16                /* per level */
+#define PL_ACK_TARGET_MAX   (PL_NAME_MAX + 6) /* "role:" + a name + NUL */
+#define PL_ACK_DEADLINE_MAX 2592000           /* ack: 1 s .. 30 days */
+#define PL_ACK_AFTER_MAX    604800            /* after: 1 s .. 7 days */
+#define PL_ACK_REPEAT_MAX   10                /* repeat: 0 .. 10 */
+
+typedef struct pl_ack_level {
+	char targets[PL_ACK_TARGETS_MAX][PL_ACK_TARGET_MAX]; /* distinct, in the given order */
+	size_t ntargets;                                     /* 1..PL_ACK_TARGETS_MAX */
+	uint32_t after;  /* seconds between this level's alerts, and before the next level */
+	uint32_t repeat; /* alerts after the first, 0..PL_ACK_REPEAT_MAX */
+} pl_ack_level;
+
+typedef struct pl_ack_rule {
+	uint32_t ack; /* deadline: seconds after the envelope's created time */
+	pl_ack_level levels[PL_ACK_LEVELS_MAX];
+	size_t nlevels; /* 1..PL_ACK_LEVELS_MAX */
+} pl_ack_rule;
+
+/* true for "id:NAME" and "role:NAME" with NAME a valid name (pl_name_is_valid). */
+PL_EXPORT bool pl_ack_target_is_valid(const char *s);
+
 /* What a new charter says; everything borrowed by pl_charter_build(). */
 typedef struct pl_charter_spec {
 	const char *name; /* the channel */
@@ -138,6 +173,10 @@ typedef struct pl_charter_spec {
 	const char *const *kinds; /* 1..32 distinct kind names, any order */
 	size_t nkinds;
 	unsigned lanes; /* allowed lanes: bit (1u << lane) for each of 1..4 */
+	/* Optional: rules[lane] is the acknowledgement rule of an allowed lane
+	 * (1..4), NULL for none (pl_charter_rule's defaults then apply); rules[0]
+	 * must be NULL.  With every entry NULL the charter has no "policy". */
+	const pl_ack_rule *rules[PL_LANE_COUNT];
 } pl_charter_spec;
 
 typedef struct pl_charter_member {
@@ -160,7 +199,9 @@ typedef struct pl_charter {
 	size_t nstates;
 	char kinds[PL_CHARTER_KINDS_MAX][PL_NAME_MAX + 1];
 	size_t nkinds;
-	unsigned lanes; /* bit (1u << lane) per allowed lane */
+	unsigned lanes;                   /* bit (1u << lane) per allowed lane */
+	pl_ack_rule rules[PL_LANE_COUNT]; /* rules[lane] holds when has_rule has bit (1u << lane) */
+	unsigned has_rule;                /* the lanes the charter's "policy" sets a rule for */
 	pl_charter_member *members;
 	size_t nmembers;
 	uint8_t *payload; /* the canonical "parley/charter" map every state signs */
@@ -174,7 +215,10 @@ typedef struct pl_charter {
  * unsigned.  Every member credential must verify against t (pl_cred_open)
  * and belong to a listed state (PL_ERR_WRONG_STATE); every listed state
  * must be pinned in t (PL_ERR_UNKNOWN_ROOT).  Lists are sorted here;
- * duplicates are PL_ERR_INVALID.  On failure *out is zeroed.
+ * duplicates are PL_ERR_INVALID.  Each rule given must be for an allowed
+ * lane and within the bounds above, its targets valid and distinct within
+ * a level (PL_ERR_INVALID; a count over its maximum is PL_ERR_LIMIT), with
+ * a detail naming the lane, level and field.  On failure *out is zeroed.
  */
 PL_EXPORT int pl_charter_build(const pl_charter_spec *spec, const pl_trust *t,
 			       pl_charter *out) PL_WUR;
@@ -206,7 +250,9 @@ PL_EXPORT int pl_charter_encode(const pl_charter *c, uint8_t **out, size_t *len)
  * against t and belong to a listed state (PL_ERR_WRONG_STATE), no two with
  * the same state and id; every signature must be by the root of a listed
  * state (else PL_ERR_WRONG_STATE), at most one per state, and verify over
- * exactly the payload (else PL_ERR_BAD_SIGNATURE).  An incomplete charter
+ * exactly the payload (else PL_ERR_BAD_SIGNATURE).  A "policy" is held to
+ * the same rules as in pl_charter_build() (PL_ERR_MALFORMED, or
+ * PL_ERR_LIMIT for a count over its maximum).  An incomplete charter
  * opens: ask pl_charter_check_complete().  buf is borrowed; on success
  * release *out with pl_charter_clear(); on failure *out is zeroed.
  */
@@ -233,6 +279,17 @@ PL_EXPORT const pl_charter_member *pl_charter_find_member(const pl_charter *c, c
 							  const char *id);
 PL_EXPORT bool pl_charter_allows_kind(const pl_charter *c, const char *kind);
 PL_EXPORT bool pl_charter_allows_lane(const pl_charter *c, unsigned lane);
+
+/*
+ * The acknowledgement rule for envelopes on lane under charter c: the
+ * charter's own rule when it has one, else the default: FLASH 600 s and
+ * IMMEDIATE 3600 s, each with one level {"role:duty"} after 300 s, repeat
+ * 2.  Returns 0 with *out filled (copied), PL_ERR_NOT_FOUND when the lane
+ * needs no acknowledgement (PRIORITY and ROUTINE by default), or
+ * PL_ERR_INVALID for a NULL argument or a lane outside 1..4; *out is
+ * zeroed unless 0 is returned.  Whether c allows the lane is not asked.
+ */
+PL_EXPORT int pl_charter_rule(const pl_charter *c, pl_lane lane, pl_ack_rule *out) PL_WUR;
 
 /* Free everything c owns and zero it; NULL-safe. */
 PL_EXPORT void pl_charter_clear(pl_charter *c);

@@ -11,8 +11,13 @@
  * learns every member's key from the charter alone and checks each against
  * the pinned roots when it opens the charter.
  *
- * Divisions: limits and lists; payload parsing; building; signatures;
- * the signed object; questions.
+ * The optional "policy" sets, per precedence lane, the acknowledgement
+ * deadline and the escalation levels; this module checks and carries it,
+ * and pl_charter_rule() answers with the defaults where it is silent.  It
+ * keeps no timers and alerts nobody: node/ does.
+ *
+ * Divisions: limits and lists; acknowledgement policy; payload parsing;
+ * building; signatures; the signed object; questions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +34,10 @@
 #define SIG_MAX    (PL_CHARTER_MAX + 256)
 #define SIGNED_MAX ((PL_CHARTER_STATES_MAX + 1) * SIG_MAX)
 
+/* Depth 6: payload map, policy map, rule map, levels array, level map, notify array.
+ * Items: a full policy is about 760, the rest of a charter under 140. */
 static const pl_cbor_limits payload_limits = {
-    .max_bytes = PL_CHARTER_MAX, .max_depth = 2, .max_items = 256, .max_str = MEMBER_RAW_MAX};
+    .max_bytes = PL_CHARTER_MAX, .max_depth = 6, .max_items = 1024, .max_str = MEMBER_RAW_MAX};
 static const pl_cbor_limits signed_limits = {
     .max_bytes = SIGNED_MAX, .max_depth = 2, .max_items = 32, .max_str = SIG_MAX};
 
@@ -63,6 +70,257 @@ void pl_charter_clear(pl_charter *c)
 	for (size_t i = 0; i < PL_CHARTER_STATES_MAX; i++)
 		free(c->sig[i]);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---------------------------------------------------------------- acknowledgement policy */
+
+/* The lanes as "policy" keys, in canonical order (shorter encodings first). */
+static const pl_lane policy_order[] = {PL_LANE_FLASH, PL_LANE_ROUTINE, PL_LANE_PRIORITY,
+				       PL_LANE_IMMEDIATE};
+
+/* The defaults pl_charter_rule() gives for lanes the policy does not set. */
+#define DEFAULT_ACK_FLASH     600
+#define DEFAULT_ACK_IMMEDIATE 3600
+#define DEFAULT_TARGET        "role:duty"
+#define DEFAULT_AFTER         300
+#define DEFAULT_REPEAT        2
+
+bool pl_ack_target_is_valid(const char *s)
+{
+	if (!s)
+		return false;
+	if (strncmp(s, "id:", 3) == 0)
+		return pl_name_is_valid(s + 3);
+	if (strncmp(s, "role:", 5) == 0)
+		return pl_name_is_valid(s + 5);
+	return false;
+}
+
+/*
+ * Check one rule against the bounds: the single place they are enforced,
+ * for pl_charter_build (code PL_ERR_INVALID) and for parsing (code
+ * PL_ERR_MALFORMED).  A count over its maximum is PL_ERR_LIMIT.  r may come
+ * from the caller with any bytes in it: targets are read only up to their
+ * buffer's end.
+ */
+static int check_rule(const pl_ack_rule *r, const char *ch, pl_lane lane, int code)
+{
+	const char *ln = pl_lane_name(lane);
+	if (r->ack < 1 || r->ack > PL_ACK_DEADLINE_MAX)
+		return pl_err_fail(code, "charter %s: policy %s: ack %lu s, must be 1..%d", ch, ln,
+				   (unsigned long)r->ack, PL_ACK_DEADLINE_MAX);
+	if (r->nlevels < 1 || r->nlevels > PL_ACK_LEVELS_MAX)
+		return pl_err_fail(r->nlevels ? PL_ERR_LIMIT : code,
+				   "charter %s: policy %s: %zu levels, must be 1..%d", ch, ln,
+				   r->nlevels, PL_ACK_LEVELS_MAX);
+	for (size_t i = 0; i < r->nlevels; i++) {
+		const pl_ack_level *l = &r->levels[i];
+		if (l->after < 1 || l->after > PL_ACK_AFTER_MAX)
+			return pl_err_fail(code,
+					   "charter %s: policy %s level %zu: after %lu s, must be "
+					   "1..%d",
+					   ch, ln, i + 1, (unsigned long)l->after,
+					   PL_ACK_AFTER_MAX);
+		if (l->repeat > PL_ACK_REPEAT_MAX)
+			return pl_err_fail(code,
+					   "charter %s: policy %s level %zu: repeat %lu, must be "
+					   "0..%d",
+					   ch, ln, i + 1, (unsigned long)l->repeat,
+					   PL_ACK_REPEAT_MAX);
+		if (l->ntargets < 1 || l->ntargets > PL_ACK_TARGETS_MAX)
+			return pl_err_fail(
+			    l->ntargets ? PL_ERR_LIMIT : code,
+			    "charter %s: policy %s level %zu: %zu targets to notify, "
+			    "must be 1..%d",
+			    ch, ln, i + 1, l->ntargets, PL_ACK_TARGETS_MAX);
+		for (size_t j = 0; j < l->ntargets; j++) {
+			const char *t = l->targets[j];
+			size_t n = strnlen(t, PL_ACK_TARGET_MAX);
+			if (n == PL_ACK_TARGET_MAX || !pl_ack_target_is_valid(t))
+				return pl_err_fail(code,
+						   "charter %s: policy %s level %zu: target '%.*s' "
+						   "is not id:ID or role:ROLE",
+						   ch, ln, i + 1, (int)(n > 70 ? 70 : n), t);
+			for (size_t k = 0; k < j; k++)
+				if (strcmp(l->targets[k], t) == 0)
+					return pl_err_fail(
+					    code,
+					    "charter %s: policy %s level %zu: '%s' listed twice",
+					    ch, ln, i + 1, t);
+		}
+	}
+	return 0;
+}
+
+/* Prefix the current detail (a codec field error) with where it was found. */
+static int fail_at(int rc, const char *ch, const char *where)
+{
+	char detail[256];
+	snprintf(detail, sizeof(detail), "%s", pl_err_detail());
+	return pl_err_fail(rc, "charter %s: policy %s: %s", ch, where, detail);
+}
+
+static uint32_t clamp32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static int read_level(const pl_cbor *m, const char *ch, pl_lane lane, size_t i, pl_ack_level *l)
+{
+	char where[64];
+	snprintf(where, sizeof(where), "%s level %zu", pl_lane_name(lane), i + 1);
+	uint64_t after, repeat;
+	const pl_cbor *notify = NULL;
+	const pl_cbor_field f[] = {
+	    {"after", PL_CBOR_UINT, 0, 0, 0, &after, NULL},
+	    {"notify", PL_CBOR_ARRAY, 0, 1, PL_ACK_TARGETS_MAX, &notify, NULL},
+	    {"repeat", PL_CBOR_UINT, 0, 0, 0, &repeat, NULL},
+	};
+	int rc = pl_cbor_read_map(m, f, sizeof(f) / sizeof(f[0]));
+	if (rc)
+		return fail_at(rc, ch, where);
+	l->after = clamp32(after);
+	l->repeat = clamp32(repeat);
+	l->ntargets = pl_cbor_len(notify);
+	for (size_t j = 0; j < l->ntargets; j++) {
+		pl_slice t;
+		if (pl_cbor_get_text(pl_cbor_at(notify, j), &t) != 0)
+			return pl_err_fail(PL_ERR_MALFORMED,
+					   "charter %s: policy %s: target %zu is not text", ch,
+					   where, j + 1);
+		if (t.n >= PL_ACK_TARGET_MAX || memchr(t.p, '\0', t.n))
+			return pl_err_fail(PL_ERR_MALFORMED,
+					   "charter %s: policy %s: target %zu is not id:ID or "
+					   "role:ROLE",
+					   ch, where, j + 1);
+		memcpy(l->targets[j], t.p, t.n);
+		l->targets[j][t.n] = '\0';
+	}
+	return 0;
+}
+
+static int read_rule(const pl_cbor *m, const char *ch, pl_lane lane, pl_ack_rule *r)
+{
+	uint64_t ack;
+	const pl_cbor *levels = NULL;
+	const pl_cbor_field f[] = {
+	    {"ack", PL_CBOR_UINT, 0, 0, 0, &ack, NULL},
+	    {"levels", PL_CBOR_ARRAY, 0, 1, PL_ACK_LEVELS_MAX, &levels, NULL},
+	};
+	int rc = pl_cbor_read_map(m, f, sizeof(f) / sizeof(f[0]));
+	if (rc)
+		return fail_at(rc, ch, pl_lane_name(lane));
+	r->ack = clamp32(ack);
+	r->nlevels = pl_cbor_len(levels);
+	for (size_t i = 0; !rc && i < r->nlevels; i++)
+		rc = read_level(pl_cbor_at(levels, i), ch, lane, i, &r->levels[i]);
+	return rc ? rc : check_rule(r, ch, lane, PL_ERR_MALFORMED);
+}
+
+/* The "policy" map into c->rules (c->lanes already read). */
+static int read_policy(const pl_cbor *pol, pl_charter *c)
+{
+	for (size_t i = 0; i < pl_cbor_len(pol); i++) {
+		pl_slice k;
+		if (pl_cbor_get_text(pl_cbor_key_at(pol, i), &k) != 0)
+			return pl_err_fail(PL_ERR_MALFORMED, "charter %s: a policy key is not text",
+					   c->name);
+		pl_lane lane = PL_LANE_CONTROL;
+		for (unsigned l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++) {
+			const char *ln = pl_lane_name((pl_lane)l);
+			if (strlen(ln) == k.n && memcmp(ln, k.p, k.n) == 0)
+				lane = (pl_lane)l;
+		}
+		if (lane == PL_LANE_CONTROL)
+			return pl_err_fail(PL_ERR_MALFORMED,
+					   "charter %s: policy key '%.*s' is not FLASH, IMMEDIATE, "
+					   "PRIORITY or ROUTINE",
+					   c->name, (int)(k.n > 20 ? 20 : k.n), (const char *)k.p);
+		if (!((c->lanes >> lane) & 1u))
+			return pl_err_fail(PL_ERR_MALFORMED,
+					   "charter %s: a policy for %s, a precedence it does not "
+					   "allow",
+					   c->name, pl_lane_name(lane));
+		int rc = read_rule(pl_cbor_value_at(pol, i), c->name, lane, &c->rules[lane]);
+		if (rc)
+			return rc;
+		c->has_rule |= 1u << lane;
+	}
+	return 0;
+}
+
+/* Check spec's rules; *n receives how many there are. */
+static int spec_rules(const pl_charter_spec *s, size_t *n)
+{
+	*n = 0;
+	if (s->rules[PL_LANE_CONTROL])
+		return pl_err_fail(PL_ERR_INVALID,
+				   "charter %s: a policy for CONTROL (rules[0] must be NULL)",
+				   s->name);
+	for (unsigned l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++) {
+		if (!s->rules[l])
+			continue;
+		if (!((s->lanes >> l) & 1u))
+			return pl_err_fail(PL_ERR_INVALID,
+					   "charter %s: a policy for %s, a precedence it does not "
+					   "allow",
+					   s->name, pl_lane_name((pl_lane)l));
+		int rc = check_rule(s->rules[l], s->name, (pl_lane)l, PL_ERR_INVALID);
+		if (rc)
+			return rc;
+		(*n)++;
+	}
+	return 0;
+}
+
+static void encode_policy(pl_cbor_enc *e, const pl_charter_spec *s, size_t n)
+{
+	pl_cbor_put_str(e, "policy");
+	pl_cbor_put_map(e, n);
+	for (size_t k = 0; k < sizeof(policy_order) / sizeof(policy_order[0]); k++) {
+		const pl_ack_rule *r = s->rules[policy_order[k]];
+		if (!r)
+			continue;
+		pl_cbor_put_str(e, pl_lane_name(policy_order[k]));
+		pl_cbor_put_map(e, 2);
+		pl_cbor_put_str(e, "ack");
+		pl_cbor_put_uint(e, r->ack);
+		pl_cbor_put_str(e, "levels");
+		pl_cbor_put_array(e, r->nlevels);
+		for (size_t i = 0; i < r->nlevels; i++) {
+			const pl_ack_level *l = &r->levels[i];
+			pl_cbor_put_map(e, 3);
+			pl_cbor_put_str(e, "after");
+			pl_cbor_put_uint(e, l->after);
+			pl_cbor_put_str(e, "notify");
+			pl_cbor_put_array(e, l->ntargets);
+			for (size_t j = 0; j < l->ntargets; j++)
+				pl_cbor_put_str(e, l->targets[j]);
+			pl_cbor_put_str(e, "repeat");
+			pl_cbor_put_uint(e, l->repeat);
+		}
+	}
+}
+
+int pl_charter_rule(const pl_charter *c, pl_lane lane, pl_ack_rule *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!c || !out || !pl_lane_is_valid((unsigned)lane))
+		return PL_ERR_INVALID;
+	if ((c->has_rule >> lane) & 1u) {
+		*out = c->rules[lane];
+		return 0;
+	}
+	if (lane != PL_LANE_FLASH && lane != PL_LANE_IMMEDIATE)
+		return PL_ERR_NOT_FOUND;
+	out->ack = lane == PL_LANE_FLASH ? DEFAULT_ACK_FLASH : DEFAULT_ACK_IMMEDIATE;
+	out->nlevels = 1;
+	out->levels[0].ntargets = 1;
+	memcpy(out->levels[0].targets[0], DEFAULT_TARGET, sizeof(DEFAULT_TARGET));
+	out->levels[0].after = DEFAULT_AFTER;
+	out->levels[0].repeat = DEFAULT_REPEAT;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- payload parsing */
@@ -156,13 +414,14 @@ static int parse_payload(const uint8_t *p, size_t n, const pl_trust *t, pl_chart
 	pl_slice ty, name;
 	uint64_t v, version;
 	int64_t created;
-	const pl_cbor *kinds = NULL, *lanes = NULL, *states = NULL, *members = NULL;
+	const pl_cbor *kinds = NULL, *lanes = NULL, *states = NULL, *members = NULL, *policy = NULL;
 	const pl_cbor_field f[] = {
 	    {"t", PL_CBOR_TEXT, 0, 0, 0, &ty, NULL},
 	    {"v", PL_CBOR_UINT, 0, 0, 0, &v, NULL},
 	    {"name", PL_CBOR_TEXT, 0, 1, PL_NAME_MAX, &name, NULL},
 	    {"kinds", PL_CBOR_ARRAY, 0, 1, PL_CHARTER_KINDS_MAX, &kinds, NULL},
 	    {"lanes", PL_CBOR_ARRAY, 0, 1, 4, &lanes, NULL},
+	    {"policy", PL_CBOR_MAP, PL_FIELD_OPTIONAL, 1, 4, &policy, NULL},
 	    {"states", PL_CBOR_ARRAY, 0, PL_CHARTER_STATES_MIN, PL_CHARTER_STATES_MAX, &states,
 	     NULL},
 	    {"created", PL_CBOR_INT, 0, 0, 0, &created, NULL},
@@ -186,6 +445,8 @@ static int parse_payload(const uint8_t *p, size_t n, const pl_trust *t, pl_chart
 		rc = read_name_list(kinds, c->kinds, &c->nkinds, "kinds");
 	if (!rc)
 		rc = read_lanes(lanes, &c->lanes);
+	if (!rc && policy)
+		rc = read_policy(policy, c);
 	if (!rc)
 		rc = read_members(members, t, c);
 	if (!rc) {
@@ -275,14 +536,14 @@ static int spec_members(const pl_charter_spec *s, const pl_trust *t, const char 
 }
 
 static int encode_payload(const pl_charter_spec *s, const char **states, const char **kinds,
-			  const struct member_ref *mr, uint8_t **out, size_t *len)
+			  const struct member_ref *mr, size_t nrules, uint8_t **out, size_t *len)
 {
 	unsigned nlanes = 0;
 	for (unsigned l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++)
 		nlanes += (s->lanes >> l) & 1u;
 	pl_cbor_enc e;
 	pl_cbor_enc_init(&e);
-	pl_cbor_put_map(&e, 9);
+	pl_cbor_put_map(&e, nrules ? 10 : 9); /* no rules: no "policy" key at all */
 	pl_cbor_put_str(&e, "t");
 	pl_cbor_put_str(&e, "parley/charter");
 	pl_cbor_put_str(&e, "v");
@@ -298,6 +559,8 @@ static int encode_payload(const pl_charter_spec *s, const char **states, const c
 	for (unsigned l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++)
 		if ((s->lanes >> l) & 1u)
 			pl_cbor_put_uint(&e, l);
+	if (nrules)
+		encode_policy(&e, s, nrules);
 	pl_cbor_put_str(&e, "states");
 	pl_cbor_put_array(&e, s->nstates);
 	for (size_t i = 0; i < s->nstates; i++)
@@ -327,8 +590,11 @@ int pl_charter_build(const pl_charter_spec *s, const pl_trust *t, pl_charter *ou
 		return pl_err_fail(PL_ERR_INVALID,
 				   "charter lanes must be a non-empty set of FLASH..ROUTINE");
 	const char *states[PL_CHARTER_STATES_MAX], *kinds[PL_CHARTER_KINDS_MAX];
-	int rc = spec_names(s->states, s->nstates, PL_CHARTER_STATES_MIN, PL_CHARTER_STATES_MAX,
-			    states, "states");
+	size_t nrules = 0;
+	int rc = spec_rules(s, &nrules);
+	if (!rc)
+		rc = spec_names(s->states, s->nstates, PL_CHARTER_STATES_MIN, PL_CHARTER_STATES_MAX,
+				states, "states");
 	if (!rc)
 		rc = spec_names(s->kinds, s->nkinds, 1, PL_CHARTER_KINDS_MAX, kinds, "kinds");
 	for (size_t i = 0; !rc && i < s->nstates; i++)
@@ -345,7 +611,7 @@ int pl_charter_build(const pl_charter_spec *s, const pl_trust *t, pl_charter *ou
 	size_t plen = 0;
 	rc = spec_members(s, t, states, mr);
 	if (!rc)
-		rc = encode_payload(s, states, kinds, mr, &payload, &plen);
+		rc = encode_payload(s, states, kinds, mr, nrules, &payload, &plen);
 	free(mr);
 	if (!rc && plen > PL_CHARTER_MAX)
 		rc = pl_err_fail(PL_ERR_LIMIT, "charter %s: %zu bytes, at most %d", s->name, plen,

@@ -70,7 +70,9 @@ passed=$((passed + 1))
 pdrive get $(as tehran) --path /v1/log/export --field alarms.0 --out "$W/alarm.json" || fail "export"
 grep -q "\"size\": $m2" "$W/alarm.json" || fail "the cosigned checkpoint is not in the evidence"
 [[ $(grep -c 'islamabad.parley/islamabad-1\\n' "$W/alarm.json") == 2 ]] || fail "evidence: $(cat "$W/alarm.json")"
-curl -sf "http://127.0.0.1:${API[tehran]}/metrics" | grep -q "^parley_transcript_alarms_total{peer=\"islamabad\",kind=\"$kind\"} 1$" ||
+# (read whole first: with pipefail, grep -q quitting early would fail curl)
+metrics=$(curl -sf "http://127.0.0.1:${API[tehran]}/metrics") || fail "metrics"
+grep -q "^parley_transcript_alarms_total{peer=\"islamabad\",kind=\"$kind\"} 1$" <<<"$metrics" ||
 	fail "metric"
 passed=$((passed + 1))
 # tehran's own log is unaffected: islamabad still cosigns it

@@ -214,9 +214,11 @@ struct opts {
 	const char *ids_in[8];
 	int nids_in;
 	const char *lanes;
+	const char *rules[4];
+	int nrules;
 	const char *before;
 	const char *mode, *expect, *author, *author_key, *peer;
-	const char *path, *field, *out;
+	const char *path, *field, *out, *ref;
 	int lane;
 	long count, size, timeout, ackby;
 };
@@ -251,6 +253,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->kinds[o->nkinds++] = v;
 		else if (!strcmp(a, "--lanes"))
 			o->lanes = v;
+		else if (!strcmp(a, "--ref"))
+			o->ref = v;
+		else if (!strcmp(a, "--rule") && o->nrules < 4)
+			o->rules[o->nrules++] = v;
 		else if (!strcmp(a, "--peer"))
 			o->peer = v;
 		else if (!strcmp(a, "--mode"))
@@ -385,6 +391,39 @@ static int cmd_charter(struct opts *o)
 	for (const char *c = o->lanes ? o->lanes : "1234"; *c; c++)
 		if (*c >= '1' && *c <= '4')
 			lanes |= 1u << (*c - '0');
+	/* --rule 'LANE ack=N level=T1+T2/AFTER/REPEAT ...' */
+	static pl_ack_rule rules[PL_LANE_COUNT];
+	memset(rules, 0, sizeof(rules));
+	const pl_ack_rule *rulep[PL_LANE_COUNT] = {NULL};
+	for (int r = 0; r < o->nrules; r++) {
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%s", o->rules[r]);
+		char *save = NULL, *tok = strtok_r(buf, " ", &save);
+		pl_lane lane;
+		if (!tok || pl_lane_parse(tok, &lane) != 0)
+			die("--rule: no lane in '%s'", o->rules[r]);
+		pl_ack_rule *ru = &rules[lane];
+		while ((tok = strtok_r(NULL, " ", &save))) {
+			if (!strncmp(tok, "ack=", 4)) {
+				ru->ack = (uint32_t)strtoul(tok + 4, NULL, 10);
+			} else if (!strncmp(tok, "level=", 6) && ru->nlevels < PL_ACK_LEVELS_MAX) {
+				pl_ack_level *lv = &ru->levels[ru->nlevels++];
+				char *s2 = NULL, *targets = strtok_r(tok + 6, "/", &s2);
+				char *after = strtok_r(NULL, "/", &s2), *repeat = strtok_r(NULL, "/", &s2);
+				if (!targets || !after || !repeat)
+					die("--rule: level=TARGETS/AFTER/REPEAT, not '%s'", tok);
+				lv->after = (uint32_t)strtoul(after, NULL, 10);
+				lv->repeat = (uint32_t)strtoul(repeat, NULL, 10);
+				char *s3 = NULL;
+				for (char *tg = strtok_r(targets, "+", &s3); tg && lv->ntargets < PL_ACK_TARGETS_MAX;
+				     tg = strtok_r(NULL, "+", &s3))
+					snprintf(lv->targets[lv->ntargets++], PL_ACK_TARGET_MAX, "%s", tg);
+			} else {
+				die("--rule: what is '%s'?", tok);
+			}
+		}
+		rulep[lane] = ru;
+	}
 	pl_charter_spec spec = {.name = o->name,
 				.version = 1,
 				.created = (int64_t)time(NULL),
@@ -394,7 +433,8 @@ static int cmd_charter(struct opts *o)
 				.nmembers = (size_t)o->nmembers,
 				.kinds = kinds,
 				.nkinds = (size_t)nk,
-				.lanes = lanes};
+				.lanes = lanes,
+				.rules = {rulep[0], rulep[1], rulep[2], rulep[3], rulep[4]}};
 	pl_charter c;
 	if (pl_charter_build(&spec, t, &c) != 0)
 		die("charter: %s", pl_err_detail());
@@ -464,7 +504,14 @@ static int cmd_send(struct opts *o)
 		snprintf(e.author, sizeof(e.author), "%s", o->as);
 		e.seq = seq;
 		e.lane = (pl_lane)o->lane;
-		snprintf(e.kind, sizeof(e.kind), "message");
+		snprintf(e.kind, sizeof(e.kind), "%s", o->nkinds ? o->kinds[0] : "message");
+		if (o->ref) {
+			size_t rgot = 0;
+			if (pl_hex_decode(e.ref, sizeof(e.ref), &rgot, o->ref, strlen(o->ref)) != 0 ||
+			    rgot != sizeof(e.ref))
+				die("--ref wants 64 hex digits");
+			e.has_ref = true;
+		}
 		memcpy(e.prev, prev, 32);
 		e.body = body;
 		e.body_len = size;

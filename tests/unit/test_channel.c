@@ -148,7 +148,7 @@ static pl_charter_spec spec(const char *name, uint64_t version, const char *cons
 			    size_t ns, const pl_slice *members, size_t nm, const char *const *kinds,
 			    size_t nk, unsigned lanes)
 {
-	return (pl_charter_spec){name, version, T0, states, ns, members, nm, kinds, nk, lanes};
+	return (pl_charter_spec){name, version, T0, states, ns, members, nm, kinds, nk, lanes, {NULL}};
 }
 
 /* "border" v<version>: Tehran and Islamabad; amb, fm and aide; unsigned. */

@@ -214,7 +214,7 @@ static json_t *make_bundle(const variant *var)
 	const char *const states[] = {"tehran", "islamabad"};
 	const char *const kinds[] = {"statement", "statement-sign"};
 	pl_charter_spec spec = {"border", 1, T0,    states, 2,
-				members,  3, kinds, 2,      1u << PL_LANE_ROUTINE};
+				members,  3, kinds, 2,      1u << PL_LANE_ROUTINE, {NULL}};
 	pl_charter c;
 	assert_int_equal(pl_charter_build(&spec, t, &c), 0);
 	assert_int_equal(pl_charter_sign(&c, t, "tehran", &tehran), 0);
