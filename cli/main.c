@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cmd_statement.h"
 #include "parley/crypto.h"
 
 #define PARLEY_VERSION "0.1.0"
@@ -242,6 +243,43 @@ static const cli_cmd commands[] = {
 	 cmd_request_show},
 	{"request", "list", "--channel C", "the requests on a channel and their status",
 	 "  --channel C        the channel\n", cmd_request_list},
+	{"statement", "draft", "--channel C ID --title T (TEXT | --file F)",
+	 "draft the next version of joint statement ID (version 1 if it is new)",
+	 "  --channel C        the channel\n"
+	 "  --title T          the title (required for version 1; default: the last version's)\n"
+	 "  --file F           read the text from F (its exact bytes, at most 64 KiB)\n"
+	 "  TEXT               or give the text as one argument\n",
+	 cmd_statement_draft},
+	{"statement", "sign", "--channel C ID [--version V]",
+	 "sign one version's exact text as your state's signatory (default: the latest)",
+	 "  --channel C        the channel\n"
+	 "  --version V        the version to sign (default: the latest)\n",
+	 cmd_statement_sign},
+	{"statement", "list", "--channel C",
+	 "list a channel's statements: versions, signatures, adoption",
+	 "  --channel C        the channel\n", cmd_statement_list},
+	{"statement", "show", "--channel C ID [--version V]",
+	 "show a statement: versions, signatures, adoption and one version's text",
+	 "  --channel C        the channel\n"
+	 "  --version V        the version whose text to show (default: the latest)\n",
+	 cmd_statement_show},
+	{"statement", "diff", "--channel C ID V1 V2 [--context N]",
+	 "show the change between two versions of a statement, line by line",
+	 "  --channel C        the channel\n"
+	 "  --context N        only the changes, with N unchanged lines around them\n"
+	 "                     (default: every line)\n",
+	 cmd_statement_diff},
+	{"statement", "publish", "--channel C ID DIR [--force]",
+	 "write an adopted statement to DIR: text, minisign signatures and keys, bundle",
+	 "  --channel C        the channel\n"
+	 "  --force            replace the files in a DIR that is not empty\n",
+	 cmd_statement_publish},
+	{NULL, "verify", "DIR [--root STATE=KEY]...",
+	 "check a published statement offline, trusting only the states' root keys",
+	 "  --root STATE=KEY   a state's root public key, base64 (repeatable); it takes\n"
+	 "                     precedence over the home's own root and pinned peers, which\n"
+	 "                     fill in the states not given\n",
+	 cmd_verify},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "feed.h"
 #include "core_int.h"
 #include "stmt.h"
 #include "work.h"
@@ -1284,6 +1285,16 @@ int node_core_start(node_core *n)
 		return rc;
 	}
 	node_set_event_sink(n, api_event_sink, n->api);
+	if (n->cfg->feed[0]) {
+		char ferr[256];
+		n->feed = feed_new(n->base, n, n->cfg->feed, ferr, sizeof(ferr));
+		if (!n->feed) {
+			node_log(NODE_LOG_ERROR, "cannot serve the public feed", "addr=%s reason=%s",
+				 n->cfg->feed, ferr);
+			return pl_err_fail(PL_ERR_IO, "%s", ferr);
+		}
+		node_log(NODE_LOG_INFO, "public feed up", "port=%d", feed_port(n->feed));
+	}
 	for (size_t i = 0; i < n->cfg->npeers && i < CORE_MAX_PEERS; i++) {
 		rc = net_add_peer(n->net, n->cfg->peers[i].name, n->cfg->peers[i].address);
 		if (rc)
@@ -1346,6 +1357,7 @@ void node_core_free(node_core *n)
 	free(n->pend);
 	net_free(n->net);
 	peer_free_all(n);
+	feed_free(n->feed);
 	api_free(n->api);
 	tls_free(n->tls);
 	for (size_t i = 0; i < n->ncharters; i++) {
