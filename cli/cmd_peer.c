@@ -47,7 +47,9 @@ int cmd_peer_add(cli_ctx *ctx, int argc, char **argv)
 	rc = pl_state_rec_open(buf, len, &rec);
 	if (rc) {
 		free(buf);
-		return cli_fail(cli_exit_for(rc), "%s is not a valid state record: %s", file,
+		/* whatever is wrong with the file (its limits included), it is refused */
+		return cli_fail(rc == PL_ERR_NOMEM ? CLI_EXIT_FAIL : CLI_EXIT_REFUSED,
+				"%s is not a valid state record: %s", file,
 				*pl_err_detail() ? pl_err_detail() : pl_strerror(rc));
 	}
 	if (strcmp(rec.name, ctx->self.name) == 0) {

@@ -21,6 +21,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "parley/forms.h"
+#include "form_json.h"
 #include "http.h"
 #include "parley/channel.h"
 #include "parley/err.h"
@@ -672,6 +674,88 @@ static int find_cb(void *arg, const char *ch, json_t *item)
 	return 0;
 }
 
+/* Acknowledgements, read receipts and escalations of an envelope. */
+static void print_receipts(const json_t *r)
+{
+	static const struct {
+		const char *key, *label;
+	} kinds[] = {{"acks", "acknowledged"}, {"reads", "read"}};
+	bool any = false;
+	for (size_t k = 0; k < 2; k++) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(r, kinds[k].key), i, v)
+		{
+			char who[2 * PL_NAME_MAX + 2], at[PL_TIME_LEN];
+			snprintf(who, sizeof(who), "%s@%s", cli_json_str(v, "by", "?"),
+				 cli_json_str(v, "state", "?"));
+			cli_text_clean(who, false);
+			cli_text_copy(at, sizeof(at), cli_json_str(v, "at", "?"), false);
+			printf("%-12s %s by %s at %s\n", any ? "" : "receipts", kinds[k].label, who,
+			       at);
+			any = true;
+		}
+	}
+	const char *dl = cli_json_str(r, "deadline", NULL);
+	if (dl) {
+		char d[PL_TIME_LEN];
+		cli_text_copy(d, sizeof(d), dl, false);
+		printf("%-12s %s%s\n", "ack deadline", d,
+		       json_is_true(json_object_get(r, "overdue")) ? " (overdue)" : "");
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(r, "escalations"), i, v)
+	{
+		char at[PL_TIME_LEN], who[256] = "";
+		cli_text_copy(at, sizeof(at), cli_json_str(v, "at", "?"), false);
+		size_t j, used = 0;
+		json_t *t;
+		json_array_foreach(json_object_get(v, "notify"), j, t)
+		{
+			int k = snprintf(who + used, sizeof(who) - used, "%s%s", j ? ", " : "",
+					 json_string_value(t) ? json_string_value(t) : "?");
+			if (k < 0 || (size_t)k >= sizeof(who) - used)
+				break;
+			used += (size_t)k;
+		}
+		cli_text_clean(who, false);
+		printf("%-12s level %" JSON_INTEGER_FORMAT " (alert %" JSON_INTEGER_FORMAT
+		       ") at %s: %s\n",
+		       i ? "" : "escalated", json_integer_value(json_object_get(v, "level")),
+		       json_integer_value(json_object_get(v, "attempt")), at, who);
+	}
+}
+
+/* A form envelope's body as JSON (NULL when e is not a form or does not decode). */
+static json_t *form_of(const json_t *e)
+{
+	const char *kind = cli_json_str(e, "kind", "");
+	const char *b64 = cli_json_str(e, "body_b64", NULL);
+	if (!pl_form_kind_is_form(kind) || !b64)
+		return NULL;
+	size_t cap = strlen(b64) / 4 * 3 + 3, n = 0;
+	uint8_t *buf = malloc(cap);
+	json_t *j = NULL;
+	if (buf && pl_b64_decode(buf, cap, &n, b64, strlen(b64)) == 0) {
+		if (strcmp(kind, PL_FORM_KIND_INCIDENT) == 0) {
+			pl_incident f;
+			if (pl_incident_decode(buf, n, &f, NULL) == 0)
+				j = form_json_from_incident(&f);
+		} else if (strcmp(kind, PL_FORM_KIND_REQUEST) == 0) {
+			pl_request f;
+			if (pl_request_decode(buf, n, &f, NULL) == 0)
+				j = form_json_from_request(&f);
+		} else {
+			pl_request_step f;
+			if (pl_request_step_decode(buf, n, &f, NULL) == 0)
+				j = form_json_from_request_step(&f);
+		}
+	}
+	free(buf);
+	return j;
+}
+
 static void print_envelope(const json_t *e)
 {
 	char buf[512];
@@ -714,7 +798,25 @@ static void print_envelope(const json_t *e)
 		       strcmp(cli_json_str(e, "origin", "local"), "local")
 			   ? "received from a peer (not sent on from here)"
 			   : "no peer state to deliver to");
+	print_receipts(json_object_get(e, "receipts"));
 	const char *body = cli_json_str(e, "body", NULL);
+	json_t *form = form_of(e);
+	if (form) {
+		char *text = json_dumps(form, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(form);
+		if (text) {
+			size_t n = strlen(text);
+			char *copy = malloc(n + 1);
+			if (copy) {
+				cli_text_copy(copy, n + 1, text, true);
+				printf("\n%s (checked by every node)\n%s\n", cli_json_str(e, "kind", "?"),
+				       copy);
+			}
+			free(copy);
+			free(text);
+			return;
+		}
+	}
 	if (body) {
 		size_t n = strlen(body);
 		char *copy = malloc(n + 1);
