@@ -89,7 +89,7 @@ has "$ERR" "not a valid envelope"
 expect 4 as_t fm submit "$TMP/missing.env"
 
 # A recalled official loses the API once the node reloads the status list.
-parley --home "$T" official recall amb --reason "consultations" >/dev/null
+parley --home "$T" official recall amb --reason "consultations" --no-push >/dev/null
 kill -HUP "$T_PID"
 checks=$((checks + 1))
 for ((i = 0; i < 50; i++)); do

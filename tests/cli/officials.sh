@@ -5,6 +5,10 @@
 # and not-yet-valid credential, forbidden transition, wrong passphrase.
 . "$(dirname "$0")/lib.sh"
 A="$TMP/tehran" B="$TMP/islamabad"
+# No node here: status changes are saved and the push to the node is said
+# to have failed (a node another test started on the default port must not
+# answer; port 9 is discard, closed on test machines).
+export PARLEY_NODE=http://127.0.0.1:9
 make_state "$A" tehran
 make_state "$B" islamabad
 
@@ -58,6 +62,7 @@ has "$ERR" "unknown official"
 expect 0 parley --home "$A" official recall amb-islamabad --reason "consultations"
 has "$OUT" "recalled amb-islamabad@tehran"
 has "$OUT" "status list version 1"
+has "$ERR" "the status list is saved in the home folder, but no node took it"
 expect 3 parley --home "$A" official recall amb-islamabad
 has "$ERR" "is recalled: it cannot become recalled"
 expect 3 parley --home "$A" official suspend amb-islamabad

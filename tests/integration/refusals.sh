@@ -43,7 +43,7 @@ pdrive get $(as tehran) --path "/v1/channels/nope/next?lane=ROUTINE" >"$W/next.o
 grep -q "HTTP 404" "$W/next.out" || fail "next for no channel: $(cat "$W/next.out")"
 passed=$((passed + 2))
 # clerk is a member until suspended; the node learns it on SIGHUP
-parley --home "$W/tehran" official suspend clerk --reason "under review" >/dev/null || fail "suspend"
+parley --home "$W/tehran" official suspend clerk --reason "under review" --no-push >/dev/null || fail "suspend"
 kill -HUP "${PID[tehran]}"
 sleep 0.5
 refuse other-author ROUTINE suspended --author clerk --author-key "$W/clerk.key"
