@@ -1167,6 +1167,8 @@ static int read_file_into(const char *path, uint8_t **buf, size_t *len)
 	return pl_file_read(path, 64 * 1024, buf, len);
 }
 
+const pl_store_methods *node_store_methods;
+
 node_core *node_core_new(node_config *cfg, struct event_base *base)
 {
 	node_core *n = calloc(1, sizeof(*n));
@@ -1210,7 +1212,7 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 	}
 	if (!rc) {
 		what = "node store";
-		rc = nstore_open(cfg->data, &n->db);
+		rc = nstore_open_with(cfg->data, node_store_methods, &n->db);
 	}
 	if (!rc && cfg->store_check != NODE_STORE_CHECK_OFF) {
 		what = "node store check";

@@ -22,6 +22,12 @@
 
 typedef struct node_core node_core;
 
+/* The store backend node_core_new opens [node] data with; NULL (the
+ * default) picks it by the location (SQLite).  Test builds set a
+ * fault-injecting wrapper here (tests/faults/faulty_main.c). */
+struct pl_store_methods;
+extern const struct pl_store_methods *node_store_methods;
+
 /* Outcome of submitting one envelope. */
 typedef struct node_submit_result {
 	int code;               /* 0 accepted (or already held), else a pl_err reason */

@@ -68,6 +68,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(s->base, NULL);
 }
 
+/* Test builds rename main to wrap it (tests/faults/faulty_main.c). */
+#ifdef PARLEYD_MAIN_NAME
+int PARLEYD_MAIN_NAME(int argc, char **argv);
+#define main PARLEYD_MAIN_NAME
+#endif
+
 int main(int argc, char **argv)
 {
 	const char *conf = NULL;

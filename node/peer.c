@@ -572,6 +572,12 @@ static void process_events(core_conn *cc)
 			nstore_rollback(n->db);
 		witness_flush(n, rc == 0);
 		work_flush(n, rc == 0);
+		/* Nothing of the batch is stored: the resume points go back to
+		 * what the store holds, or the next HELLO (and the skip of items
+		 * below them) would claim items that were rolled back. */
+		if (rc && cc->peer)
+			for (int l = 0; l < PL_LINK_LANES; l++)
+				(void)nstore_in_next(n->db, cc->peer->state, l, &cc->peer->in_next[l]);
 	}
 	if (rc) {
 		/* Nothing of the batch is stored: the peer will send it again. */

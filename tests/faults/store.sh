@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Store faults under a running node (docs/faults.md, "Store faults"): the
+# receiving node's store fails while a backlog arrives from its peer.
+#   store.sh io-once    one write fails (an I/O error) in the middle of the
+#                       backlog: the batch is rolled back, the link drops,
+#                       the peer sends again; nothing may be lost
+#   store.sh disk-full  from some write on, every write fails: the node
+#                       stores nothing and acknowledges nothing; restarted
+#                       on a healthy disk it receives everything
+# The node is parleyd-faulty (tests/faults/faulty_main.c) with
+# PARLEY_FAULT_PLAN; the sender is plain parleyd.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../integration/lib.sh"
+case ${1:-} in
+io-once) plan="fail_at=40" ;;
+disk-full) plan="fail_at=40,persistent" ;;
+*) fail "usage: store.sh io-once|disk-full" ;;
+esac
+N=300
+state tehran; state islamabad
+peer tehran islamabad; peer islamabad tehran
+start tehran; start islamabad
+charter fm tehran islamabad
+wait_charter islamabad fm
+stop islamabad
+# the backlog, queued at tehran while islamabad is down
+for lane in ROUTINE PRIORITY FLASH; do
+	pdrive send $(as tehran) --channel fm --lane $lane --count $((N / 3)) --size 400 --ids "$W/t.ids" >/dev/null ||
+		fail "send $lane"
+done
+# islamabad comes back on a failing disk
+PARLEY_FAULT_PLAN=$plan "$PARLEY_TOOLS/parleyd-faulty" -c "$W/islamabad.ini" >>"$W/islamabad.log" 2>&1 &
+PID[islamabad]=$!
+pdrive wait --api "http://127.0.0.1:${API[islamabad]}" --timeout 10 >/dev/null || fail "islamabad did not come up"
+grep -q "store fault plan: $plan" "$W/islamabad.log" || fail "no fault plan in force"
+# the fault must have struck a batch of peer items
+for _ in $(seq 1 100); do
+	grep -q 'msg="cannot store what a peer sent"' "$W/islamabad.log" && break
+	sleep 0.1
+done
+grep -q 'msg="cannot store what a peer sent"' "$W/islamabad.log" ||
+	fail "the fault never struck a peer batch: $(grep -c . "$W/islamabad.log") log lines"
+if [[ $1 == io-once ]]; then
+	wait_count islamabad fm "$N" 60
+else
+	sleep 2
+	# nothing was acknowledged while the disk was full: tehran still holds
+	# every item for islamabad (or islamabad stored it before the fault)
+	crash islamabad
+	start islamabad
+	wait_count islamabad fm "$N" 60
+fi
+pdrive check $(as islamabad) --channel fm --ids "$W/t.ids" >"$W/check.out" 2>&1 ||
+	fail "after the store fault: $(cat "$W/check.out")"
+grep -q " 0 lost, 0 duplicated, 0 reordered" "$W/check.out" || fail "$(cat "$W/check.out")"
+finish "store $1: $(grep '^check:' "$W/check.out")"
