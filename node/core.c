@@ -878,6 +878,10 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"connection after an older one had delivered them (skipped).\n"
 		"# TYPE parley_link_items_redelivered_total counter\n"
 		"parley_link_items_redelivered_total %" PRIu64 "\n"
+		"# HELP parley_envelopes_deferred_total Peer envelopes not taken yet: dated ahead of "
+		"this node's clock (the link is closed and they come again).\n"
+		"# TYPE parley_envelopes_deferred_total counter\n"
+		"parley_envelopes_deferred_total %" PRIu64 "\n"
 		"# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
 		"# TYPE parley_submit_commits_total counter\n"
 		"parley_submit_commits_total %" PRIu64 "\n"
@@ -887,7 +891,7 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
 		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
-		n->m.api_batches, n->m.api_batched);
+		n->m.deferred, n->m.api_batches, n->m.api_batched);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,

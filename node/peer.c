@@ -312,6 +312,10 @@ static int batch_begin(node_core *n, struct batch *b)
 	return rc;
 }
 
+/* take_envelope/take_item: the item is not taken now (the batch stops
+ * before it, the link is closed, the peer sends it again later). */
+#define TAKE_LATER 1
+
 static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b)
 {
 	node_core *n = cc->n;
@@ -335,6 +339,30 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 			  .max_age = 0};
 	pl_env env;
 	int rc = pl_env_verify(ev->item.data, ev->item.len, &ctx, &env);
+	if (rc == PL_ERR_CLOCK) {
+		/* Dated ahead of this node's clock: this node's clock is the
+		 * likelier culprit (the author's node checked the date against
+		 * its own).  Refusing it would lose it for good and lock the
+		 * author's stream (every later envelope a sequence gap), so it is
+		 * not taken yet: the link is closed and the peer sends it again
+		 * after a reconnect, until the clocks agree (docs/faults.md,
+		 * finding 3). */
+		pl_env late;
+		int64_t ahead = 0;
+		if (pl_env_parse(ev->item.data, ev->item.len, &late) == 0) {
+			ahead = late.at - ctx.now;
+			pl_env_clear(&late);
+		}
+		if (ahead > 0) {
+			n->m.deferred++;
+			node_log(NODE_LOG_WARN, "envelope dated ahead of this node's clock: not taken yet",
+				 "peer=%s lane=%d lseq=%" PRIu64 " ahead_s=%" PRId64
+				 " hint=\"check this node's clock\"",
+				 p->state, (int)ev->item.lane, ev->item.lseq, ahead);
+			pl_env_clear(&env);
+			return TAKE_LATER;
+		}
+	}
 	if (!rc && strcmp(env.state, p->state) != 0)
 		rc = pl_err_fail(PL_ERR_WRONG_STATE, "%s relayed an envelope of %s", p->state,
 				 env.state);
@@ -422,6 +450,8 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	switch (ev->item.kind) {
 	case PL_LINK_KIND_ENVELOPE:
 		rc = take_envelope(cc, ev, b);
+		if (rc == TAKE_LATER)
+			return rc;
 		break;
 	case PL_LINK_KIND_CHARTER: {
 		char why[256] = "";
@@ -565,6 +595,9 @@ static void process_events(core_conn *cc)
 			break;
 		}
 	}
+	bool later = rc == TAKE_LATER;
+	if (later)
+		rc = 0; /* what came before it is stored as usual */
 	if (b.open) {
 		if (!rc)
 			core_commit_timed(n, &rc);
@@ -609,6 +642,10 @@ static void process_events(core_conn *cc)
 	}
 	json_decref(b.events);
 	json_decref(delivered);
+	if (later && !rc && !pl_link_is_closed(cc->link)) {
+		pl_link_close(cc->link, "an envelope is dated ahead of this node's clock; send it again later");
+		closed = true;
+	}
 	(void)closed;
 	conn_flush(cc);
 	if (cc->peer && !pl_link_is_closed(cc->link))
