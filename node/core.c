@@ -1172,6 +1172,7 @@ static int read_file_into(const char *path, uint8_t **buf, size_t *len)
 }
 
 const pl_store_methods *node_store_methods;
+void (*node_crash_hook)(const char *point);
 
 node_core *node_core_new(node_config *cfg, struct event_base *base)
 {

@@ -28,6 +28,16 @@ typedef struct node_core node_core;
 struct pl_store_methods;
 extern const struct pl_store_methods *node_store_methods;
 
+/* Named crash points (docs/faults.md, "Crash points"): the node passes
+ * each by name; test builds set the hook, which may kill the process on
+ * the N-th pass of a point.  NULL (the default) makes them no-ops. */
+extern void (*node_crash_hook)(const char *point);
+static inline void node_crash_point(const char *point)
+{
+	if (node_crash_hook)
+		node_crash_hook(point);
+}
+
 /* Outcome of submitting one envelope. */
 typedef struct node_submit_result {
 	int code;               /* 0 accepted (or already held), else a pl_err reason */

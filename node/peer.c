@@ -619,10 +619,21 @@ static void process_events(core_conn *cc)
 		pl_link_close(cc->link, "receiver could not store");
 		closed = true;
 	} else if (cc->peer) {
+		bool took = false, acked = json_array_size(delivered) > 0;
+		for (int l = 0; l < PL_LINK_LANES; l++)
+			took = took || b.lanes[l];
+		if (took)
+			node_crash_point("after-commit-before-receipt");
+		if (acked)
+			node_crash_point("after-delivery-commit");
 		for (int l = 0; l < PL_LINK_LANES; l++)
 			if (b.lanes[l] &&
 			    pl_link_send_receipt(cc->link, l, cc->peer->in_next[l] - 1) == 0)
 				n->m.receipts_out++;
+		if (took) {
+			conn_flush(cc);
+			node_crash_point("after-receipt");
+		}
 		size_t i;
 		json_t *v;
 		json_array_foreach(b.events, i, v)

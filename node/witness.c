@@ -1065,6 +1065,9 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 		rc = j ? rec_put(n->db, NSTORE_TLOG_WITNESS, origin, j) : PL_ERR_NOMEM;
 	}
 	if (!rc) {
+		/* the cosignature is stored, its answer not queued, nothing
+		 * committed: a crash here must leave no trace */
+		node_crash_point("mid-cosign");
 		pl_cbor_enc e;
 		pl_cbor_enc_init(&e);
 		pl_cbor_put_map(&e, 3);

@@ -9,12 +9,17 @@
  *   enospc          fail with "disk full" wording (PL_ERR_IO either way)
  *   power_at=N      power is lost at the N-th commit
  *   power=lose|torn|scatter, lying, seed=N   what survives it (fault.h)
- * Without the variable it is plain parleyd.  Built for tests only: it is
+ * and PARLEY_CRASH_AT=POINT:N kills the process (SIGKILL, no cleanup) the
+ * N-th time the node passes the named crash point POINT (node/core.h:
+ * after-commit-before-receipt, after-receipt, after-delivery-commit,
+ * mid-cosign).  Without the variables it is plain parleyd.  Built for tests only: it is
  * node/main.c compiled with its main renamed (CMake), plus this file.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "fault.h"
@@ -53,8 +58,33 @@ static int parse_plan(const char *s, pl_store_fault_plan *p)
 	return 0;
 }
 
+static char crash_point[64];
+static unsigned long crash_n, crash_seen;
+
+static void crash_hook(const char *point)
+{
+	if (strcmp(point, crash_point) != 0 || ++crash_seen != crash_n)
+		return;
+	fprintf(stderr, "parleyd-faulty: crash point %s reached (pass %lu): SIGKILL\n", point,
+		crash_seen);
+	kill(getpid(), SIGKILL);
+}
+
 int main(int argc, char **argv)
 {
+	const char *crash = getenv("PARLEY_CRASH_AT");
+	if (crash && *crash) {
+		const char *colon = strrchr(crash, ':');
+		if (!colon || (size_t)(colon - crash) >= sizeof(crash_point) ||
+		    (crash_n = strtoul(colon + 1, NULL, 10)) == 0) {
+			fprintf(stderr, "parleyd-faulty: PARLEY_CRASH_AT wants POINT:N, not '%s'\n",
+				crash);
+			return 2;
+		}
+		memcpy(crash_point, crash, (size_t)(colon - crash));
+		crash_point[colon - crash] = '\0';
+		node_crash_hook = crash_hook;
+	}
 	const char *plan = getenv("PARLEY_FAULT_PLAN");
 	if (plan && *plan) {
 		pl_store_fault_plan p;
