@@ -79,8 +79,16 @@ wait_count islamabad fm 2
 run act islamabad duty read "$early"
 expect_rc 0 "what amb sent while active stays on islamabad"
 has "before the recall"
+cp "$W/tehran/status.list" "$W/recall.list"
 run parley --home "$W/tehran" --node "http://127.0.0.1:${API[tehran]}" official restore amb --reason "back at post"
 expect_rc 0 "restore"
+# the older list (the recall) handed to the node again is refused: a node
+# never goes back to an older status list
+printf '{"status_list":"%s"}' "$(base64 -w0 "$W/recall.list")" >"$W/old.json"
+code=$(curl -s -o "$W/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data-binary @"$W/old.json" "http://127.0.0.1:${API[tehran]}/v1/status-lists")
+[[ $code == 422 ]] || fail "an older status list: HTTP $code: $(cat "$W/out")"
+has "stale"
 run act tehran amb send --channel fm "back at post"
 expect_rc 0 "a restored ambassador sends again"
 wait_count islamabad fm 3
