@@ -50,6 +50,7 @@ typedef struct node_link_conf {
 	uint32_t dead_after_ms;
 	uint32_t backoff_min_ms;
 	uint32_t backoff_max_ms;
+	uint32_t socket_buffer; /* bytes; 0: kernel autotuning */
 } node_link_conf;
 
 /* What the node checks of its store before it starts (docs/config.md). */

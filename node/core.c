@@ -1272,6 +1272,7 @@ int node_core_start(node_core *n)
 	net_params_default(&np);
 	np.backoff_min_ms = n->cfg->link.backoff_min_ms;
 	np.backoff_max_ms = n->cfg->link.backoff_max_ms;
+	np.sock_buf = (int)n->cfg->link.socket_buffer;
 	n->net = net_new(n->base, n->tls, &np, &core_net_callbacks, n);
 	if (!n->net)
 		return pl_err_fail(PL_ERR_NOMEM, "cannot set up networking");

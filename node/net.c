@@ -113,6 +113,7 @@ void net_params_default(net_params *p)
 	p->stable_ms = 10000;
 	p->read_high = 256 * 1024;
 	p->write_low = 64 * 1024;
+	p->sock_buf = 64 * 1024;
 	p->max_handshakes = 64;
 	p->hosts_file = NULL;
 }
@@ -466,10 +467,16 @@ static bool conn_start_tls(net_conn *c, bool server)
 	return true;
 }
 
-static void set_nodelay(evutil_socket_t fd)
+/* No Nagle delay, and (unless 0) bounded kernel buffers: what is in flight
+ * is what a FLASH written now must wait behind. */
+static void set_sockopts(const net *n, evutil_socket_t fd)
 {
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (n->prm.sock_buf > 0) {
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n->prm.sock_buf, sizeof(n->prm.sock_buf));
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n->prm.sock_buf, sizeof(n->prm.sock_buf));
+	}
 }
 
 /* ------------------------------------------------------------ outbound */
@@ -540,7 +547,7 @@ static void connect_to(net_peer *p, const struct sockaddr *sa, socklen_t salen)
 		conn_end(c, c->fd < 0 ? strerror(errno) : "out of memory", false);
 		return;
 	}
-	set_nodelay(c->fd);
+	set_sockopts(n, c->fd);
 	struct timeval tv = ms_to_tv(n->prm.handshake_timeout_ms);
 	evtimer_add(c->hs_timer, &tv);
 	if (connect(c->fd, sa, salen) != 0 && errno != EINPROGRESS) {
@@ -686,7 +693,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	n->handshaking_in++;
 	c->fd = fd;
 	copy_str(c->addr, sizeof(c->addr), addr);
-	set_nodelay(fd);
+	set_sockopts(n, fd);
 	c->hs_timer = evtimer_new(n->base, hs_timeout_cb, c);
 	if (!c->hs_timer || !conn_start_tls(c, true)) {
 		conn_end(c, "cannot set up TLS", false);

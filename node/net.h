@@ -67,6 +67,10 @@ typedef struct net_params {
 	size_t read_high;              /* stop reading the socket at this much buffered input;
 					* default 256 KiB */
 	size_t write_low;              /* on_writable threshold; default 64 KiB */
+	int sock_buf;                  /* SO_SNDBUF and SO_RCVBUF of peer sockets, bytes (the
+					* kernel doubles it); 0: the kernel's autotuning.
+					* Bounds what a FLASH can wait behind in flight;
+					* default 65536 */
 	unsigned max_handshakes;       /* inbound connections still in their handshake;
 					* more are dropped; default 64 */
 	const char *hosts_file;        /* tests: resolve peer host names only from this

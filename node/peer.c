@@ -27,7 +27,8 @@
 #include "work.h"
 #include "parley/err.h"
 
-#define OUT_HIGH (256 * 1024) /* stop writing to the transport above this */
+#define OUT_HIGH (64 * 1024) /* stop writing to the transport above this: a FLASH
+				* written later waits behind at most this much */
 #define PRE_MAX (4 + PL_LINK_MAX_FRAME) /* an inbound HELLO fits in this */
 #define PUMP_BATCH 64
 

@@ -173,6 +173,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.store_check, NODE_STORE_CHECK_QUICK);
 	assert_int_equal(c.max_envelope, 1048576);
 	assert_int_equal(c.link.ping_interval_ms, 5000);
+	assert_int_equal(c.link.socket_buffer, 65536);
 	assert_int_equal(c.link.dead_after_ms, 20000);
 	assert_int_equal(c.link.backoff_min_ms, 200);
 	assert_int_equal(c.link.backoff_max_ms, 60000);
@@ -481,7 +482,7 @@ static void test_documented(void **state)
 			fail_msg("docs/config.md: no row for '%s' under [%s]", key, sect);
 		count++;
 	}
-	assert_int_equal(count, 20);
+	assert_int_equal(count, 21);
 	assert_null(node_config_key_name(count, &sect));
 }
 
