@@ -51,7 +51,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory build BUILD=build-release CMAKE_FLAGS=-DCMAKE_BUILD_TYPE=RelWithDebInfo
-	@scripts/bench build-release
+	@scripts/bench build-release $(ARGS)
 
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DPARLEY_FUZZ=ON -DPARLEY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

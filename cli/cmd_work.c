@@ -82,6 +82,17 @@ static int open_official(cli_ctx *ctx, cli_node **n)
 	return cli_node_open(ctx, CLI_NODE_AUTH | CLI_NODE_KEEP_KEY, n);
 }
 
+/* Sign sp as the official and submit it, on a connection of its own. */
+static int send_one(cli_ctx *ctx, const cli_send_spec *sp)
+{
+	cli_node *n = NULL;
+	int rc = open_official(ctx, &n);
+	if (!rc)
+		rc = cli_send_body(ctx, n, sp);
+	cli_node_free(n);
+	return rc;
+}
+
 /* ================================================================ ack and read */
 
 int cmd_ack(cli_ctx *ctx, int argc, char **argv)
@@ -315,17 +326,13 @@ int cmd_report_incident(cli_ctx *ctx, int argc, char **argv)
 	if (!rc && pl_incident_encode(&inc, &errs, &body, &blen) != 0)
 		rc = form_errors(&errs, "the incident report");
 	json_decref(form);
-	cli_node *n = NULL;
-	if (!rc)
-		rc = open_official(ctx, &n);
 	if (!rc) {
 		cli_send_spec sp = {.channel = ch, .lane = lane, .kind = PL_FORM_KIND_INCIDENT,
 				    .has_ackby = has_ackby, .ackby = ackby, .body = body,
 				    .body_len = blen};
-		rc = cli_send_body(ctx, n, &sp);
+		rc = send_one(ctx, &sp);
 	}
 	free(body);
-	cli_node_free(n);
 	return rc;
 }
 
@@ -413,16 +420,12 @@ int cmd_request_new(cli_ctx *ctx, int argc, char **argv)
 	if (!rc && pl_request_encode(&req, &errs, &body, &blen) != 0)
 		rc = form_errors(&errs, "the request");
 	json_decref(form);
-	cli_node *n = NULL;
-	if (!rc)
-		rc = open_official(ctx, &n);
 	if (!rc) {
 		cli_send_spec sp = {.channel = ch, .lane = lane, .kind = PL_FORM_KIND_REQUEST,
 				    .body = body, .body_len = blen};
-		rc = cli_send_body(ctx, n, &sp);
+		rc = send_one(ctx, &sp);
 	}
 	free(body);
-	cli_node_free(n);
 	return rc;
 }
 
