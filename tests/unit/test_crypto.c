@@ -203,6 +203,47 @@ static void test_verify_rejects_tampering(void **state)
 	pl_key_wipe(&other);
 }
 
+/*
+ * Malleability and weak keys (threat-model.md): a signature whose S is not
+ * reduced (S + L verifies under a cofactorless equation, and a lax verifier
+ * would accept the same signature in two byte forms) and the all-identity
+ * forgery (public key and R the identity point, S = 0: the verification
+ * equation holds for every message) must both be refused.
+ */
+static void test_verify_rejects_noncanonical_and_small_order(void **state)
+{
+	static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+				      0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+				      [31] = 0x10};
+	pl_keypair kp;
+	assert_int_equal(pl_key_generate(&kp), 0);
+	const uint8_t msg[] = "joint statement, final text";
+	uint8_t sig[PL_SIG_BYTES], big[PL_SIG_BYTES];
+	assert_int_equal(pl_sign(sig, msg, sizeof(msg), &kp), 0);
+	/* S' = S + L: the same scalar mod L, a second byte form */
+	memcpy(big, sig, sizeof(big));
+	unsigned carry = 0;
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v = big[32 + i] + L[i] + carry;
+		big[32 + i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	assert_int_equal(carry, 0); /* S < L < 2^253, so S + L fits */
+	assert_memory_not_equal(big, sig, PL_SIG_BYTES);
+	assert_int_equal(pl_verify(big, msg, sizeof(msg), kp.pk), PL_ERR_BAD_SIGNATURE);
+	assert_int_equal(pl_verify(sig, msg, sizeof(msg), kp.pk), 0);
+	/* identity key, R = identity, S = 0 */
+	uint8_t ident[PL_PK_BYTES] = {1}, forged[PL_SIG_BYTES] = {1};
+	assert_int_equal(pl_verify(forged, msg, sizeof(msg), ident), PL_ERR_BAD_SIGNATURE);
+	/* another small-order key: the point of order 2, (0, -1) */
+	uint8_t order2[PL_PK_BYTES];
+	memset(order2, 0xff, sizeof(order2));
+	order2[0] = 0xec;
+	order2[31] = 0x7f;
+	assert_int_equal(pl_verify(forged, msg, sizeof(msg), order2), PL_ERR_BAD_SIGNATURE);
+	pl_key_wipe(&kp);
+}
+
 static void test_key_generate_and_id(void **state)
 {
 	pl_keypair a, b, again;
@@ -953,6 +994,7 @@ int main(void)
 	    cmocka_unit_test(test_ed25519_rfc8032_test1),
 	    cmocka_unit_test(test_ed25519_rfc8032_test2),
 	    cmocka_unit_test(test_verify_rejects_tampering),
+	    cmocka_unit_test(test_verify_rejects_noncanonical_and_small_order),
 	    cmocka_unit_test(test_key_generate_and_id),
 	    cmocka_unit_test(test_sha256_vectors),
 	    cmocka_unit_test(test_sha256_incremental),
