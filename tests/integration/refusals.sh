@@ -3,8 +3,8 @@
 # Every refusal the node makes, through its real API and links: forged
 # signature, suspended author, non-member author, kind and precedence the
 # charter does not allow, replay, sequence gap, a date far in the future,
-# a peer whose root is not pinned, a peer whose TLS key is not the key of
-# its node record.  Each is refused with its reason and nothing is stored.
+# a charter signed by one state only, a peer whose root is not pinned, a
+# peer whose TLS key is not the key of its node record.  Each is refused with its reason and nothing is stored.
 . "$(dirname "$0")/lib.sh"
 state tehran; state islamabad; state kabul
 peer tehran islamabad; peer islamabad tehran
@@ -47,6 +47,13 @@ parley --home "$W/tehran" official suspend clerk --reason "under review" --no-pu
 kill -HUP "${PID[tehran]}"
 sleep 0.5
 refuse other-author ROUTINE suspended --author clerk --author-key "$W/clerk.key"
+# a charter signed by one state only: nothing flows on it
+parley --home "$W/tehran" --node "http://127.0.0.1:${API[tehran]}" --as duty --key "$W/tehran-duty.key" \
+	channel propose --name half --member duty --member-file "$W/islamabad/officials/duty.cred" \
+	--submit >/dev/null || fail "propose half"
+pdrive forge $(as tehran) --channel half --lane ROUTINE --mode ok --expect unknown-channel >"$W/forge.out" ||
+	fail "a one-sided charter: $(cat "$W/forge.out")"
+passed=$((passed + 1))
 # nothing of that was stored or sent: each node holds exactly the 3 good ones
 wait_count islamabad fm 3
 pdrive check $(as tehran) --channel fm --ids "$W/ok.ids" || fail "tehran stored a refused envelope"
