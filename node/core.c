@@ -882,6 +882,10 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"this node's clock (the link is closed and they come again).\n"
 		"# TYPE parley_envelopes_deferred_total counter\n"
 		"parley_envelopes_deferred_total %" PRIu64 "\n"
+		"# HELP parley_link_store_behind_total Peers' resume points above anything this "
+		"store numbered (this store went back).\n"
+		"# TYPE parley_link_store_behind_total counter\n"
+		"parley_link_store_behind_total %" PRIu64 "\n"
 		"# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
 		"# TYPE parley_submit_commits_total counter\n"
 		"parley_submit_commits_total %" PRIu64 "\n"
@@ -891,7 +895,7 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
 		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
-		n->m.deferred, n->m.api_batches, n->m.api_batched);
+		n->m.deferred, n->m.store_behind, n->m.api_batches, n->m.api_batched);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,

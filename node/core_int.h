@@ -75,6 +75,7 @@ typedef struct core_metrics {
 	uint64_t accepted_local, accepted_peer, duplicates;
 	uint64_t redelivered; /* peer items skipped: taken before on another connection */
 	uint64_t deferred;    /* peer envelopes not taken yet: dated ahead of our clock */
+	uint64_t store_behind; /* HELLOs of peers holding items this store never numbered */
 	uint64_t rejected[128]; /* by -pl_err, local and peer */
 	uint64_t commits;
 	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */

@@ -387,6 +387,17 @@ int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq)
 	return get_u64(s, K_OUTSEQ, key, 0, lseq);
 }
 
+int nstore_out_skip(nstore *s, const char *peer, int lane, uint64_t lseq)
+{
+	char key[256];
+	uint64_t last = 0;
+	int rc = nstore_out_last(s, peer, lane, &last);
+	if (rc || lseq <= last)
+		return rc;
+	KEYF(key, "%s/%d", peer, lane);
+	return put_u64(s, K_OUTSEQ, key, lseq);
+}
+
 int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
 		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq)
 {

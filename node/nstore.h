@@ -89,6 +89,11 @@ int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
 		   void *ctx);
 int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n);
+/* The peer holds items up to lseq that this store never assigned (this
+ * store went back, e.g. restored from a backup): the next item gets
+ * lseq + 1, not a number the peer would drop as already held.  No-op when
+ * lseq is not above the last assigned. */
+int nstore_out_skip(nstore *s, const char *peer, int lane, uint64_t lseq);
 /* Highest lseq ever assigned for peer/lane (0 if none). */
 int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq);
 /* Highest lseq the peer acknowledged on lane (receipts, HELLO), 0 if none. */

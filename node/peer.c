@@ -208,9 +208,17 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 		uint64_t upto = ev->hello.resume[l] - 1, last = 0;
 		rc = nstore_out_last(n->db, p->state, l, &last);
 		if (!rc && upto > last) {
-			node_log(NODE_LOG_ERROR, "peer claims items never sent",
-				 "peer=%s lane=%d resume=%" PRIu64 " last_sent=%" PRIu64, p->state, l,
-				 ev->hello.resume[l], last);
+			/* The peer holds items this store never numbered: the store
+			 * went back (restored from a backup, a lost WAL tail).  What
+			 * the peer holds stays there; new items must be numbered past
+			 * it, or the peer's link would drop them as already held. */
+			node_log(NODE_LOG_ERROR, "peer holds items this store never sent",
+				 "peer=%s lane=%d resume=%" PRIu64 " last_sent=%" PRIu64
+				 " hint=\"this node's store went back (a restored backup?): what "
+				 "it sent since is at the peer only\"",
+				 p->state, l, ev->hello.resume[l], last);
+			n->m.store_behind++;
+			rc = nstore_out_skip(n->db, p->state, l, upto);
 			upto = last;
 		}
 		p->sent[l] = upto;
