@@ -886,6 +886,10 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"store numbered (this store went back).\n"
 		"# TYPE parley_link_store_behind_total counter\n"
 		"parley_link_store_behind_total %" PRIu64 "\n"
+		"# HELP parley_link_peer_behind_total HELLOs resuming below what the peer had "
+		"acknowledged (its store went back, or a stale connection); the items are sent again.\n"
+		"# TYPE parley_link_peer_behind_total counter\n"
+		"parley_link_peer_behind_total %" PRIu64 "\n"
 		"# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
 		"# TYPE parley_submit_commits_total counter\n"
 		"parley_submit_commits_total %" PRIu64 "\n"
@@ -895,7 +899,8 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
 		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
-		n->m.deferred, n->m.store_behind, n->m.api_batches, n->m.api_batched);
+		n->m.deferred, n->m.store_behind, n->m.peer_behind, n->m.api_batches,
+		n->m.api_batched);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,

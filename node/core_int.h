@@ -76,6 +76,7 @@ typedef struct core_metrics {
 	uint64_t redelivered; /* peer items skipped: taken before on another connection */
 	uint64_t deferred;    /* peer envelopes not taken yet: dated ahead of our clock */
 	uint64_t store_behind; /* HELLOs of peers holding items this store never numbered */
+	uint64_t peer_behind;  /* HELLOs of peers that lost items they had acknowledged */
 	uint64_t rejected[128]; /* by -pl_err, local and peer */
 	uint64_t commits;
 	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */

@@ -32,6 +32,8 @@
  *   123 TLOG_ALARM   %020 number                  -> JSON alarm record with evidence
  *   124 OUTACK       peer "/" lane                -> highest lseq the peer acknowledged
  *   125 NODEREC      node name                    -> a peer node's signed record
+ *   131 OUTDONE      peer "/" lane "/" %020 lseq  -> "kind hex(id)": acknowledged items,
+ *                                                    the last 65536 per peer and lane
  * Zero-padded numbers make bytewise key order the numeric order.
  */
 #include <errno.h>
@@ -60,7 +62,12 @@ enum {
 	K_COUNTER,
 	K_REJECT,
 	K_OUTACK = 124,
+	K_OUTDONE = 131,
 };
+
+/* Acknowledged items kept per peer and lane, in case the peer loses them
+ * (its store goes back) and must be sent them again. */
+#define OUTDONE_KEEP 65536
 
 struct nstore {
 	pl_store *st;
@@ -487,6 +494,16 @@ static int collect_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HA
 	return 0;
 }
 
+static int put_item(nstore *s, int kind_table, const char *peer, int lane, uint64_t lseq,
+		    int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
+	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, lseq);
+	hexid(hx, id);
+	snprintf(val, sizeof(val), "%d %s", kind, hx);
+	return put_text(s, kind_table, key, val);
+}
+
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
 		   void *ctx)
 {
@@ -495,19 +512,48 @@ int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_
 	KEYF(hi, "%s/%d/%020" PRIu64, peer, lane, upto + 1);
 	/* fn may write (delivery states): collect first, call it after the walk. */
 	struct item_list l = {0};
-	struct item_walk w = {fn ? collect_cb : NULL, &l, 0};
+	struct item_walk w = {collect_cb, &l, 0};
 	int rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
-	for (size_t i = 0; !rc && i < l.n; i++)
-		rc = fn(ctx, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		rc = put_item(s, K_OUTDONE, peer, lane, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+		if (!rc && fn)
+			rc = fn(ctx, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+	}
 	free(l.v);
 	if (!rc)
 		rc = pl_store_del_range(s->st, K_OUTQ, lo, hi, NULL);
+	if (!rc && upto > OUTDONE_KEEP) {
+		KEYF(hi, "%s/%d/%020" PRIu64, peer, lane, upto - OUTDONE_KEEP);
+		rc = pl_store_del_range(s->st, K_OUTDONE, lo, hi, NULL);
+	}
 	uint64_t acked = 0;
 	if (!rc)
 		rc = nstore_out_acked(s, peer, lane, &acked);
 	if (!rc && upto > acked) {
 		KEYF(lo, "%s/%d", peer, lane);
 		rc = put_u64(s, K_OUTACK, lo, upto);
+	}
+	return rc;
+}
+
+int nstore_out_requeue(nstore *s, const char *peer, int lane, uint64_t from, uint64_t *count)
+{
+	char lo[256], hi[256];
+	KEYF(lo, "%s/%d/%020" PRIu64, peer, lane, from);
+	KEYF(hi, "%s/%d/~", peer, lane);
+	struct item_list l = {0};
+	struct item_walk w = {collect_cb, &l, 0};
+	int rc = pl_store_range(s->st, K_OUTDONE, lo, hi, 0, item_cb, &w);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = put_item(s, K_OUTQ, peer, lane, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+	if (count)
+		*count = l.n;
+	free(l.v);
+	if (!rc)
+		rc = pl_store_del_range(s->st, K_OUTDONE, lo, hi, NULL);
+	if (!rc) {
+		KEYF(lo, "%s/%d", peer, lane);
+		rc = put_u64(s, K_OUTACK, lo, from - 1);
 	}
 	return rc;
 }

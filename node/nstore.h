@@ -96,6 +96,11 @@ int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n);
 int nstore_out_skip(nstore *s, const char *peer, int lane, uint64_t lseq);
 /* Highest lseq ever assigned for peer/lane (0 if none). */
 int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq);
+/* The peer lost acknowledged items (its store went back): put the items it
+ * acknowledged from lseq `from` on back in the queue, as far as they are
+ * still kept (the last 65536 per peer and lane), and lower the acknowledged
+ * point to from - 1.  *count (may be NULL) gets how many were put back. */
+int nstore_out_requeue(nstore *s, const char *peer, int lane, uint64_t from, uint64_t *count);
 /* Highest lseq the peer acknowledged on lane (receipts, HELLO), 0 if none. */
 int nstore_out_acked(nstore *s, const char *peer, int lane, uint64_t *upto);
 

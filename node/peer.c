@@ -221,6 +221,26 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 			rc = nstore_out_skip(n->db, p->state, l, upto);
 			upto = last;
 		}
+		uint64_t acked = 0;
+		if (!rc)
+			rc = nstore_out_acked(n->db, p->state, l, &acked);
+		if (!rc && upto < acked) {
+			/* The peer resumes below what it acknowledged: its store went
+			 * back (a lost WAL tail, a restored backup), or this HELLO
+			 * is stale (its connection was set up before receipts the
+			 * peer sent on another one).  Either way the items are sent
+			 * again, as far as they are still kept: a peer that has them
+			 * skips them. */
+			uint64_t back = 0;
+			rc = nstore_out_requeue(n->db, p->state, l, upto + 1, &back);
+			n->m.peer_behind++;
+			node_log(NODE_LOG_WARN,
+				 "peer resumes below what it acknowledged; sending those items again",
+				 "peer=%s lane=%d resume=%" PRIu64 " acknowledged=%" PRIu64
+				 " requeued=%" PRIu64 "%s",
+				 p->state, l, ev->hello.resume[l], acked, back,
+				 back < acked - upto ? " (the older ones are no longer kept: lost)" : "");
+		}
 		p->sent[l] = upto;
 		if (!rc && upto > 0)
 			rc = ack_logged(n, p, l, upto, NULL);
