@@ -8,6 +8,11 @@
 #   store.sh disk-full  from some write on, every write fails: the node
 #                       stores nothing and acknowledges nothing; restarted
 #                       on a healthy disk it receives everything
+#   store.sh power-lying  power is lost at a commit that reports success
+#                       (a disk that acknowledges before it syncs): the
+#                       node acknowledged what it then lost; restarted, it
+#                       gets it again from the peer, which keeps what was
+#                       acknowledged
 # The node is parleyd-faulty (tests/faults/faulty_main.c) with
 # PARLEY_FAULT_PLAN; the sender is plain parleyd.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 case ${1:-} in
 io-once) plan="fail_at=40" ;;
 disk-full) plan="fail_at=40,persistent" ;;
-*) fail "usage: store.sh io-once|disk-full" ;;
+power-lying) plan="power_at=8,power=lose,lying" ;;
+*) fail "usage: store.sh io-once|disk-full|power-lying" ;;
 esac
 N=300
 state tehran; state islamabad
@@ -34,14 +40,23 @@ PARLEY_FAULT_PLAN=$plan "$PARLEY_TOOLS/parleyd-faulty" -c "$W/islamabad.ini" >>"
 PID[islamabad]=$!
 pdrive wait --api "http://127.0.0.1:${API[islamabad]}" --timeout 10 >/dev/null || fail "islamabad did not come up"
 grep -q "store fault plan: $plan" "$W/islamabad.log" || fail "no fault plan in force"
-# the fault must have struck a batch of peer items
+# the fault must have struck a batch of peer items (power loss: the lying
+# commit succeeds, the dead store fails the next one)
 for _ in $(seq 1 100); do
 	grep -q 'msg="cannot store what a peer sent"' "$W/islamabad.log" && break
 	sleep 0.1
 done
 grep -q 'msg="cannot store what a peer sent"' "$W/islamabad.log" ||
 	fail "the fault never struck a peer batch: $(grep -c . "$W/islamabad.log") log lines"
-if [[ $1 == io-once ]]; then
+if [[ $1 == power-lying ]]; then
+	# the process dies with its store; what the lying commit acknowledged is gone
+	crash islamabad
+	start islamabad
+	for _ in $(seq 1 100); do grep -q 'peer resumes below what it acknowledged' "$W/tehran.log" && break; sleep 0.1; done
+	grep -q 'peer resumes below what it acknowledged' "$W/tehran.log" ||
+		fail "tehran did not see islamabad's store go back"
+	wait_count islamabad fm "$N" 60
+elif [[ $1 == io-once ]]; then
 	wait_count islamabad fm "$N" 60
 else
 	sleep 2
