@@ -182,8 +182,7 @@ int cmd_pending(cli_ctx *ctx, int argc, char **argv)
 				snprintf(left, sizeof(left), "%lldm %llds", (long long)s / 60,
 					 (long long)s % 60);
 			size_t nesc = json_array_size(json_object_get(v, "escalations"));
-			snprintf(level, sizeof(level), "%s",
-				 nesc ? "escalated" : "-");
+			snprintf(level, sizeof(level), "-");
 			if (nesc) {
 				json_t *last = json_array_get(json_object_get(v, "escalations"),
 							      nesc - 1);

@@ -923,15 +923,23 @@ out:
 	json_decref(body);
 }
 
+/* The {id} path segment as an envelope id; false (answered 400 with why)
+ * when it is not 64 hex digits. */
+static bool id_arg(rq *r, uint8_t id[PL_HASH_BYTES], const char *why)
+{
+	size_t n = 0;
+	if (strlen(r->arg) == 2 * PL_HASH_BYTES &&
+	    pl_hex_decode(id, PL_HASH_BYTES, &n, r->arg, strlen(r->arg)) == 0 && n == PL_HASH_BYTES)
+		return true;
+	reply_bad_request(r, "%s", why);
+	return false;
+}
+
 static void h_env_get(rq *r)
 {
 	uint8_t id[PL_HASH_BYTES];
-	size_t n = 0;
-	if (strlen(r->arg) != 2 * PL_HASH_BYTES ||
-	    pl_hex_decode(id, sizeof(id), &n, r->arg, strlen(r->arg)) != 0 || n != sizeof(id)) {
-		reply_bad_request(r, "an envelope id is 64 hex digits");
+	if (!id_arg(r, id, "an envelope id is 64 hex digits"))
 		return;
-	}
 	int code = 0;
 	pl_err_clear_detail();
 	json_t *j = r->a->be.envelope(r->a->be_ctx, id, &code);
@@ -1071,12 +1079,8 @@ static void h_log_proof(rq *r)
 	if (!has_log(r, r->a->be.log_proof != NULL))
 		return;
 	uint8_t id[PL_HASH_BYTES];
-	size_t n = 0;
-	if (strlen(r->arg) != 2 * PL_HASH_BYTES ||
-	    pl_hex_decode(id, sizeof(id), &n, r->arg, strlen(r->arg)) != 0 || n != sizeof(id)) {
-		reply_bad_request(r, "an envelope id is 64 hex digits");
+	if (!id_arg(r, id, "an envelope id is 64 hex digits"))
 		return;
-	}
 	int code = 0;
 	pl_err_clear_detail();
 	json_t *j = r->a->be.log_proof(r->a->be_ctx, id, &code);
@@ -1141,13 +1145,8 @@ static void h_requests(rq *r)
 static void h_request(rq *r)
 {
 	uint8_t id[PL_HASH_BYTES];
-	size_t n = 0;
-	if (strlen(r->arg) != 2 * PL_HASH_BYTES ||
-	    pl_hex_decode(id, sizeof(id), &n, r->arg, strlen(r->arg)) != 0 || n != sizeof(id)) {
-		reply_bad_request(r, "a request id is the request envelope's id: 64 hex digits");
-		return;
-	}
-	view(r, "request", r->arg, NULL);
+	if (id_arg(r, id, "a request id is the request envelope's id: 64 hex digits"))
+		view(r, "request", r->arg, NULL);
 }
 
 static void h_statements(rq *r)

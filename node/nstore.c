@@ -635,6 +635,39 @@ int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_f
 
 /* ---------------------------------------------------------------- objects */
 
+json_t *nstore_json_get(nstore *s, int kind, const char *name, int *rc)
+{
+	uint8_t *p = NULL;
+	size_t len = 0;
+	*rc = pl_store_get(s->st, (uint32_t)kind, name, &p, &len);
+	if (*rc == PL_ERR_NOT_FOUND) {
+		*rc = 0;
+		return NULL;
+	}
+	if (*rc)
+		return NULL;
+	json_t *j = json_loadb((const char *)p, len, 0, NULL);
+	free(p);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		*rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad record %s of kind %d", name,
+				  kind);
+		return NULL;
+	}
+	return j;
+}
+
+int nstore_json_put(nstore *s, int kind, const char *name, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (!text)
+		return PL_ERR_NOMEM;
+	int rc = pl_store_put(s->st, (uint32_t)kind, name, (const uint8_t *)text, strlen(text), 0);
+	free(text);
+	return rc;
+}
+
 int nstore_obj_del(nstore *s, int kind, const char *name)
 {
 	return pl_store_del(s->st, (uint32_t)kind, name);

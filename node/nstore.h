@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "parley/crypto.h"
 #include "parley/store.h"
 
@@ -147,6 +149,12 @@ int nstore_obj_del(nstore *s, int kind, const char *name);
 /* As put, but PL_ERR_EXISTS when name is already held (append-only records). */
 int nstore_obj_put_new(nstore *s, int kind, const char *name, const uint8_t *buf, size_t len);
 int nstore_obj_get(nstore *s, int kind, const char *name, uint8_t **buf, size_t *len);
+/* A JSON object stored under kind/name: a new reference; NULL with *rc 0
+ * when absent, NULL with *rc a pl_err on a store error or a value that is
+ * not a JSON object (PL_ERR_MALFORMED). */
+json_t *nstore_json_get(nstore *s, int kind, const char *name, int *rc);
+/* Store j (consumed; NULL is PL_ERR_NOMEM) as compact JSON, keys sorted. */
+int nstore_json_put(nstore *s, int kind, const char *name, json_t *j);
 int nstore_obj_list(nstore *s, int kind, pl_store_list_cb fn, void *ctx);
 /* Objects of kind with from <= name < to (to NULL: no bound), ascending, at
  * most limit (0: all); fn as for nstore_obj_list. */

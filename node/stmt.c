@@ -136,12 +136,7 @@ static int rec_put(node_core *n, const char *ch, const char *stmt, const json_t 
 	int rc = rec_key(key, ch, stmt);
 	if (rc)
 		return rc;
-	char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!s)
-		return PL_ERR_NOMEM;
-	rc = nstore_obj_put(n->db, NSTORE_STMT, key, (const uint8_t *)s, strlen(s));
-	free(s);
-	return rc;
+	return nstore_json_put(n->db, NSTORE_STMT, key, json_incref((json_t *)rec));
 }
 
 /* The version v of rec (borrowed), or NULL. */

@@ -117,40 +117,6 @@ static int meta_put_u64(nstore *db, const char *key, uint64_t v)
 	return nstore_obj_put(db, NSTORE_TLOG_META, key, (const uint8_t *)buf, (size_t)k);
 }
 
-/* A JSON record of kind under key: a new reference, or NULL with *rc 0
- * when absent (or a store error in *rc). */
-static json_t *rec_get(nstore *db, int kind, const char *key, int *rc)
-{
-	uint8_t *p = NULL;
-	size_t len = 0;
-	*rc = nstore_obj_get(db, kind, key, &p, &len);
-	if (*rc == PL_ERR_NOT_FOUND) {
-		*rc = 0;
-		return NULL;
-	}
-	if (*rc)
-		return NULL;
-	json_t *j = json_loadb((const char *)p, len, 0, NULL);
-	free(p);
-	if (!j || !json_is_object(j)) {
-		json_decref(j);
-		*rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad transcript record %s", key);
-	}
-	return j;
-}
-
-/* Store j (consumed) as the JSON record of kind under key. */
-static int rec_put(nstore *db, int kind, const char *key, json_t *j)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(j);
-	if (!text)
-		return PL_ERR_NOMEM;
-	int rc = nstore_obj_put(db, kind, key, (const uint8_t *)text, strlen(text));
-	free(text);
-	return rc;
-}
-
 static uint64_t ju64(const json_t *o, const char *key)
 {
 	json_int_t v = json_integer_value(json_object_get(o, key));
@@ -314,7 +280,7 @@ static int raise_alarm(node_core *n, const alarm *a, bool *is_new)
 	char nk[24];
 	size_key(nk, num);
 	if (!rc)
-		rc = j ? rec_put(n->db, NSTORE_TLOG_ALARM, nk, j) : PL_ERR_NOMEM;
+		rc = j ? nstore_json_put(n->db, NSTORE_TLOG_ALARM, nk, j) : PL_ERR_NOMEM;
 	else
 		json_decref(j);
 	if (!rc)
@@ -528,7 +494,7 @@ static int from_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
 
 static json_t *origin_state(node_core *n, core_peer *p, int *rc)
 {
-	json_t *st = rec_get(n->db, NSTORE_TLOG_ORIGIN, p->state, rc);
+	json_t *st = nstore_json_get(n->db, NSTORE_TLOG_ORIGIN, p->state, rc);
 	if (!st && !*rc)
 		st = json_pack("{s:I,s:I,s:b,s:b}", "cosigned", (json_int_t)0, "sent",
 			       (json_int_t)0, "outstanding", 0, "fresh", 0);
@@ -618,7 +584,7 @@ static int send_checkpoint(node_core *n, core_peer *p, json_t *st)
 			json_object_set_new(st, "sent", json_integer((json_int_t)s));
 			json_object_set_new(st, "outstanding", json_true());
 			json_object_set_new(st, "fresh", json_false());
-			rc = rec_put(n->db, NSTORE_TLOG_ORIGIN, p->state, json_incref(st));
+			rc = nstore_json_put(n->db, NSTORE_TLOG_ORIGIN, p->state, json_incref(st));
 		}
 		if (!rc)
 			node_log(NODE_LOG_DEBUG, "checkpoint sent",
@@ -909,7 +875,7 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 			 pl_err_detail());
 	} else {
 		a.offered_size = cp.size;
-		w = rec_get(n->db, NSTORE_TLOG_WITNESS, origin, &rc);
+		w = nstore_json_get(n->db, NSTORE_TLOG_WITNESS, origin, &rc);
 		if (rc) {
 			pl_cbor_free(m);
 			return rc;
@@ -1042,7 +1008,7 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 		json_t *j =
 		    json_pack("{s:I,s:I,s:o}", "index", (json_int_t)xs[i].index, "size",
 			      (json_int_t)cp.size, "proof", json_b64(xs[i].proof.p, xs[i].proof.n));
-		rc = rec_put(n->db, NSTORE_TLOG_SEEN, xs[i].seen_key, j);
+		rc = nstore_json_put(n->db, NSTORE_TLOG_SEEN, xs[i].seen_key, j);
 	}
 	free(xs);
 	size_t tl = note_text_len(note.p, note.n);
@@ -1062,7 +1028,7 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 				      (json_int_t)cp.size, "root", json_b64(cp.root, H), "note",
 				      (const char *)note.p, note.n, "in_log", (json_int_t)in_log,
 				      "acked", (json_int_t)acked, "at", (json_int_t)core_now());
-		rc = j ? rec_put(n->db, NSTORE_TLOG_WITNESS, origin, j) : PL_ERR_NOMEM;
+		rc = j ? nstore_json_put(n->db, NSTORE_TLOG_WITNESS, origin, j) : PL_ERR_NOMEM;
 	}
 	if (!rc) {
 		/* the cosignature is stored, its answer not queued, nothing
@@ -1143,7 +1109,7 @@ static int take_cosignature(node_core *n, core_peer *p, const uint8_t *buf, size
 	if (rc) {
 		node_log(NODE_LOG_WARN, "cosignature refused", "peer=%s reason=%s", p->state,
 			 pl_err_detail());
-		rc = rec_put(n->db, NSTORE_TLOG_ORIGIN, p->state, st);
+		rc = nstore_json_put(n->db, NSTORE_TLOG_ORIGIN, p->state, st);
 		goto out;
 	}
 	char key[PL_NAME_MAX + 24];
@@ -1153,7 +1119,7 @@ static int take_cosignature(node_core *n, core_peer *p, const uint8_t *buf, size
 		json_object_set_new(st, "cosigned", json_integer((json_int_t)size));
 	json_object_del(st, "refused");
 	if (!rc)
-		rc = rec_put(n->db, NSTORE_TLOG_ORIGIN, p->state, st);
+		rc = nstore_json_put(n->db, NSTORE_TLOG_ORIGIN, p->state, st);
 	else
 		json_decref(st);
 	if (!rc) {
@@ -1226,7 +1192,7 @@ static int take_refused(node_core *n, core_peer *p, const uint8_t *buf, size_t l
 		rc = raise_alarm(n, &a, &is_new);
 	}
 	if (!rc)
-		rc = rec_put(n->db, NSTORE_TLOG_ORIGIN, p->state, st);
+		rc = nstore_json_put(n->db, NSTORE_TLOG_ORIGIN, p->state, st);
 	else
 		json_decref(st);
 	return rc;
@@ -1313,7 +1279,7 @@ json_t *witness_status_json(node_core *n)
 	json_t *by = json_object_get(j, "cosigned_by"), *ref = json_object_get(j, "refused_by");
 	for (size_t i = 0; i < n->npeers; i++) {
 		int r = 0;
-		json_t *st = rec_get(n->db, NSTORE_TLOG_ORIGIN, n->peers[i].state, &r);
+		json_t *st = nstore_json_get(n->db, NSTORE_TLOG_ORIGIN, n->peers[i].state, &r);
 		if (!st)
 			continue;
 		json_object_set_new(by, n->peers[i].state,
@@ -1355,7 +1321,7 @@ int witness_metrics_text(node_core *n, pl_buf *out)
 			  size, n->w.checkpoints, n->w.cosigned_in, n->w.cosigned_out);
 	for (size_t i = 0; !rc && i < n->npeers; i++) {
 		int r = 0;
-		json_t *st = rec_get(n->db, NSTORE_TLOG_ORIGIN, n->peers[i].state, &r);
+		json_t *st = nstore_json_get(n->db, NSTORE_TLOG_ORIGIN, n->peers[i].state, &r);
 		rc =
 		    pl_buf_printf(out, "parley_transcript_cosigned_size{peer=\"%s\"} %" PRIu64 "\n",
 				  n->peers[i].state, st ? ju64(st, "cosigned") : 0);
@@ -1538,7 +1504,7 @@ static int seen_scan_cb(void *ctx, const char *origin, const uint8_t *val, size_
 	char key[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8];
 	snprintf(key, sizeof(key), "%s/%s", origin, c->hexid);
 	int rc = 0;
-	json_t *seen = rec_get(c->n->db, NSTORE_TLOG_SEEN, key, &rc);
+	json_t *seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, key, &rc);
 	json_t *w = json_loadb((const char *)val, len, 0, NULL);
 	if (!seen || !w) {
 		json_decref(seen);

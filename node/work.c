@@ -44,39 +44,6 @@ static void hexid(char out[2 * H + 1], const uint8_t id[H])
 	pl_hex_encode(out, id, H);
 }
 
-static json_t *rec_get(node_core *n, int kind, const char *key, int *rc)
-{
-	uint8_t *v = NULL;
-	size_t len = 0;
-	*rc = nstore_obj_get(n->db, kind, key, &v, &len);
-	if (*rc == PL_ERR_NOT_FOUND) {
-		*rc = 0;
-		return NULL;
-	}
-	if (*rc)
-		return NULL;
-	json_error_t err;
-	json_t *j = json_loadb((const char *)v, len, 0, &err);
-	free(v);
-	if (!j || !json_is_object(j)) {
-		json_decref(j);
-		*rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad record %s", key);
-	}
-	return j;
-}
-
-/* Store j (consumed) under kind/key. */
-static int rec_put(node_core *n, int kind, const char *key, json_t *j)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(j);
-	if (!text)
-		return PL_ERR_NOMEM;
-	int rc = nstore_obj_put(n->db, kind, key, (const uint8_t *)text, strlen(text));
-	free(text);
-	return rc;
-}
-
 /* Note an event (data consumed) for after the commit. */
 static void note(node_core *n, const char *type, json_t *data)
 {
@@ -163,7 +130,7 @@ static int check_step(node_core *n, const pl_env *env)
 	char key[PL_NAME_MAX + 2 * H + 2], hx[2 * H + 1];
 	req_key(key, env->ch, env->ref);
 	hexid(hx, env->ref);
-	json_t *rec = rec_get(n, NSTORE_REQUEST, key, &rc);
+	json_t *rec = nstore_json_get(n->db, NSTORE_REQUEST, key, &rc);
 	if (rc)
 		return rc;
 	if (!rec)
@@ -204,7 +171,7 @@ static int apply_request(node_core *n, const pl_env *env, const uint8_t id[H], i
 			      (json_int_t)now);
 	if (j && r.has_due)
 		json_object_set_new(j, "due", time_json(r.due));
-	rc = rec_put(n, NSTORE_REQUEST, key, j);
+	rc = nstore_json_put(n->db, NSTORE_REQUEST, key, j);
 	if (!rc)
 		note(n, "request", json_pack("{s:s,s:s,s:s,s:s}", "channel", env->ch, "id", hx,
 					     "status", "submitted", "by", env->state));
@@ -221,7 +188,7 @@ static int apply_step(node_core *n, const pl_env *env, const uint8_t id[H])
 	req_key(key, env->ch, env->ref);
 	hexid(hx, id);
 	hexid(rx, env->ref);
-	json_t *rec = rec_get(n, NSTORE_REQUEST, key, &rc);
+	json_t *rec = nstore_json_get(n->db, NSTORE_REQUEST, key, &rc);
 	if (!rec)
 		return rc ? rc : pl_err_fail(PL_ERR_NOT_FOUND, "no request %s", key);
 	const char *to = pl_request_status_name(st.to);
@@ -231,7 +198,7 @@ static int apply_step(node_core *n, const pl_env *env, const uint8_t id[H])
 		json_array_append_new(h, json_pack("{s:s,s:s,s:s,s:o,s:s,s:s}", "to", to, "by",
 						   env->author, "state", env->state, "at",
 						   time_json(env->at), "id", hx, "note", st.note));
-	rc = rec_put(n, NSTORE_REQUEST, key, rec);
+	rc = nstore_json_put(n->db, NSTORE_REQUEST, key, rec);
 	if (!rc)
 		note(n, "request", json_pack("{s:s,s:s,s:s,s:s}", "channel", env->ch, "id", rx,
 					     "status", to, "by", env->state));
@@ -301,60 +268,64 @@ static void due_key(char out[64 + 2 * H], int64_t due, const char *hx)
 	snprintf(out, 64 + 2 * H, "%020" PRId64 "/%s", due, hx);
 }
 
+/* The key of the deadline row of envelope hx into key: 0, PL_ERR_NOT_FOUND
+ * when it has none, or a store error. */
+static int due_find(node_core *n, const char *hx, char key[64 + 2 * H])
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int rc = nstore_obj_get(n->db, NSTORE_DUEIDX, hx, &v, &len);
+	if (!rc && len >= 64 + 2 * H)
+		rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad due index %s", hx);
+	if (!rc) {
+		memcpy(key, v, len);
+		key[len] = '\0';
+	}
+	free(v);
+	return rc;
+}
+
+/* The deadline record of envelope hx (a new reference) and its key, or
+ * NULL (with *rc 0 when it has none). */
+static json_t *due_get(node_core *n, const char *hx, char key[64 + 2 * H], int *rc)
+{
+	*rc = due_find(n, hx, key);
+	if (*rc == PL_ERR_NOT_FOUND) {
+		*rc = 0;
+		return NULL;
+	}
+	return *rc ? NULL : nstore_json_get(n->db, NSTORE_DUE, key, rc);
+}
+
+/* Drop the deadline row of hx (and its index), if it has one. */
+static int due_drop(node_core *n, const char *hx)
+{
+	char key[64 + 2 * H];
+	int rc = due_find(n, hx, key);
+	if (rc == PL_ERR_NOT_FOUND)
+		return 0;
+	if (!rc)
+		rc = nstore_obj_del(n->db, NSTORE_DUE, key);
+	if (!rc || rc == PL_ERR_NOT_FOUND)
+		rc = nstore_obj_del(n->db, NSTORE_DUEIDX, hx);
+	return rc == PL_ERR_NOT_FOUND ? 0 : rc;
+}
+
 /* File rec (consumed) under a new due time, replacing the old filing. */
 static int due_file(node_core *n, const char *hx, json_t *rec, int64_t due)
 {
 	char key[64 + 2 * H];
-	uint8_t *old = NULL;
-	size_t olen = 0;
-	int rc = nstore_obj_get(n->db, NSTORE_DUEIDX, hx, &old, &olen);
-	if (rc == 0 && olen < sizeof(key)) {
-		memcpy(key, old, olen);
-		key[olen] = '\0';
-		rc = nstore_obj_del(n->db, NSTORE_DUE, key);
-		if (rc == PL_ERR_NOT_FOUND)
-			rc = 0;
-	} else if (rc == PL_ERR_NOT_FOUND) {
-		rc = 0;
-	}
-	free(old);
+	int rc = due_drop(n, hx);
 	if (rc) {
 		json_decref(rec);
 		return rc;
 	}
 	due_key(key, due, hx);
 	json_object_set_new(rec, "next", json_integer((json_int_t)due));
-	rc = rec_put(n, NSTORE_DUE, key, rec);
+	rc = nstore_json_put(n->db, NSTORE_DUE, key, rec);
 	if (!rc)
 		rc = nstore_obj_put(n->db, NSTORE_DUEIDX, hx, (const uint8_t *)key, strlen(key));
 	return rc;
-}
-
-/* Drop the deadline of hx, if it has one. */
-static int due_drop(node_core *n, const char *hx, json_t **rec_out)
-{
-	char key[64 + 2 * H];
-	uint8_t *old = NULL;
-	size_t olen = 0;
-	int rc = nstore_obj_get(n->db, NSTORE_DUEIDX, hx, &old, &olen);
-	if (rc == PL_ERR_NOT_FOUND)
-		return 0;
-	if (rc || olen >= sizeof(key)) {
-		free(old);
-		return rc ? rc : pl_err_fail(PL_ERR_MALFORMED, "node store: bad due index %s", hx);
-	}
-	memcpy(key, old, olen);
-	key[olen] = '\0';
-	free(old);
-	if (rec_out)
-		*rec_out = rec_get(n, NSTORE_DUE, key, &rc);
-	if (!rc)
-		rc = nstore_obj_del(n->db, NSTORE_DUE, key);
-	if (rc == PL_ERR_NOT_FOUND)
-		rc = 0;
-	if (!rc)
-		rc = nstore_obj_del(n->db, NSTORE_DUEIDX, hx);
-	return rc == PL_ERR_NOT_FOUND ? 0 : rc;
 }
 
 /* A new envelope that must be acknowledged: file its deadline. */
@@ -466,7 +437,7 @@ static int due_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
 static int fire(node_core *n, const char *key, int64_t now)
 {
 	int rc = 0;
-	json_t *rec = rec_get(n, NSTORE_DUE, key, &rc);
+	json_t *rec = nstore_json_get(n->db, NSTORE_DUE, key, &rc);
 	if (!rec)
 		return rc;
 	/* copies: rec is handed on (and freed) by due_file */
@@ -611,7 +582,7 @@ static int apply_receipt(node_core *n, const pl_env *env, const uint8_t id[H])
 	hexid(rx, env->ref);
 	hexid(hx, id);
 	int rc = 0;
-	json_t *rec = rec_get(n, NSTORE_ACKS, rx, &rc);
+	json_t *rec = nstore_json_get(n->db, NSTORE_ACKS, rx, &rc);
 	if (rc)
 		return rc;
 	if (!rec)
@@ -632,17 +603,7 @@ static int apply_receipt(node_core *n, const pl_env *env, const uint8_t id[H])
 	bool done = false;
 	if (ack) {
 		n->m.acks++;
-		uint8_t *idx = NULL;
-		size_t ilen = 0;
-		rc = nstore_obj_get(n->db, NSTORE_DUEIDX, rx, &idx, &ilen);
-		if (rc == PL_ERR_NOT_FOUND) {
-			rc = 0;
-		} else if (!rc && ilen < sizeof(key)) {
-			memcpy(key, idx, ilen);
-			key[ilen] = '\0';
-			due = rec_get(n, NSTORE_DUE, key, &rc);
-		}
-		free(idx);
+		due = due_get(n, rx, key, &rc);
 	}
 	if (due) {
 		json_t *waiting = json_object_get(due, "waiting");
@@ -662,13 +623,13 @@ static int apply_receipt(node_core *n, const pl_env *env, const uint8_t id[H])
 		}
 	}
 	if (!rc)
-		rc = rec_put(n, NSTORE_ACKS, rx, rec);
+		rc = nstore_json_put(n->db, NSTORE_ACKS, rx, rec);
 	else
 		json_decref(rec);
 	if (!rc && due && done)
-		rc = due_drop(n, rx, NULL);
+		rc = due_drop(n, rx);
 	else if (!rc && due)
-		rc = rec_put(n, NSTORE_DUE, key, json_incref(due));
+		rc = nstore_json_put(n->db, NSTORE_DUE, key, json_incref(due));
 	json_decref(due);
 	if (!rc && ack)
 		note(n, "acknowledged", json_pack("{s:s,s:s,s:s,s:b}", "id", rx, "state", env->state,
@@ -740,31 +701,23 @@ json_t *work_acks_json(node_core *n, const uint8_t id[PL_HASH_BYTES])
 	char hx[2 * H + 1];
 	hexid(hx, id);
 	int rc = 0;
-	json_t *rec = rec_get(n, NSTORE_ACKS, hx, &rc);
+	json_t *rec = nstore_json_get(n->db, NSTORE_ACKS, hx, &rc);
 	if (!rec)
 		rec = json_pack("{s:[],s:[]}", "reads", "acks");
 	json_t *dl0 = rec ? json_object_get(rec, "deadline") : NULL;
 	if (json_is_integer(dl0))
 		json_object_set_new(rec, "deadline", time_json((int64_t)json_integer_value(dl0)));
-	uint8_t *idx = NULL;
-	size_t ilen = 0;
 	char key[64 + 2 * H];
-	if (rec && nstore_obj_get(n->db, NSTORE_DUEIDX, hx, &idx, &ilen) == 0 &&
-	    ilen < sizeof(key)) {
-		memcpy(key, idx, ilen);
-		key[ilen] = '\0';
-		json_t *due = rec_get(n, NSTORE_DUE, key, &rc);
-		if (due) {
-			json_int_t dl = json_integer_value(json_object_get(due, "deadline"));
-			json_object_set_new(rec, "deadline", time_json((int64_t)dl));
-			json_object_set(rec, "escalations", json_object_get(due, "escalations"));
-			json_object_set(rec, "waiting", json_object_get(due, "waiting"));
-			json_object_set_new(rec, "overdue",
-					    json_boolean(json_is_true(json_object_get(due, "overdue"))));
-			json_decref(due);
-		}
+	json_t *due = rec ? due_get(n, hx, key, &rc) : NULL;
+	if (due) {
+		json_int_t dl = json_integer_value(json_object_get(due, "deadline"));
+		json_object_set_new(rec, "deadline", time_json((int64_t)dl));
+		json_object_set(rec, "escalations", json_object_get(due, "escalations"));
+		json_object_set(rec, "waiting", json_object_get(due, "waiting"));
+		json_object_set_new(rec, "overdue",
+				    json_boolean(json_is_true(json_object_get(due, "overdue"))));
+		json_decref(due);
 	}
-	free(idx);
 	return rec;
 }
 
@@ -816,7 +769,7 @@ json_t *work_request_json(node_core *n, const char *ch, const char *id_hex, int 
 	}
 	snprintf(key, sizeof(key), "%s/%s", ch, id_hex);
 	int rc = 0;
-	json_t *rec = rec_get(n, NSTORE_REQUEST, key, &rc);
+	json_t *rec = nstore_json_get(n->db, NSTORE_REQUEST, key, &rc);
 	if (!rec)
 		*code = rc ? 500 : 404;
 	return rec;

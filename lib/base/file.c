@@ -47,10 +47,13 @@ static int fsync_dir_of(const char *path)
 int pl_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
 			 unsigned flags)
 {
+	/* mkstemp's template: the path, ".tmp.", then six 'X' it replaces */
 	char tmp[4096];
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.", path);
+	if (n < 0 || (size_t)n + 6 >= sizeof(tmp))
 		return pl_err_fail(PL_ERR_INVALID, "path too long: %s", path);
+	memset(tmp + n, 'X', 6);
+	tmp[n + 6] = '\0';
 	if (!(flags & PL_FILE_REPLACE) && access(path, F_OK) == 0)
 		return pl_err_fail(PL_ERR_EXISTS, "%s already exists (use --force to replace it)",
 				   path);
