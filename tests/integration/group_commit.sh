@@ -15,14 +15,8 @@ for lane in FLASH IMMEDIATE PRIORITY ROUTINE; do
 	pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || fail "a sender failed"; done
-metric() { # NAME: its value in tehran's /metrics
-	exec 3<>"/dev/tcp/127.0.0.1/${API[tehran]}"
-	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-	sed -n "s/^$1 \([0-9]*\)\r*$/\1/p" <&3
-	exec 3<&-
-}
-commits=$(metric parley_submit_commits_total)
-answered=$(metric parley_submit_committed_total)
+commits=$(metric tehran parley_submit_commits_total)
+answered=$(metric tehran parley_submit_committed_total)
 echo "group commit: $answered submissions in $commits commits"
 [[ $answered == 600 ]] || fail "600 submissions, $answered answered after a commit"
 ((commits < answered)) || fail "no commit held more than one submission ($commits commits)"

@@ -128,3 +128,37 @@ wait_charter() {
 	done
 	fail "charter $2 never reached $1"
 }
+
+# store_rows S FILE: every row of node S's store (docs/formats.md, "Node
+# store"), one line each, sorted: kind, key and (a prefix of) the value's SHA3-256.  Read
+# with sqlite3 while the node runs (WAL: a consistent snapshot).  Attack
+# tests compare two of these: what a refusal may change is named, nothing
+# else may differ.
+store_rows() {
+	sqlite3 -readonly "$W/$1/node-$1-1.db" \
+		"SELECT kind, key, substr(hex(sha3(value, 256)), 1, 16) FROM objects ORDER BY kind, key" >"$2" 2>/dev/null ||
+		fail "cannot read the store of $1"
+	[[ -s $2 ]] || fail "the store of $1 is empty or unreadable"
+}
+
+# store_same S BEFORE [KIND...]: node S's store holds exactly the rows of
+# BEFORE (a file of store_rows), except rows of the named kinds.
+store_same() {
+	local s=$1 before=$2
+	shift 2
+	local skip='^$'
+	(($#)) && skip="^($(IFS='|'; echo "$*"))\|"
+	store_rows "$s" "$W/store.after"
+	if ! diff <(grep -Ev "$skip" "$before") <(grep -Ev "$skip" "$W/store.after") >"$W/store.diff"; then
+		fail "the store of $s changed: $(head -n 20 "$W/store.diff")"
+	fi
+}
+
+# metric S NAME: the value of NAME (with its labels, as printed) in node S's
+# /metrics; 0 when the node does not print it.
+metric() {
+	local out
+	out=$(exec 3<>"/dev/tcp/127.0.0.1/${API[$1]}" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3) ||
+		fail "no /metrics from $1"
+	awk -v n="$2" '{ sub(/\r$/, "") } $1 == n { v = $2 } END { print v + 0 }' <<<"$out"
+}

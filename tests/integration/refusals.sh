@@ -20,12 +20,29 @@ pdrive charter $(as tehran) --name fm --home "$W/tehran" --home "$W/islamabad" \
 	fail "charter"
 wait_charter islamabad fm
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 3 --ids "$W/ok.ids" >/dev/null || fail "baseline"
+wait_count islamabad fm 3
+wait_delivered tehran islamabad "$W/ok.ids"
 passed=0
-refuse() { # mode lane expect [extra...]
+# Checkpoints and cosignatures (node store kinds 115-122) are made on the
+# node's own timer, refusal or not; the transcript itself (113, 114) and
+# everything else must stay as it was.
+CHECKPOINTS="115 116 117 118 119 120 121 122"
+# refuse MODE LANE EXPECT [extra...]: the node answers 422 with the reason,
+# logs it, counts it in /metrics, and neither node's store changes.
+refuse() {
 	local mode=$1 lane=$2 want=$3
 	shift 3
+	local before
+	before=$(metric tehran "parley_envelopes_rejected_total{reason=\"$want\"}")
+	store_rows tehran "$W/tehran.rows"
+	store_rows islamabad "$W/islamabad.rows"
 	pdrive forge $(as tehran) --channel fm --lane "$lane" --mode "$mode" --expect "$want" "$@" >"$W/forge.out" ||
 		fail "$mode: wanted $want, got: $(cat "$W/forge.out")"
+	grep -q "msg=\"envelope refused\" from=api reason=$want " "$W/tehran.log" || fail "$mode: no log line for $want"
+	(($(metric tehran "parley_envelopes_rejected_total{reason=\"$want\"}") == before + 1)) ||
+		fail "$mode: $want not counted in /metrics"
+	store_same tehran "$W/tehran.rows" $CHECKPOINTS
+	store_same islamabad "$W/islamabad.rows" $CHECKPOINTS
 	passed=$((passed + 1))
 }
 refuse forged ROUTINE bad-signature
