@@ -75,6 +75,22 @@ void core_count_reject(node_core *n, int code)
 		n->m.rejected[k]++;
 }
 
+void core_record_refused(node_core *n, const char *record, const char *from, int code,
+			 const char *detail)
+{
+	if (code == PL_ERR_IO || code == PL_ERR_NOMEM || code == 0)
+		return; /* the store failed: not a refusal, logged by the caller */
+	int k = -code, which = strcmp(record, "charter") == 0 ? 0 : 1;
+	if (k > 0 && k < 128)
+		n->m.records_rejected[which][k]++;
+	char msg[32];
+	snprintf(msg, sizeof(msg), "%s refused", record);
+	/* an older list from a peer is what a peer resending its queue sends */
+	node_log(code == PL_ERR_STALE && from ? NODE_LOG_INFO : NODE_LOG_WARN, msg,
+		 "from=%s reason=%s detail=%s", from ? from : "api", pl_err_name(code),
+		 detail && *detail ? detail : pl_err_name(code));
+}
+
 /* Commit latency buckets (seconds) for the histogram in /metrics. */
 static const double commit_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 					0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
@@ -267,7 +283,9 @@ int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *f
 	core_status *held = status_find(n, l.state);
 	if (held) {
 		rc = pl_status_list_supersedes(&l, &held->l);
-		if (rc) {
+		if (rc == PL_ERR_STALE && l.version == held->l.version)
+			rc = 0; /* the list held, again: nothing to do */
+		if (rc || l.version == held->l.version) {
 			pl_status_list_clear(&l);
 			return rc;
 		}
@@ -908,6 +926,18 @@ int node_metrics_text(node_core *n, pl_buf *out)
 					   "\n",
 					   pl_err_name(-k), n->m.rejected[k]);
 	if (!rc)
+		rc = pl_buf_printf(out, "# HELP parley_records_rejected_total Charters and status "
+					"lists refused, by record and reason.\n"
+					"# TYPE parley_records_rejected_total counter\n");
+	for (int w = 0; w < 2; w++)
+		for (int k = 1; !rc && k < 128; k++)
+			if (n->m.records_rejected[w][k])
+				rc = pl_buf_printf(out,
+						   "parley_records_rejected_total{record=\"%s\","
+						   "reason=\"%s\"} %" PRIu64 "\n",
+						   w ? "status-list" : "charter", pl_err_name(-k),
+						   n->m.records_rejected[w][k]);
+	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_link_up Whether the link to a peer is up.\n"
 					"# TYPE parley_link_up gauge\n");
 	for (size_t i = 0; !rc && i < n->npeers; i++)
@@ -991,8 +1021,10 @@ static int be_submit_charter(void *be, const uint8_t *p, size_t len, int64_t now
 	node_core *n = be;
 	(void)now;
 	int rc = core_begin(n);
-	if (!rc)
+	if (!rc) {
 		rc = core_take_charter(n, p, len, NULL, reason, rlen);
+		core_record_refused(n, "charter", NULL, rc, reason);
+	}
 	if (!rc)
 		core_commit_timed(n, &rc);
 	else
@@ -1030,10 +1062,12 @@ static int be_submit_status(void *be, const uint8_t *p, size_t len, char *reason
 		else
 			nstore_rollback(n->db);
 	}
-	if (rc)
+	if (rc) {
 		snprintf(reason, rlen, "%s", pl_err_detail());
-	else
+		core_record_refused(n, "status list", NULL, rc, reason);
+	} else {
 		peer_pump_all(n);
+	}
 	return rc;
 }
 

@@ -78,6 +78,7 @@ typedef struct core_metrics {
 	uint64_t store_behind; /* HELLOs of peers holding items this store never numbered */
 	uint64_t peer_behind;  /* HELLOs of peers that lost items they had acknowledged */
 	uint64_t rejected[128]; /* by -pl_err, local and peer */
+	uint64_t records_rejected[2][128]; /* charters [0], status lists [1], by -pl_err */
 	uint64_t commits;
 	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */
 	double commit_seconds_sum;
@@ -157,6 +158,11 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 		      char *reason, size_t rlen);
 int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from);
 void core_count_reject(node_core *n, int code);
+/* A charter or status list refused (record "charter" or "status list"), from
+ * a peer state or the API (from NULL): counted and logged, unless code is a
+ * store failure rather than a refusal. */
+void core_record_refused(node_core *n, const char *record, const char *from, int code,
+			 const char *detail);
 void core_commit_timed(node_core *n, int *rc);
 /* Commit the API's open batch (answering its submitters), then begin a
  * transaction: every writer but the batch itself starts with this. */

@@ -485,9 +485,8 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	case PL_LINK_KIND_CHARTER: {
 		char why[256] = "";
 		rc = core_take_charter(n, ev->item.data, ev->item.len, p->state, why, sizeof(why));
-		if (rc) {
-			node_log(NODE_LOG_WARN, "charter refused", "from=%s reason=%s detail=%s",
-				 p->state, pl_err_name(rc), why);
+		core_record_refused(n, "charter", p->state, rc, why);
+		if (rc && rc != PL_ERR_IO && rc != PL_ERR_NOMEM) {
 			rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
 					       why);
 		}
@@ -495,12 +494,10 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	}
 	case PL_LINK_KIND_STATUS_LIST:
 		rc = core_take_status(n, ev->item.data, ev->item.len, p->state);
+		core_record_refused(n, "status list", p->state, rc, pl_err_detail());
 		if (rc == PL_ERR_STALE)
 			rc = 0;
-		else if (rc) {
-			node_log(NODE_LOG_WARN, "status list refused",
-				 "from=%s reason=%s detail=%s", p->state, pl_err_name(rc),
-				 pl_err_detail());
+		else if (rc && rc != PL_ERR_IO && rc != PL_ERR_NOMEM) {
 			rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
 					       pl_err_detail());
 		}

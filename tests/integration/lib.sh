@@ -162,3 +162,16 @@ metric() {
 		fail "no /metrics from $1"
 	awk -v n="$2" '{ sub(/\r$/, "") } $1 == n { v = $2 } END { print v + 0 }' <<<"$out"
 }
+
+# wait_quiet S: until node S has nothing queued for any peer (every item
+# acknowledged), so that its store only changes on what a test does next.
+wait_quiet() {
+	local out depth=1
+	for _ in $(seq 1 100); do
+		out=$(exec 3<>"/dev/tcp/127.0.0.1/${API[$1]}" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3)
+		depth=$(awk '/^parley_queue_depth\{/ { d += $2 } END { print d + 0 }' <<<"$out")
+		((depth == 0)) && return 0
+		sleep 0.1
+	done
+	fail "$1 still has $depth items queued"
+}

@@ -84,11 +84,21 @@ run parley --home "$W/tehran" --node "http://127.0.0.1:${API[tehran]}" official 
 expect_rc 0 "restore"
 # the older list (the recall) handed to the node again is refused: a node
 # never goes back to an older status list
+# (logged, counted, and neither node's store changes: checkpoint rows aside)
 printf '{"status_list":"%s"}' "$(base64 -w0 "$W/recall.list")" >"$W/old.json"
+wait_quiet tehran
+stale='parley_records_rejected_total{record="status-list",reason="stale"}'
+stale0=$(metric tehran "$stale")
+store_rows tehran "$W/tehran.rows"
+store_rows islamabad "$W/islamabad.rows"
 code=$(curl -s -o "$W/out" -w '%{http_code}' -H 'Content-Type: application/json' \
 	--data-binary @"$W/old.json" "http://127.0.0.1:${API[tehran]}/v1/status-lists")
 [[ $code == 422 ]] || fail "an older status list: HTTP $code: $(cat "$W/out")"
 has "stale"
+grep -q 'msg="status list refused" from=api reason=stale ' "$W/tehran.log" || fail "no log line for the older list"
+(($(metric tehran "$stale") == stale0 + 1)) || fail "the older list was not counted"
+store_same tehran "$W/tehran.rows" 115 116 117 118 119 120 121 122
+store_same islamabad "$W/islamabad.rows" 115 116 117 118 119 120 121 122
 run act tehran amb send --channel fm "back at post"
 expect_rc 0 "a restored ambassador sends again"
 wait_count islamabad fm 3
