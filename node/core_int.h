@@ -87,6 +87,9 @@ typedef struct core_metrics {
 	uint64_t escalations, acks, overdue, hook_failures; /* work.c */
 } core_metrics;
 
+/* Officials' credentials kept verified (node_find_official). */
+#define CORE_CRED_CACHE 32
+
 /* Transcript alarms counted for /metrics, by peer and kind (since start). */
 #define CORE_MAX_ALARM_COUNTS 64
 typedef struct core_alarm_count {
@@ -130,6 +133,15 @@ struct node_core {
 	struct core_conn *conns; /* every live core_conn, for a clean shutdown */
 	node_event_fn sink;
 	void *sink_ctx;
+	/* Officials' credentials whose root signature node_find_official()
+	 * verified, by the SHA-256 of the registry's bytes; validity and status
+	 * are checked at every use.  Cleared when the pinned roots are loaded. */
+	struct core_cred_seen {
+		uint8_t hash[PL_HASH_BYTES];
+		pl_cred cred;
+		bool used;
+	} creds[CORE_CRED_CACHE];
+	size_t creds_next; /* the slot the next new credential takes */
 	core_metrics m;
 	/* the API's group commit (core.c) */
 	struct core_pending *pend;
@@ -153,6 +165,8 @@ const pl_charter *core_charter_lookup(void *arg, const char *ch);
 const pl_status_list *core_status_lookup(void *arg, const char *state);
 int core_seq_lookup(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
 void core_emit(node_core *n, const char *type, json_t *data); /* consumes data */
+/* The "envelope" event of a stored envelope, built only if someone listens. */
+void core_emit_envelope(node_core *n, const uint8_t id[PL_HASH_BYTES]);
 json_t *core_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code);
 int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *from,
 		      char *reason, size_t rlen);

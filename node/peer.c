@@ -666,10 +666,9 @@ static void process_events(core_conn *cc)
 		{
 			uint8_t id[PL_HASH_BYTES];
 			size_t got = 0;
-			int code = 0;
 			if (pl_hex_decode(id, sizeof(id), &got, json_string_value(v),
 					  json_string_length(v)) == 0)
-				core_emit(n, "envelope", core_envelope_json(n, id, &code));
+				core_emit_envelope(n, id);
 		}
 		json_array_foreach(delivered, i, v)
 		{

@@ -184,6 +184,15 @@ PL_EXPORT int pl_status_list_supersedes(const pl_status_list *newer,
 PL_EXPORT int pl_cred_verify(const uint8_t *buf, size_t len, const pl_trust *trust,
 			     const pl_status_list *sl, int64_t t, pl_cred *out) PL_WUR;
 
+/*
+ * The time and status half of pl_cred_verify(), for a credential already
+ * opened (its root signature verified): was c valid at time t, given its
+ * state's status list sl (NULL: no changes known)?  label names t in the
+ * reason ("checked at", "envelope created").  Same return values.
+ */
+PL_EXPORT int pl_cred_check(const pl_cred *c, const pl_status_list *sl, int64_t t,
+			    const char *label) PL_WUR;
+
 #ifdef __cplusplus
 }
 #endif

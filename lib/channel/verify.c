@@ -24,53 +24,6 @@ static bool later_by_more(int64_t a, int64_t b, int64_t d)
 	return a > b && (uint64_t)a - (uint64_t)b > (uint64_t)d;
 }
 
-/*
- * The credential's validity at t, judged as pl_cred_verify() judges it.
- * The charter's copy was verified against the pinned root when the charter
- * was opened, so the signature is not checked again for every envelope.
- */
-static int cred_valid_at(const pl_cred *c, const pl_status_list *sl, int64_t t)
-{
-	char when[PL_TIME_LEN], edge[PL_TIME_LEN];
-	pl_time_format(when, t);
-	if (sl && strcmp(sl->state, c->state) != 0)
-		return pl_err_fail(PL_ERR_WRONG_STATE,
-				   "credential %s@%s checked against the status list of '%s'",
-				   c->id, c->state, sl->state);
-	if (t < c->not_before) {
-		pl_time_format(edge, c->not_before);
-		return pl_err_fail(PL_ERR_NOT_YET_VALID,
-				   "credential %s@%s is not valid until %s (envelope created %s)",
-				   c->id, c->state, edge, when);
-	}
-	if (t >= c->not_after) {
-		pl_time_format(edge, c->not_after);
-		return pl_err_fail(PL_ERR_EXPIRED,
-				   "credential %s@%s expired at %s (envelope created %s)", c->id,
-				   c->state, edge, when);
-	}
-	pl_status s = pl_status_at(sl, c->id, t);
-	int code = 0;
-	switch (s) {
-	case PL_STATUS_SUSPENDED:
-		code = PL_ERR_SUSPENDED;
-		break;
-	case PL_STATUS_RECALLED:
-		code = PL_ERR_RECALLED;
-		break;
-	case PL_STATUS_REVOKED:
-		code = PL_ERR_REVOKED;
-		break;
-	default:
-		break;
-	}
-	if (code)
-		return pl_err_fail(code,
-				   "credential %s@%s is %s at %s (when the envelope was created)",
-				   c->id, c->state, pl_status_name(s), when);
-	return 0;
-}
-
 static bool in_scope(const pl_cred *c, const char *ch)
 {
 	if (c->nscope == 0)
@@ -130,7 +83,7 @@ static int check_policy(const pl_env *e, const pl_env_ctx *ctx, const pl_charter
 			const pl_charter_member *m)
 {
 	const pl_status_list *sl = ctx->status ? ctx->status(ctx->arg, e->state) : NULL;
-	int rc = cred_valid_at(&m->cred, sl, e->at);
+	int rc = pl_cred_check(&m->cred, sl, e->at, "envelope created");
 	if (rc)
 		return rc;
 	if (!in_scope(&m->cred, e->ch))

@@ -332,6 +332,39 @@ int pl_status_list_open(const uint8_t *buf, size_t len, const pl_trust *t, pl_st
 
 /* ---------------------------------------------------------------- the question */
 
+int pl_cred_check(const pl_cred *c, const pl_status_list *sl, int64_t t, const char *label)
+{
+	char when[PL_TIME_LEN], edge[PL_TIME_LEN];
+	pl_time_format(when, t);
+	if (sl && strcmp(sl->state, c->state) != 0)
+		return pl_err_fail(PL_ERR_WRONG_STATE,
+				   "credential %s@%s checked against the status list of '%s'", c->id,
+				   c->state, sl->state);
+	if (t < c->not_before) {
+		pl_time_format(edge, c->not_before);
+		return pl_err_fail(PL_ERR_NOT_YET_VALID,
+				   "credential %s@%s is not valid until %s (%s %s)", c->id, c->state,
+				   edge, label, when);
+	}
+	if (t >= c->not_after) {
+		pl_time_format(edge, c->not_after);
+		return pl_err_fail(PL_ERR_EXPIRED, "credential %s@%s expired at %s (%s %s)", c->id,
+				   c->state, edge, label, when);
+	}
+	pl_status s = pl_status_at(sl, c->id, t);
+	static const int code[] = {
+		[PL_STATUS_ACTIVE] = 0,
+		[PL_STATUS_SUSPENDED] = PL_ERR_SUSPENDED,
+		[PL_STATUS_RECALLED] = PL_ERR_RECALLED,
+		[PL_STATUS_RESTORED] = 0,
+		[PL_STATUS_REVOKED] = PL_ERR_REVOKED,
+	};
+	if (code[s])
+		return pl_err_fail(code[s], "credential %s@%s is %s (%s %s)", c->id, c->state,
+				   pl_status_name(s), label, when);
+	return 0;
+}
+
 int pl_cred_verify(const uint8_t *buf, size_t len, const pl_trust *trust,
 		   const pl_status_list *sl, int64_t t, pl_cred *out)
 {
@@ -341,33 +374,5 @@ int pl_cred_verify(const uint8_t *buf, size_t len, const pl_trust *trust,
 		return rc;
 	if (out)
 		*out = c;
-	char when[PL_TIME_LEN], edge[PL_TIME_LEN];
-	pl_time_format(when, t);
-	if (sl && strcmp(sl->state, c.state) != 0)
-		return pl_err_fail(PL_ERR_WRONG_STATE,
-				   "credential %s@%s checked against the status list of '%s'", c.id,
-				   c.state, sl->state);
-	if (t < c.not_before) {
-		pl_time_format(edge, c.not_before);
-		return pl_err_fail(PL_ERR_NOT_YET_VALID,
-				   "credential %s@%s is not valid until %s (checked at %s)", c.id,
-				   c.state, edge, when);
-	}
-	if (t >= c.not_after) {
-		pl_time_format(edge, c.not_after);
-		return pl_err_fail(PL_ERR_EXPIRED, "credential %s@%s expired at %s (checked at %s)",
-				   c.id, c.state, edge, when);
-	}
-	pl_status s = pl_status_at(sl, c.id, t);
-	static const int code[] = {
-		[PL_STATUS_ACTIVE] = 0,
-		[PL_STATUS_SUSPENDED] = PL_ERR_SUSPENDED,
-		[PL_STATUS_RECALLED] = PL_ERR_RECALLED,
-		[PL_STATUS_RESTORED] = 0,
-		[PL_STATUS_REVOKED] = PL_ERR_REVOKED,
-	};
-	if (code[s])
-		return pl_err_fail(code[s], "credential %s@%s is %s at %s", c.id, c.state,
-				   pl_status_name(s), when);
-	return 0;
+	return pl_cred_check(&c, sl, t, "checked at");
 }

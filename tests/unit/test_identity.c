@@ -462,6 +462,25 @@ static void test_status_time_of_effect(void **state)
 	pl_status_list isl;
 	pl_status_list_init(&isl, "islamabad");
 	assert_int_equal(pl_cred_verify(buf, len, t, &isl, T0 + DAY, NULL), PL_ERR_WRONG_STATE);
+
+	/* pl_cred_check: the same answers for a credential opened once (what a
+	 * node keeps between requests), the reason naming the time's label */
+	pl_cred kept;
+	assert_int_equal(pl_cred_open(buf, len, t, &kept), 0);
+	assert_int_equal(pl_cred_check(&kept, &opened, T0 + DAY, "checked at"), 0);
+	assert_int_equal(pl_cred_check(&kept, &opened, T0 + 20 * DAY, "envelope created"),
+			 PL_ERR_RECALLED);
+	assert_non_null(strstr(pl_err_detail(), "amb@tehran is recalled (envelope created "));
+	assert_int_equal(pl_cred_check(&kept, &opened, T0 + 41 * DAY, "checked at"), 0);
+	assert_int_equal(pl_cred_check(&kept, &opened, T0 + 51 * DAY, "checked at"),
+			 PL_ERR_SUSPENDED);
+	assert_int_equal(pl_cred_check(&kept, &opened, T0 + 61 * DAY, "checked at"),
+			 PL_ERR_REVOKED);
+	assert_int_equal(pl_cred_check(&kept, &isl, T0 + DAY, "checked at"), PL_ERR_WRONG_STATE);
+	assert_int_equal(pl_cred_check(&kept, NULL, T0 - 1, "checked at"), PL_ERR_NOT_YET_VALID);
+	assert_non_null(strstr(pl_err_detail(), "(checked at "));
+	assert_int_equal(pl_cred_check(&kept, NULL, T0 + 365 * DAY, "checked at"),
+			 PL_ERR_EXPIRED);
 	pl_status_list_clear(&opened);
 	pl_status_list_clear(&l);
 	free(buf);
