@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Every refusal the node makes, through its real API and links: forged
-# signature, suspended author, non-member author, kind and precedence the
+# signature, suspended, revoked and expired authors, non-member author, kind and precedence the
 # charter does not allow, replay, sequence gap, a date far in the future,
 # a charter signed by one state only, a peer whose root is not pinned, a
 # peer whose TLS key is not the key of its node record.  Each is refused with its reason and nothing is stored.
@@ -9,14 +9,18 @@
 state tehran; state islamabad; state kabul
 peer tehran islamabad; peer islamabad tehran
 peer kabul tehran # kabul pins tehran, tehran does not pin kabul
-for who in clerk guest; do
+for who in clerk guest gone temp; do
 	parley key new --out "$W/$who.key" --kdf interactive >/dev/null
+	until=()
+	[[ $who == temp ]] && until=(--until +10s) # expires while the test runs
 	parley --home "$W/tehran" official issue --id $who --name "$who" --title Clerk --role staff \
-		--key "$W/$who.key" --from -1h >/dev/null || fail "issue $who"
+		--key "$W/$who.key" --from -1h "${until[@]}" >/dev/null || fail "issue $who"
 done
+temp_expires=$(($(date +%s) + 10))
 start tehran; start islamabad
 pdrive charter $(as tehran) --name fm --home "$W/tehran" --home "$W/islamabad" \
-	--member duty@tehran --member clerk@tehran --member duty@islamabad --kind message --lanes 234 >/dev/null ||
+	--member duty@tehran --member clerk@tehran --member gone@tehran --member temp@tehran \
+	--member duty@islamabad --kind message --lanes 234 >/dev/null ||
 	fail "charter"
 wait_charter islamabad fm
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 3 --ids "$W/ok.ids" >/dev/null || fail "baseline"
@@ -64,6 +68,14 @@ parley --home "$W/tehran" official suspend clerk --reason "under review" --no-pu
 kill -HUP "${PID[tehran]}"
 sleep 0.5
 refuse other-author ROUTINE suspended --author clerk --author-key "$W/clerk.key"
+# revoked for good (a lost key), learnt the same way
+parley --home "$W/tehran" official revoke gone --reason "key lost" --no-push >/dev/null || fail "revoke"
+kill -HUP "${PID[tehran]}"
+sleep 0.5
+refuse other-author ROUTINE revoked --author gone --author-key "$W/gone.key"
+# a credential past its validity period
+while (($(date +%s) <= temp_expires)); do sleep 0.5; done
+refuse other-author ROUTINE expired --author temp --author-key "$W/temp.key"
 # a charter signed by one state only: nothing flows on it
 parley --home "$W/tehran" --node "http://127.0.0.1:${API[tehran]}" --as duty --key "$W/tehran-duty.key" \
 	channel propose --name half --member duty --member-file "$W/islamabad/officials/duty.cred" \
