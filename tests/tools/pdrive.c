@@ -23,6 +23,11 @@
  *       submits one deliberately bad envelope and succeeds only when the node
  *       refuses it with the problem TYPE (e.g. bad-signature), or accepts it
  *       for --expect ok
+ *   pdrive forge ... --out FILE [--ids FILE]
+ *       signs the same envelope (its sequence from the author's own node) but
+ *       writes it to FILE instead of submitting it (--expect not needed) and
+ *       prints its id (also appended to the --ids file): an envelope for
+ *       tests/tools/hpeer to deliver over a link
  *   pdrive get    --api URL --as ID --key FILE --state S --path P [--field A.B.C]
  *                 [--out FILE]
  *       GETs P and prints the JSON answer (or one field of it: strings bare,
@@ -697,8 +702,10 @@ static int cmd_delivered(struct opts *o)
 
 static int cmd_forge(struct opts *o)
 {
-	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || !o->mode || !o->expect)
-		die("forge needs --as --key --state --channel --lane --mode --expect");
+	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || !o->mode ||
+	    (!o->expect && !o->out))
+		die("forge needs --as --key --state --channel --lane --mode, and --expect or "
+		    "--out");
 	login(o->as, o->state, o->key);
 	const char *author = o->author ? o->author : o->as;
 	pl_keypair signer = official;
@@ -756,6 +763,21 @@ static int cmd_forge(struct opts *o)
 	size_t len;
 	if (pl_env_sign(&e, &signer, &buf, &len) != 0)
 		die("sign: %s", pl_err_detail());
+	if (o->out) { /* not submitted: written for another way in */
+		if (pl_file_write_atomic(o->out, buf, len, 0644, PL_FILE_REPLACE) != 0)
+			die("cannot write %s: %s", o->out, pl_err_detail());
+		char hx[65];
+		pl_env_id(prev, buf, len);
+		hex32(hx, prev);
+		FILE *ids = o->ids_out ? fopen(o->ids_out, "a") : NULL;
+		if (ids) {
+			fprintf(ids, "%s\n", hx);
+			fclose(ids);
+		}
+		printf("forge %s: wrote %s, seq %" PRIu64 ", id %s\n", o->mode, o->out, e.seq, hx);
+		free(buf);
+		return 0;
+	}
 	char *b64 = malloc(pl_b64_len(len));
 	pl_b64_encode(b64, buf, len);
 	st = call("POST", "/v1/envelopes", json_pack("{s:s}", "envelope", b64), &out);
