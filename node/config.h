@@ -51,6 +51,7 @@ typedef struct node_link_conf {
 	uint32_t backoff_min_ms;
 	uint32_t backoff_max_ms;
 	uint32_t socket_buffer; /* bytes; 0: kernel autotuning */
+	uint32_t window;        /* items of the lanes below FLASH in flight; 0: no limit */
 } node_link_conf;
 
 /* What the node checks of its store before it starts (docs/config.md). */

@@ -85,6 +85,13 @@ void core_count_reject(node_core *n, int code)
 		n->m.rejected[k]++;
 }
 
+void core_count_link_refused(node_core *n, int code)
+{
+	int k = -code;
+	if (k > 0 && k < 128 && code != PL_ERR_NOMEM && code != PL_ERR_IO)
+		n->m.link_refused[k]++;
+}
+
 void core_record_refused(node_core *n, const char *record, const char *from, int code,
 			 const char *detail)
 {
@@ -975,6 +982,22 @@ int node_metrics_text(node_core *n, pl_buf *out)
 	for (size_t i = 0; !rc && i < n->npeers; i++)
 		rc = pl_buf_printf(out, "parley_link_up{peer=\"%s\"} %d\n", n->peers[i].state,
 				   n->peers[i].conn ? 1 : 0);
+	if (!rc)
+		rc = pl_buf_printf(out, "# HELP parley_link_refused_total Peer connections refused "
+					"(HELLO, node record, TLS key) or closed for breaking the link "
+					"protocol, by reason.\n"
+					"# TYPE parley_link_refused_total counter\n");
+	for (int k = 1; !rc && k < 128; k++)
+		if (n->m.link_refused[k])
+			rc = pl_buf_printf(out, "parley_link_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+					   pl_err_name(-k), n->m.link_refused[k]);
+	if (!rc)
+		rc = pl_buf_printf(out, "# HELP parley_link_in_flight Items of the lanes below FLASH "
+					"sent to a peer and not yet acknowledged ([link] window).\n"
+					"# TYPE parley_link_in_flight gauge\n");
+	for (size_t i = 0; !rc && i < n->npeers; i++)
+		rc = pl_buf_printf(out, "parley_link_in_flight{peer=\"%s\"} %" PRIu64 "\n",
+				   n->peers[i].state, peer_in_flight(&n->peers[i]));
 	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_queue_depth Items queued for a peer, by lane.\n"
 					"# TYPE parley_queue_depth gauge\n");

@@ -31,6 +31,7 @@ typedef struct core_peer {
 	char node[PL_NAME_MAX + 1]; /* the peer node's name, from its record */
 	uint64_t sent[PL_LINK_LANES];    /* highest lseq handed to the link */
 	uint64_t in_next[PL_LINK_LANES]; /* next lseq expected (mirror of the store) */
+	uint64_t acked[PL_LINK_LANES];   /* highest lseq the peer acknowledged (HELLO, RECEIPT) */
 	uint64_t items_in, items_out, rejected;
 	int64_t connected_at;
 	/* From the peer's verified node record (HELLO): checks its checkpoints
@@ -52,6 +53,7 @@ typedef struct core_conn {
 	bool redial;   /* re-add our dialling to this peer when this closes */
 	bool drop_pending; /* a deferred close is scheduled */
 	bool gone;     /* net closed it; freed by the deferred close */
+	bool breached; /* the peer broke the protocol (counted once) */
 	char why[128]; /* reason for the deferred close */
 	struct core_conn *next, *prev; /* every connection of the node */
 	char expect[PL_NAME_MAX + 1]; /* outbound: the peer we dialled */
@@ -79,6 +81,7 @@ typedef struct core_metrics {
 	uint64_t peer_behind;  /* HELLOs of peers that lost items they had acknowledged */
 	uint64_t rejected[128]; /* by -pl_err, local and peer */
 	uint64_t records_rejected[2][128]; /* charters [0], status lists [1], by -pl_err */
+	uint64_t link_refused[128]; /* connections refused or closed for a protocol breach, by -pl_err */
 	uint64_t commits;
 	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */
 	double commit_seconds_sum;
@@ -172,6 +175,7 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 		      char *reason, size_t rlen);
 int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from);
 void core_count_reject(node_core *n, int code);
+void core_count_link_refused(node_core *n, int code);
 /* A charter or status list refused (record "charter" or "status list"), from
  * a peer state or the API (from NULL): counted and logged, unless code is a
  * store failure rather than a refusal. */
@@ -187,6 +191,8 @@ void core_batch_flush(node_core *n);
 extern const net_callbacks core_net_callbacks;
 void peer_pump(core_peer *p);
 void peer_pump_all(node_core *n);
+/* Items of the lanes below FLASH handed to the link and not yet acknowledged. */
+uint64_t peer_in_flight(const core_peer *p);
 void peer_tick_all(node_core *n);
 void peer_close_all(node_core *n, const char *reason);
 /* Free every connection state left (after net_free, which calls no callbacks). */

@@ -152,8 +152,13 @@ static int ack_logged(node_core *n, core_peer *p, int lane, uint64_t upto, json_
 	return rc;
 }
 
+/* conn_hello: the HELLO is refused (logged; pl_err_detail() says why), which
+ * is not a failure of this node. */
+#define HELLO_REFUSED 2
+
 /* The peer's HELLO arrived: check its node record against the pinned roots
- * and the TLS key, then bind the connection to the peer. */
+ * and the TLS key, then bind the connection to the peer.  0, HELLO_REFUSED,
+ * or a store failure. */
 static int conn_hello(core_conn *cc, const pl_link_event *ev)
 {
 	node_core *n = cc->n;
@@ -181,11 +186,16 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	if (rc) {
 		node_log(NODE_LOG_WARN, "peer refused", "addr=%s reason=%s detail=%s",
 			 net_conn_address(cc->c), pl_err_name(rc), pl_err_detail());
-		return rc;
+		core_count_link_refused(n, rc);
+		return HELLO_REFUSED;
 	}
 	if (p->conn && p->conn != cc) {
-		if (!conn_preferred(n, cc, p->conn))
-			return pl_err_fail(PL_ERR_EXISTS, "a preferred link to %s is up", p->state);
+		if (!conn_preferred(n, cc, p->conn)) {
+			(void)pl_err_fail(PL_ERR_EXISTS, "a preferred link to %s is up", p->state);
+			node_log(NODE_LOG_INFO, "second connection closed", "peer=%s addr=%s",
+				 p->state, net_conn_address(cc->c));
+			return HELLO_REFUSED;
+		}
 		core_conn *old = p->conn;
 		old->peer = NULL;
 		p->conn = NULL;
@@ -241,7 +251,7 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 				 p->state, l, ev->hello.resume[l], acked, back,
 				 back < acked - upto ? " (the older ones are no longer kept: lost)" : "");
 		}
-		p->sent[l] = upto;
+		p->sent[l] = p->acked[l] = upto;
 		if (!rc && upto > 0)
 			rc = ack_logged(n, p, l, upto, NULL);
 	}
@@ -532,7 +542,11 @@ static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
 	if (rc)
 		return rc;
 	n->m.receipts_in++;
-	return ack_logged(n, cc->peer, (int)ev->receipt.lane, ev->receipt.upto, delivered);
+	core_peer *p = cc->peer;
+	int lane = (int)ev->receipt.lane;
+	if (ev->receipt.upto > p->acked[lane])
+		p->acked[lane] = ev->receipt.upto;
+	return ack_logged(n, p, lane, ev->receipt.upto, delivered);
 }
 
 /* Inbound, peer unknown: parse the first frame with a throw-away link to
@@ -594,7 +608,7 @@ static void process_events(core_conn *cc)
 	pl_link_event ev;
 	int rc = 0;
 	bool closed = false;
-	while (!rc && pl_link_next_event(cc->link, &ev)) {
+	while (!rc && !closed && pl_link_next_event(cc->link, &ev)) {
 		switch (ev.type) {
 		case PL_LINK_EV_HELLO:
 			rc = conn_hello(cc, &ev);
@@ -602,6 +616,8 @@ static void process_events(core_conn *cc)
 				pl_link_close(cc->link, pl_err_detail());
 				closed = true;
 			}
+			if (rc == HELLO_REFUSED)
+				rc = 0;
 			break;
 		case PL_LINK_EV_ITEM:
 			if (cc->peer)
@@ -700,6 +716,7 @@ static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
 		if (rc) {
 			node_log(NODE_LOG_WARN, "inbound connection refused", "addr=%s reason=%s",
 				 net_conn_address(c), pl_err_detail());
+			core_count_link_refused(cc->n, rc);
 			conn_drop(cc, pl_err_detail());
 			return;
 		}
@@ -707,6 +724,10 @@ static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
 			return;
 	} else {
 		rc = pl_link_recv(cc->link, p, len, core_now_ms());
+	}
+	if (rc && !cc->breached) { /* the link closes itself, with the reason */
+		cc->breached = true;
+		core_count_link_refused(cc->n, rc);
 	}
 	process_events(cc);
 }
@@ -767,6 +788,32 @@ static int pump_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_
 	return 0;
 }
 
+/*
+ * How many more items of the lanes below FLASH may be handed to the link
+ * ([link] window; 0: no limit).  Items sent and not yet acknowledged are
+ * in socket buffers or being verified at the peer, where nothing overtakes
+ * them: the window bounds what a FLASH written now waits behind.  CONTROL
+ * and FLASH are never held back.
+ */
+uint64_t peer_in_flight(const core_peer *p)
+{
+	uint64_t flying = 0;
+	for (int l = PL_LINK_LANE_FLASH + 1; p->conn && l < PL_LINK_LANES; l++)
+		flying += p->sent[l] > p->acked[l] ? p->sent[l] - p->acked[l] : 0;
+	return flying;
+}
+
+static size_t pump_room(const core_peer *p, int lane)
+{
+	uint32_t window = p->conn->n->cfg->link.window;
+	if (lane <= PL_LINK_LANE_FLASH || window == 0)
+		return PUMP_BATCH;
+	uint64_t flying = peer_in_flight(p);
+	if (flying >= window)
+		return 0;
+	return window - flying < PUMP_BATCH ? (size_t)(window - flying) : PUMP_BATCH;
+}
+
 void peer_pump(core_peer *p)
 {
 	if (!p->conn || !p->conn->link || !pl_link_is_open(p->conn->link))
@@ -774,9 +821,12 @@ void peer_pump(core_peer *p)
 	node_core *n = p->conn->n;
 	for (int lane = 0; lane < PL_LINK_LANES; lane++) {
 		for (;;) {
+			size_t room = pump_room(p, lane);
+			if (room == 0)
+				break;
 			struct pump w = {p, lane, false, 0};
 			int rc = nstore_out_walk(n->db, p->state, lane, p->sent[lane] + 1,
-						 PUMP_BATCH, pump_cb, &w);
+						 room, pump_cb, &w);
 			if (rc == PL_ERR_SEQUENCE) {
 				/* The peer's HELLO resumes below what it acknowledged
 				 * since: a connection set up before later receipts (two
@@ -794,7 +844,7 @@ void peer_pump(core_peer *p)
 					 "peer=%s reason=%s", p->state, pl_err_detail());
 				return;
 			}
-			if (w.full || w.count < PUMP_BATCH)
+			if (w.full || (size_t)w.count < room)
 				break;
 		}
 		conn_flush(p->conn);

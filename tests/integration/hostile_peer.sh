@@ -23,7 +23,7 @@
 # exactly as a refusal must change it and no other way (refused_diff, on a
 # dump of every row before and after).  4, 5 and 6 close the link: the
 # reason is in tehran's log (the CLOSE frame carrying it does not reach the
-# peer today, and no metric counts link protocol violations), and the store
+# peer today), counted in parley_link_refused_total, and the store
 # does not change at all.  Without the wrong-state or the lane check in
 # node/peer.c, tehran stores the envelope and this test fails.
 . "$(dirname "$0")/lib.sh"
@@ -57,11 +57,6 @@ pdrive forge $(as islamabad) --channel talks --lane ROUTINE --mode ok --out "$W/
 	>/dev/null || fail "sign islamabad's envelope"
 
 metrics() { curl -sf "http://127.0.0.1:${API[$1]}/metrics" || fail "/metrics of $1"; }
-metric() { # S NAME{LABELS}: its value in S's /metrics, 0 when absent
-	local v
-	v=$(metrics "$1" | awk -v k="$2" '$1 == k { print $2 }')
-	echo "${v:-0}"
-}
 # quiet: until tehran and islamabad have nothing queued for each other
 quiet() {
 	local n=0
@@ -172,6 +167,9 @@ pdrive check $(as tehran) --channel talks --ids "$W/base.ids" --ids "$W/isl.ids"
 passed=$((passed + 1))
 
 # 4. that item again under its old lseq, then under the same lseq once more
+# (4-6: each breach closes the link and is counted once)
+breach='parley_link_refused_total{reason="protocol"}'
+b0=$(metric tehran "$breach")
 dump "$W/s3"
 d0=$(metric tehran parley_envelopes_duplicate_total)
 r0=$(metric tehran parley_link_items_redelivered_total)
@@ -188,6 +186,7 @@ grep -q "^recv: RECEIPT lane=ROUTINE upto=$((first + 1))$" "$W/h4.out" || fail "
 	fail "replay: the item reached the node: $(metrics tehran | grep -E 'redelivered|duplicate_total')"
 pdrive check $(as tehran) --channel talks --ids "$W/base.ids" --ids "$W/isl.ids" >"$W/check.out" ||
 	fail "replay: $(cat "$W/check.out")"
+(($(metric tehran "$breach") == b0 + 1)) || fail "replay: the breach was not counted"
 passed=$((passed + 1))
 
 # 5. DATA before HELLO
@@ -195,6 +194,7 @@ hpeer item=ROUTINE:1:"$W/isl.env" wait-close >"$W/h5.out" 2>&1 || fail "DATA bef
 wait_log tehran 'msg="inbound connection refused" addr=[^ ]* reason="DATA frame before HELLO"'
 dump "$W/s5"
 [[ -z $(store_diff "$W/s4" "$W/s5") ]] || fail "DATA before HELLO: tehran's store changed"
+(($(metric tehran "$breach") == b0 + 2)) || fail "DATA before HELLO: not counted"
 passed=$((passed + 1))
 
 # 6. a frame of 70000 bytes (the limit is 65536), after the HELLOs
@@ -202,6 +202,7 @@ hpeer hello wait-hello raw=00011170 wait-close >"$W/h6.out" 2>&1 || fail "oversi
 wait_log tehran 'msg="link closed" peer=islamabad by=us reason="frame of 70000 bytes, the limit is 65536"'
 dump "$W/s6"
 [[ -z $(store_diff "$W/s5" "$W/s6") ]] || fail "oversized: tehran's store changed"
+(($(metric tehran "$breach") == b0 + 3)) || fail "oversized: not counted"
 passed=$((passed + 1))
 
 # nothing of kabul's envelope or of the refused lane reached tehran's channel

@@ -50,7 +50,8 @@ peer() {
 }
 
 # start NAME: write node.ini and start parleyd; wait for /healthz.
-# NODE_EXTRA: more lines for the [node] section (e.g. checkpoint settings).
+# NODE_EXTRA: more lines for the [node] section (e.g. checkpoint settings);
+# LINK_EXTRA: for the [link] section.
 start() {
 	local s=$1
 	{
@@ -58,6 +59,7 @@ start() {
 			"$s" "$W/$s" "${PEER[$s]}" "${API[$s]}"
 		[[ -n ${NODE_EXTRA:-} ]] && printf '%s\n' "$NODE_EXTRA"
 		printf '\n[link]\nping_interval = 1000\ndead_after = 4000\nbackoff_min = 100\nbackoff_max = 1000\n'
+		[[ -n ${LINK_EXTRA:-} ]] && printf '%s\n' "$LINK_EXTRA"
 		cat "$W/$s.peers" 2>/dev/null
 	} >"$W/$s.ini"
 	"$PARLEY_BIN/parleyd" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &

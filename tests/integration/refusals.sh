@@ -94,6 +94,7 @@ printf '\n[peer tehran]\naddress = 127.0.0.1:%s\n' "${PEER[tehran]}" >"$W/kabul.
 start kabul
 for _ in $(seq 1 50); do grep -q 'no pinned state\|not a configured peer' "$W/tehran.log" && break; sleep 0.1; done
 grep -q 'no pinned state\|not a configured peer' "$W/tehran.log" || fail "kabul was not refused"
+(($(metric tehran 'parley_link_refused_total{reason="unknown-root"}') > 0)) || fail "kabul's refusal was not counted"
 passed=$((passed + 1))
 
 # a node presenting a TLS key that is not the one in its node record
@@ -104,5 +105,6 @@ cp "$W/islamabad-1.key.real" "$W/islamabad/nodes/islamabad-1.key" # record of th
 start islamabad 2>/dev/null || true
 for _ in $(seq 1 50); do grep -q 'not the key in node' "$W/tehran.log" && break; sleep 0.1; done
 grep -q 'not the key in node' "$W/tehran.log" || fail "a node with the wrong key was not refused"
+(($(metric tehran 'parley_link_refused_total{reason="bad-signature"}') > 0)) || fail "the wrong key was not counted"
 passed=$((passed + 1))
 finish "$passed passed, 0 failed"
