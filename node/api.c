@@ -5,7 +5,9 @@
  * checks and decodes requests, calls the backend table, and turns every
  * outcome into JSON or an RFC 9457 problem.  It keeps tokens, challenges,
  * event subscribers and request counters in memory, and nothing else: it
- * never verifies an envelope or touches the store itself.
+ * never verifies an envelope or touches the store itself.  How many
+ * connections may be open, and how long a request may take to arrive, is
+ * node/httpguard.h's business (it owns every connection's closecb).
  *
  * Divisions, in order: settings and small helpers; replies and counters;
  * request bodies and parameters; authentication; endpoint handlers;
@@ -33,6 +35,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "httpguard.h"
 #include "parley/crypto.h"
 #include "parley/err.h"
 
@@ -45,6 +48,7 @@
 #define API_KEEPALIVE_MS_DEFAULT 15000
 #define API_CHALLENGES_DEFAULT   1024
 #define API_TOKENS_DEFAULT       4096
+#define API_CONNECTIONS_DEFAULT  256
 #define API_BODY_SLACK           ((size_t)64 << 10) /* JSON around the base64 */
 
 #define PAGE_DEFAULT   100
@@ -135,6 +139,7 @@ typedef struct sub {
 struct api {
 	struct event_base *base;
 	struct evhttp *http;
+	httpguard *guard; /* the connection limit and request deadline */
 	api_backend be;
 	void *be_ctx;
 	api_config cfg;
@@ -677,7 +682,7 @@ static void h_healthz(rq *r)
 		   json_pack("{s:s, s:o*}", "status", "ok", "node", json_text(r->a->be.node_name)));
 }
 
-static bool is_loopback(const struct sockaddr *sa)
+bool api_client_is_local(const struct sockaddr *sa)
 {
 	if (!sa)
 		return false;
@@ -701,7 +706,8 @@ static void h_metrics(rq *r)
 {
 	api *a = r->a;
 	struct evhttp_connection *c = evhttp_request_get_connection(r->req);
-	if (!a->cfg.metrics_any_address && !is_loopback(c ? evhttp_connection_get_addr(c) : NULL)) {
+	if (!a->cfg.metrics_any_address &&
+	    !a->cfg.client_is_local(c ? evhttp_connection_get_addr(c) : NULL)) {
 		reply_problem(r, 403, "forbidden", "Forbidden",
 			      "/metrics answers loopback clients only on this node");
 		return;
@@ -1241,7 +1247,7 @@ static void sub_remove(api *a, sub *s)
 
 /* evhttp closes the subscriber's connection (the client left, a write
  * failed or timed out, or the server is being freed). */
-static void sub_closed(struct evhttp_connection *c, void *arg)
+static void sub_closed(void *arg)
 {
 	sub *s = arg;
 	sub_remove(s->a, s);
@@ -1252,13 +1258,20 @@ static void sub_closed(struct evhttp_connection *c, void *arg)
 	free(s);
 }
 
+/* The same, as a closecb: for a connection the guard does not know. */
+static void sub_closed_cb(struct evhttp_connection *c, void *arg)
+{
+	sub_closed(arg);
+}
+
 /* Close a subscriber ourselves; its request goes with the connection. */
 static void sub_drop(api *a, sub *s)
 {
 	struct evhttp_connection *c = evhttp_request_get_connection(s->req);
 	sub_remove(a, s);
 	if (c) {
-		evhttp_connection_set_closecb(c, NULL, NULL);
+		if (httpguard_stream(a->guard, s->req, NULL, NULL) != 0)
+			evhttp_connection_set_closecb(c, NULL, NULL);
 		evhttp_connection_free(c);
 	} else {
 		evhttp_request_free(s->req);
@@ -1342,6 +1355,13 @@ unsigned api_subscriber_count(const api *a)
 	return a ? a->nsubs : 0;
 }
 
+unsigned api_connection_count(const api *a)
+{
+	httpguard_stats st;
+	httpguard_get_stats(a ? a->guard : NULL, &st);
+	return st.open;
+}
+
 static void h_events(rq *r)
 {
 	api *a = r->a;
@@ -1375,7 +1395,8 @@ static void h_events(rq *r)
 	struct timeval wtv = {a->cfg.timeout, 0};
 	bufferevent_set_timeouts(bev, NULL, &wtv);
 	bufferevent_setwatermark(bev, EV_READ, 0, SSE_INPUT_MAX);
-	evhttp_connection_set_closecb(c, sub_closed, s);
+	if (httpguard_stream(a->guard, r->req, sub_closed, s) != 0)
+		evhttp_connection_set_closecb(c, sub_closed_cb, s); /* an unguarded connection */
 
 	a->subs[a->nsubs++] = s;
 	if (a->nsubs == 1) {
@@ -1445,6 +1466,25 @@ static int metrics_api_text(api *a, pl_buf *out)
 		    "# TYPE parley_api_sse_events_total counter\n"
 		    "parley_api_sse_events_total %" PRIu64 "\n",
 		    live, a->nsubs, a->sse_dropped, a->sse_events);
+	httpguard_stats g;
+	httpguard_get_stats(a->guard, &g);
+	if (rc == 0)
+		rc = pl_buf_printf(
+		    out,
+		    "# HELP parley_api_connections Open API connections.\n"
+		    "# TYPE parley_api_connections gauge\nparley_api_connections %u\n"
+		    "# HELP parley_api_connections_refused_total API connections closed by the "
+		    "connection limit (full: a new one, none being idle; idle: the oldest idle "
+		    "one, for a new one) or for not sending a complete request in time (slow).\n"
+		    "# TYPE parley_api_connections_refused_total counter\n"
+		    "parley_api_connections_refused_total{reason=\"full\"} %" PRIu64 "\n"
+		    "parley_api_connections_refused_total{reason=\"idle\"} %" PRIu64 "\n"
+		    "parley_api_connections_refused_total{reason=\"slow\"} %" PRIu64 "\n"
+		    "# HELP parley_api_accept_errors_total Failed accept() calls on the API's "
+		    "sockets (each pauses accepting for 1 s).\n"
+		    "# TYPE parley_api_accept_errors_total counter\n"
+		    "parley_api_accept_errors_total %" PRIu64 "\n",
+		    g.open, g.refused_full, g.refused_idle, g.refused_slow, g.accept_errors);
 	return rc;
 }
 
@@ -1547,6 +1587,7 @@ static bool route_matches(const rq *r, const char *pattern, const char **arg, co
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	api *a = arg;
+	httpguard_request(a->guard, req);
 	rq r;
 	memset(&r, 0, sizeof(r));
 	r.a = a;
@@ -1641,6 +1682,10 @@ api *api_new(struct event_base *base, const api_backend *be, void *be_ctx, const
 		c->max_challenges = API_CHALLENGES_DEFAULT;
 	if (!c->max_tokens)
 		c->max_tokens = API_TOKENS_DEFAULT;
+	if (!c->max_connections)
+		c->max_connections = API_CONNECTIONS_DEFAULT;
+	if (!c->client_is_local)
+		c->client_is_local = api_client_is_local;
 
 	a->ch = calloc(c->max_challenges, sizeof(*a->ch));
 	a->tok = calloc(c->max_tokens, sizeof(*a->tok));
@@ -1648,7 +1693,9 @@ api *api_new(struct event_base *base, const api_backend *be, void *be_ctx, const
 	a->scratch = evbuffer_new();
 	a->keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb, a);
 	a->http = evhttp_new(base);
-	if (!a->ch || !a->tok || !a->subs || !a->scratch || !a->keepalive || !a->http) {
+	httpguard_config gc = {"api", c->max_connections, c->timeout};
+	a->guard = a->http ? httpguard_new(base, a->http, &gc) : NULL;
+	if (!a->ch || !a->tok || !a->subs || !a->scratch || !a->keepalive || !a->guard) {
 		api_free_(a);
 		return NULL;
 	}
@@ -1720,6 +1767,7 @@ int api_listen(api *a, const char *hostport)
 	if (!bs)
 		return pl_err_fail(PL_ERR_IO, "cannot listen on %s: %s", hostport,
 				   errno ? strerror(errno) : "address not usable");
+	httpguard_watch(a->guard, bs);
 	if (a->port == 0) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -1746,7 +1794,8 @@ void api_free_(api *a)
 	while (a->nsubs)
 		sub_drop(a, a->subs[a->nsubs - 1]);
 	if (a->http)
-		evhttp_free(a->http);
+		evhttp_free(a->http); /* closes every connection: the guard hears of each */
+	httpguard_free(a->guard);
 	if (a->keepalive)
 		event_free(a->keepalive);
 	if (a->scratch)

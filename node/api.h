@@ -30,6 +30,7 @@
 #include "parley/identity.h"
 
 struct event_base;
+struct sockaddr;
 
 /* Lanes as the backend numbers them (the same as lib/link and nstore). */
 enum api_lane {
@@ -131,7 +132,9 @@ typedef struct api_config {
 				    * 0: base64 of max_envelope + 64 KiB.  Bodies over
 				    * twice this are cut off by evhttp itself (bare 413). */
 	size_t max_headers;        /* 0: 16 KiB (over it evhttp answers a bare 400) */
-	int timeout;               /* seconds a client may stall a read or write; 0: 30 */
+	int timeout;               /* seconds a client may stall a read or write, and
+				    * seconds a connection has to deliver a complete
+				    * request after it opened or was last answered; 0: 30 */
 	bool metrics_any_address;  /* false: /metrics answers loopback clients only */
 	unsigned max_subscribers;  /* concurrent /v1/events streams; 0: 64 */
 	size_t sse_max_buffer;     /* unsent bytes per subscriber before it is dropped;
@@ -139,6 +142,15 @@ typedef struct api_config {
 	unsigned sse_keepalive_ms; /* comment line interval; 0: 15000 */
 	unsigned max_challenges;   /* outstanding challenges, oldest dropped; 0: 1024 */
 	unsigned max_tokens;       /* live tokens, oldest dropped; 0: 4096 */
+	unsigned max_connections;  /* open connections at once; 0: 256.  At the limit
+				    * the oldest idle connection is closed for a new
+				    * one, or the new one is closed when none is idle;
+				    * a connection that does not deliver a complete
+				    * request within timeout is closed (httpguard.h). */
+	/* Whether a client address may read /metrics when metrics_any_address
+	 * is false; NULL: api_client_is_local.  Tests, which can only connect
+	 * from 127.0.0.1, set it to see the refusal; parleyd leaves it NULL. */
+	bool (*client_is_local)(const struct sockaddr *sa);
 } api_config;
 
 /* Validity of a challenge and of a token, in seconds. */
@@ -180,6 +192,18 @@ void api_event_sink(void *a, const char *event, json_t *data);
 
 /* Current number of /v1/events subscribers. */
 unsigned api_subscriber_count(const api *a);
+
+/* Current number of open API connections (those the connection limit
+ * counts; 0 for NULL). */
+unsigned api_connection_count(const api *a);
+
+/*
+ * Is sa (borrowed; NULL allowed) a loopback client: IPv4 127.0.0.0/8, IPv6
+ * ::1, or an IPv4-mapped IPv6 address in 127.0.0.0/8?  Anything else,
+ * other families and NULL included, is not.  /metrics uses this unless
+ * api_config says otherwise.
+ */
+bool api_client_is_local(const struct sockaddr *sa);
 
 /*
  * The exact bytes an official signs to obtain a token (docs/api.md):

@@ -154,6 +154,7 @@ static const key_spec node_keys[] = {
     {"listen", K_ADDR_LOCAL, CFG(listen), 0, 0, true},
     {"api", K_ADDR_LOCAL, CFG(api), 0, 0, false},
     {"api_public", K_BOOL, CFG(api_public), 0, 0, false},
+    {"api_max_connections", K_U32, CFG(api_max_connections), 4, 65536, false},
     {"log_level", K_LEVEL, CFG(log_level), 0, 0, false},
     {"checkpoint_interval", K_U32, CFG(checkpoint_interval), 10, 86400, false},
     {"checkpoint_entries", K_U32, CFG(checkpoint_entries), 1, 100000000, false},
@@ -698,6 +699,7 @@ static void set_defaults(node_config *c)
 {
 	memcpy(c->api, NODE_DEFAULT_API, sizeof(NODE_DEFAULT_API));
 	c->api_public = false;
+	c->api_max_connections = NODE_DEFAULT_API_MAX_CONNECTIONS;
 	c->log_level = NODE_LOG_INFO;
 	c->checkpoint_interval = NODE_DEFAULT_CHECKPOINT_INTERVAL;
 	c->checkpoint_entries = NODE_DEFAULT_CHECKPOINT_ENTRIES;

@@ -27,6 +27,7 @@
 
 /* Defaults (docs/config.md). */
 #define NODE_DEFAULT_API                 "127.0.0.1:8420"
+#define NODE_DEFAULT_API_MAX_CONNECTIONS 256
 #define NODE_DEFAULT_CHECKPOINT_INTERVAL 300
 #define NODE_DEFAULT_CHECKPOINT_ENTRIES  1000
 #define NODE_DEFAULT_COMMIT_BATCH        256
@@ -74,6 +75,7 @@ typedef struct node_config {
 	char listen[NODE_ADDR_MAX + 1];
 	char api[NODE_ADDR_MAX + 1];
 	bool api_public;
+	uint32_t api_max_connections; /* open API connections at once */
 	node_log_level log_level;
 	uint32_t checkpoint_interval; /* seconds */
 	uint32_t checkpoint_entries;

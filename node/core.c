@@ -1381,6 +1381,7 @@ int node_core_start(node_core *n)
 		return rc;
 	}
 	api_config ac = {0};
+	ac.max_connections = n->cfg->api_max_connections;
 	n->api = api_new(n->base, &core_backend, n, &ac);
 	if (!n->api)
 		return pl_err_fail(PL_ERR_NOMEM, "cannot set up the API");

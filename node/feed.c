@@ -9,7 +9,9 @@
  * bytes are made from the statement's bundle in memory.  The minisign
  * files are derived from the bundle exactly as `parley statement publish`
  * derives them (cli/stmt_bundle.c; the node cannot call the CLI), so the
- * feed and a published folder hold the same bytes.
+ * feed and a published folder hold the same bytes.  Connections are
+ * bounded by node/httpguard.h: FEED_CONNECTIONS open at once, FEED_TIMEOUT
+ * seconds to send a complete request.
  *
  * Divisions: XML; the files of a statement; the Atom feed; serving; setup
  * and teardown.
@@ -32,6 +34,7 @@
 
 #include "core_int.h"
 #include "feed.h"
+#include "httpguard.h"
 #include "parley/err.h"
 #include "parley/minisign.h"
 #include "parley/statement.h"
@@ -39,6 +42,7 @@
 #include "stmt.h"
 
 #define FEED_TIMEOUT     30                /* seconds per request */
+#define FEED_CONNECTIONS 256               /* open at once (httpguard.h) */
 #define FEED_HEADERS_MAX ((size_t)8 << 10) /* request line and headers */
 #define FEED_BODY_MAX    1024              /* GET and HEAD carry none */
 #define FILE_NAME_CAP    (PL_NAME_MAX + 16)
@@ -47,6 +51,7 @@
 struct feed {
 	node_core *n;
 	struct evhttp *http;
+	httpguard *guard;
 	int port;
 };
 
@@ -532,6 +537,7 @@ static void serve_file(feed *f, struct evhttp_request *req, const char *ch, cons
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	feed *f = arg;
+	httpguard_request(f->guard, req);
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
 		reply_text(req, 405, "only GET and HEAD\n");
@@ -598,7 +604,10 @@ feed *feed_new(struct event_base *base, node_core *n, const char *addr, char *er
 	feed *f = calloc(1, sizeof(*f));
 	if (f)
 		f->http = evhttp_new(base);
-	if (!f || !f->http) {
+	httpguard_config gc = {"feed", FEED_CONNECTIONS, FEED_TIMEOUT};
+	if (f && f->http)
+		f->guard = httpguard_new(base, f->http, &gc);
+	if (!f || !f->guard) {
 		snprintf(err, errlen, "out of memory");
 		feed_free(f);
 		return NULL;
@@ -622,6 +631,7 @@ feed *feed_new(struct event_base *base, node_core *n, const char *addr, char *er
 		feed_free(f);
 		return NULL;
 	}
+	httpguard_watch(f->guard, bs);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
@@ -644,5 +654,6 @@ void feed_free(feed *f)
 		return;
 	if (f->http)
 		evhttp_free(f->http);
+	httpguard_free(f->guard);
 	free(f);
 }

@@ -83,6 +83,7 @@ static void test_full_file(void **state)
 				   "listen = [::]:7443\n"
 				   "api = 127.0.0.2:9000\n"
 				   "api_public = false\n"
+				   "api_max_connections = 32\n"
 				   "log_level = debug\n"
 				   "checkpoint_interval = 60\n"
 				   "checkpoint_entries = 50\n"
@@ -125,6 +126,7 @@ static void test_full_file(void **state)
 	assert_string_equal(c.listen, "[::]:7443");
 	assert_string_equal(c.api, "127.0.0.2:9000");
 	assert_false(c.api_public);
+	assert_int_equal(c.api_max_connections, 32);
 	assert_int_equal(c.log_level, NODE_LOG_DEBUG);
 	assert_int_equal(c.checkpoint_interval, 60);
 	assert_int_equal(c.checkpoint_entries, 50);
@@ -140,7 +142,7 @@ static void test_full_file(void **state)
 	assert_string_equal(c.peers[0].name, "islamabad");
 	assert_string_equal(c.peers[0].address, "islamabad.example.org:7443");
 	assert_string_equal(c.peers[0].node, "islamabad-1");
-	assert_int_equal(c.peers[0].line, 22);
+	assert_int_equal(c.peers[0].line, 23);
 	assert_string_equal(c.peers[1].name, "kabul");
 	assert_string_equal(c.peers[1].address, "192.0.2.7:7443");
 	assert_string_equal(c.peers[1].node, "");
@@ -166,6 +168,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.data, want);
 	assert_string_equal(c.api, "127.0.0.1:8420");
 	assert_false(c.api_public);
+	assert_int_equal(c.api_max_connections, 256);
 	assert_int_equal(c.log_level, NODE_LOG_INFO);
 	assert_int_equal(c.checkpoint_interval, 300);
 	assert_int_equal(c.checkpoint_entries, 1000);
@@ -287,6 +290,10 @@ static const bad_case bad_cases[] = {
      "value 99999999999999999999999 for 'max_envelope' is out of range"},
     {NODE3 "checkpoint_interval = 5\n", 5, "out of range (10 to 86400)"},
     {NODE3 "api_public = yes\n", 5, "bad value 'yes' for 'api_public': expected true or false"},
+    {NODE3 "api_max_connections = 3\n", 5,
+     "value 3 for 'api_max_connections' is out of range (4 to 65536)"},
+    {NODE3 "api_max_connections = 65537\n", 5, "value 65537 for 'api_max_connections' is out"},
+    {NODE3 "api_max_connections = many\n", 5, "bad value 'many' for 'api_max_connections'"},
     {NODE3 "log_level = loud\n", 5, "expected error, warn, info or debug"},
     {NODE3 "data =\n", 5, "empty value for 'data'"},
     {"[node]\nlisten = localhost:7000\n", 2, "the host must be an IP address"},
@@ -482,7 +489,7 @@ static void test_documented(void **state)
 			fail_msg("docs/config.md: no row for '%s' under [%s]", key, sect);
 		count++;
 	}
-	assert_int_equal(count, 22);
+	assert_int_equal(count, 23);
 	assert_null(node_config_key_name(count, &sect));
 }
 
