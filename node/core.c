@@ -235,7 +235,9 @@ static int load_status_cb(void *ctx, const char *key, const uint8_t *val, size_t
 	return rc;
 }
 
-/* The trust set: own root and every pinned peer in the registry. */
+/* The trust set: the own root and the root of every configured peer ([peer NAME])
+ * that is pinned in the registry; a pinned state that is not configured is not
+ * trusted (its node is refused at HELLO, and nothing signed by it is taken). */
 static int load_trust(node_core *n)
 {
 	pl_trust *t = pl_trust_new();
