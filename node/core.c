@@ -984,6 +984,16 @@ int node_metrics_text(node_core *n, pl_buf *out)
 	for (size_t i = 0; !rc && i < n->npeers; i++)
 		rc = pl_buf_printf(out, "parley_link_up{peer=\"%s\"} %d\n", n->peers[i].state,
 				   n->peers[i].conn ? 1 : 0);
+	if (!rc && n->net) {
+		net_stats ns;
+		net_stats_get(n->net, &ns);
+		rc = pl_buf_printf(out, "# HELP parley_link_handshakes_failed_total Peer connections "
+					"whose TLS handshake failed (not TLS 1.3, no or a wrong "
+					"certificate, a timeout).\n"
+					"# TYPE parley_link_handshakes_failed_total counter\n"
+					"parley_link_handshakes_failed_total %" PRIu64 "\n",
+				   ns.handshake_failed);
+	}
 	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_link_refused_total Peer connections refused "
 					"(HELLO, node record, TLS key) or closed for breaking the link "
