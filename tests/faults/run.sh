@@ -4,15 +4,20 @@
 # peer links run through fault-injecting proxies (fproxy), every state
 # sending envelopes on every lane, while faults are injected at seeded random
 # points: SIGKILL of one node or of all at once, proxy faults (drop, stall,
-# delay, reset mid-frame, half-open, blackhole, flap), and clock skew with
-# libfaketime (+1 h, -1 h, +400 days and back).  Then everything is healed and
-# `pdrive check` classifies every envelope on every node.
+# delay, reset mid-frame, half-open, blackhole, flap), clock skew with
+# libfaketime (+1 h, -1 h, +400 days and back), and faults of one node's
+# own (parleyd-faulty): SIGKILL at a named crash point, an I/O error, a full
+# disk, and power loss that drops, tears or scatters a commit.  Then
+# everything is healed and `pdrive check` classifies every envelope on every
+# node.
 #
 #   run.sh [--seed N] [--nodes 2|3] [--envelopes N] [--faults N]
-#          [--kinds k1,k2,...] [--short] [--control] [--keep]
+#          [--kinds k1,k2,...] [--short] [--control] [--keep] [--start-torn]
 #
 # Prints one summary line, e.g.
 #   faults: 240 injected (...), 50000 envelopes, 0 lost, 0 duplicated, 0 reordered, 1 unexpected of 2 in doubt, seed 1234
+# then, when a node's own faults were drawn, how often each struck, e.g.
+#   struck: crashpoint 2 of 2, ..., power-torn 2 of 2 (the check refused 1, passed 1)
 # and exits 1 on any violation (docs/faults.md says which), also when a fault
 # had no visible effect.  --control then breaks the store of one node
 # on purpose (rows of acknowledged envelopes deleted, a duplicate and a swap
@@ -23,8 +28,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 
 ALL_KINDS=kill,killall,drop,stall,delay,reset,halfopen,blackhole,flap,skew-ahead,skew-behind,jump
+ALL_KINDS+=,crashpoint,io-once,disk-full,power-lose,power-torn,power-scatter
 seed=${FAULT_SEED:-$(date +%s)}
-nodes=3 envelopes=50000 nfaults=240 kinds=$ALL_KINDS short=0 control=0
+nodes=3 envelopes=50000 nfaults=360 kinds=$ALL_KINDS short=0 control=0 start_torn=0
 while (($#)); do
 	case $1 in
 	--seed) seed=$2; shift ;;
@@ -35,7 +41,8 @@ while (($#)); do
 	--short) short=1 nodes=2 envelopes=1500 nfaults=16 ;;
 	--control) control=1 ;;
 	--keep) KEEP=1 ;;
-	*) echo "usage: run.sh [--seed N] [--nodes 2|3] [--envelopes N] [--faults N] [--kinds LIST] [--short] [--control] [--keep]" >&2; exit 2 ;;
+	--start-torn) start_torn=1 ;;
+	*) echo "usage: run.sh [--seed N] [--nodes 2|3] [--envelopes N] [--faults N] [--kinds LIST] [--short] [--control] [--keep] [--start-torn]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -53,8 +60,13 @@ if ((needs_faketime)) && [[ ! -r $FAKETIME_LIB ]]; then
 	exit 2
 fi
 command -v sqlite3 >/dev/null || ((control == 0)) || { echo "run.sh: --control needs the sqlite3 CLI" >&2; exit 2; }
+if [[ ,$kinds, =~ ,(crashpoint|io-once|disk-full|power-[a-z]+), && ! -x $PARLEY_TOOLS/parleyd-faulty ]]; then
+	echo "run.sh: the node's own faults need $PARLEY_TOOLS/parleyd-faulty" >&2
+	exit 2
+fi
 # Short runs keep faults short; long runs hold a blackhole for 30 s and more.
-if ((short)); then hold_min=300 hold_span=1200 gap_span=400; else hold_min=1000 hold_span=4000 gap_span=1500; fi
+# strike_wait: how long a node's own fault may take to strike.
+if ((short)); then hold_min=300 hold_span=1200 gap_span=400 strike_wait=15; else hold_min=1000 hold_span=4000 gap_span=1500 strike_wait=30; fi
 
 # ---------------------------------------------------------------- setup
 STATES=(tehran islamabad muscat)
@@ -120,26 +132,62 @@ px() {
 	[[ $reply == ok* ]] || fail "proxy $name: '$*' answered '$reply'"
 }
 
-# node NAME: start (or restart) parleyd, under libfaketime when clock faults are on.
-node() {
-	local s=$1
+# launch NAME [VAR=VALUE...]: start (or restart) NAME's node in the
+# background: parleyd, under libfaketime when clock faults are on; or with
+# variables parleyd-faulty with them in its environment (PARLEY_FAULT_PLAN,
+# PARLEY_CRASH_AT), never under libfaketime: a node's own fault never
+# overlaps a clock fault (its clock is right), and an ASan build of
+# parleyd-faulty deadlocks in libfaketime's constructor.  PID[NAME] is its pid.
+launch() {
+	local s=$1 bin=$PARLEY_BIN/parleyd
+	shift
+	(($#)) && bin=$PARLEY_TOOLS/parleyd-faulty
 	{
 		printf '[node]\nname = %s-1\nhome = %s\nlisten = 127.0.0.1:%s\napi = 127.0.0.1:%s\nlog_level = info\n' \
 			"$s" "$W/$s" "${PEER[$s]}" "${API[$s]}"
+		# checkpoints at least every 10 s: every fault meets cosigning
+		# (and the mid-cosign crash point is reached in seconds)
+		printf 'checkpoint_interval = 10\n'
 		[[ -z ${NODE_EXTRA[$s]:-} ]] || printf '%s\n' "${NODE_EXTRA[$s]}"
 		printf '\n[link]\nping_interval = 1000\ndead_after = 4000\nbackoff_min = 100\nbackoff_max = 1000\n'
 		cat "$W/$s.peers"
 	} >"$W/$s.ini"
-	if ((needs_faketime)); then
+	if ((needs_faketime && $# == 0)); then
 		[[ -f $W/$s.clock ]] || echo "+0" >"$W/$s.clock"
-		LD_PRELOAD=$FAKETIME_LIB FAKETIME_TIMESTAMP_FILE="$W/$s.clock" FAKETIME_NO_CACHE=1 \
-			FAKETIME_DONT_FAKE_MONOTONIC=1 "$PARLEY_BIN/parleyd" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
+		env "$@" LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$W/$s.clock" FAKETIME_NO_CACHE=1 \
+			FAKETIME_DONT_FAKE_MONOTONIC=1 "$bin" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
 		FT_PIDS+=($!)
 	else
-		"$PARLEY_BIN/parleyd" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
+		env "$@" "$bin" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
 	fi
 	PID[$s]=$!
-	pdrive wait --api "http://127.0.0.1:${API[$s]}" --timeout 20 >/dev/null || fail "$s did not come up"
+}
+# up NAME SECONDS: 0 once NAME's API answers; 1 when its process exited
+# first (reaped; EXIT_CODE is its status) or SECONDS passed (EXIT_CODE empty).
+up() {
+	local s=$1 deadline=$((SECONDS + $2))
+	EXIT_CODE=""
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+			reap "$s"
+			return 1
+		fi
+		pdrive wait --api "http://127.0.0.1:${API[$s]}" --timeout 1 >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+# reap NAME: collect NAME's exited node (EXIT_CODE) and what libfaketime left.
+reap() {
+	local p=${PID[$1]}
+	wait "$p" 2>/dev/null
+	EXIT_CODE=$?
+	unset "PID[$1]"
+	ft_clean "$p"
+}
+# node NAME [VAR=VALUE...]: launch, and the node must come up.
+node() {
+	launch "$@"
+	up "$1" 20 || fail "$1 did not come up${EXIT_CODE:+ (exit $EXIT_CODE)}: $(tail -n 2 "$W/$1.log")"
 }
 for s in "${STATES[@]}"; do node "$s"; done
 charter fm "${STATES[@]}"
@@ -232,6 +280,63 @@ clock_probe() {
 }
 clock_misses=0
 
+# ---- a node's own faults: parleyd-faulty (docs/faults.md, "The faults")
+CRASH_POINTS=(after-commit-before-receipt after-receipt after-delivery-commit mid-cosign)
+declare -A STRUCK=() REFUSED=() UNSEEN=()
+fault_errors=0 # the node's own faults that went wrong (each a violation)
+# How far into the victim's life (counted from its start) a store fault strikes:
+# commits for power loss, write operations for I/O errors.
+if ((short)); then commit_span=150 write_span=1500; else commit_span=400 write_span=4000; fi
+# log_from S: S's log since its last launch by restart_faulty or relaunch.
+log_from() { tail -c +$((${LOGOFF[$1]:-0} + 1)) "$W/$1.log"; }
+declare -A LOGOFF=()
+# relaunch S [VAR=VALUE...]: launch S (stopped) anew; log_from S starts here.
+relaunch() {
+	LOGOFF[$1]=$(stat -c %s "$W/$1.log")
+	launch "$@"
+}
+# restart_faulty S VAR=VALUE...: stop S cleanly, start it as parleyd-faulty.
+restart_faulty() {
+	stop "$1"
+	relaunch "$@"
+}
+# wait_gone S SECONDS: 0 once S's process has exited (reaped), 1 if it still
+# runs after SECONDS.
+wait_gone() {
+	local deadline=$((SECONDS + $2))
+	while ((SECONDS < deadline)); do
+		kill -0 "${PID[$1]}" 2>/dev/null || { reap "$1"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+# wait_strike S PATTERN SECONDS: 0 once S's log since its launch matches
+# PATTERN; 2 when the process exited first (reaped); 1 after SECONDS.
+wait_strike() {
+	local deadline=$((SECONDS + $3))
+	while ((SECONDS < deadline)); do
+		log_from "$1" | grep -q -- "$2" && return 0
+		kill -0 "${PID[$1]}" 2>/dev/null || { log_from "$1" | grep -q -- "$2" && return 0; reap "$1"; return 2; }
+		sleep 0.1
+	done
+	return 1
+}
+# restore_before S: put S's store back as it was before the commit that lost
+# power (parleyd-faulty's `snapshot`): what an atomic store keeps.
+restore_before() {
+	local db="$W/$1/node-$1-1.db"
+	[[ -f $db.before-power-loss ]] || return 1
+	mv "$db.before-power-loss" "$db" || return 1
+	if [[ -f $db.before-power-loss-wal ]]; then mv "$db.before-power-loss-wal" "$db-wal"; else rm -f "$db-wal"; fi
+	rm -f "$db-shm"
+}
+fault_error() { log "ERROR: $*"; fault_errors=$((fault_errors + 1)); }
+# end_faulty S: SIGTERM, then SIGKILL if it has not exited in 20 s; EXIT_CODE.
+end_faulty() {
+	kill -TERM "${PID[$1]}" 2>/dev/null
+	wait_gone "$1" 20 || { kill9 "$1"; EXIT_CODE=137; }
+}
+
 inject() {
 	local kind=$1 hold s p a b
 	rnd "$hold_min" "$hold_span"
@@ -317,6 +422,129 @@ inject() {
 		esac || clock_misses=$((clock_misses + 1))
 		sleep_ms "$hold"
 		clock "$s" "+0"
+		;;
+	crashpoint)
+		pick_state
+		s=$PS
+		a=${CRASH_POINTS[RANDOM % ${#CRASH_POINTS[@]}]}
+		rnd 1 3
+		b=$R
+		[[ $a == mid-cosign ]] && b=1 # one cosignature per peer and 10 s
+		log "crash point $a on $s, pass $b"
+		restart_faulty "$s" PARLEY_CRASH_AT="$a:$b"
+		if ! wait_gone "$s" "$strike_wait"; then
+			log "$s did not reach crash point $a $b times in $strike_wait s: stopped"
+			end_faulty "$s"
+		fi
+		if log_from "$s" | grep -q "crash point $a reached"; then
+			STRUCK[$kind]=$((${STRUCK[$kind]:-0} + 1))
+		elif ((EXIT_CODE != 0)); then
+			fault_error "$s died (exit $EXIT_CODE), not at crash point $a: $(log_from "$s" | tail -n 1)"
+		fi
+		rnd 0 1000
+		sleep_ms "$R"
+		node "$s"
+		;;
+	io-once | disk-full)
+		pick_state
+		s=$PS
+		rnd 1 "$write_span"
+		a=$R
+		local plan="fail_at=$a"
+		[[ $kind == disk-full ]] && plan+=",persistent"
+		log "$kind on $s: PARLEY_FAULT_PLAN=$plan"
+		restart_faulty "$s" PARLEY_FAULT_PLAN="$plan"
+		wait_strike "$s" 'parleyd-faulty: injected ' "$strike_wait"
+		case $? in
+		0)
+			STRUCK[$kind]=$((${STRUCK[$kind]:-0} + 1))
+			sleep_ms "$hold" # the disk stays full, or the node runs on
+			if ! kill -0 "${PID[$s]}" 2>/dev/null; then
+				reap "$s"
+				log "$s exited (exit $EXIT_CODE) after the $kind fault: $(log_from "$s" | grep 'level=error' | tail -n 1)"
+			elif [[ $kind == disk-full ]]; then
+				kill9 "$s" # the disk is replaced: restart on a healthy store
+			else
+				# it goes on after the I/O error, and stops cleanly
+				end_faulty "$s"
+				((EXIT_CODE == 0)) || fault_error "$s exited $EXIT_CODE on SIGTERM after the I/O error: $(log_from "$s" | grep 'level=error' | tail -n 1)"
+			fi
+			node "$s"
+			;;
+		2)
+			fault_error "$s exited (exit $EXIT_CODE) before the $kind fault struck: $(log_from "$s" | tail -n 1)"
+			node "$s"
+			;;
+		*)
+			log "the $kind fault did not strike $s in $strike_wait s: stopped"
+			end_faulty "$s"
+			if log_from "$s" | grep -q 'parleyd-faulty: injected '; then
+				STRUCK[$kind]=$((${STRUCK[$kind]:-0} + 1)) # while it stopped
+			elif ((EXIT_CODE != 0)); then
+				fault_error "$s exited $EXIT_CODE on SIGTERM: $(log_from "$s" | tail -n 1)"
+			fi
+			node "$s"
+			;;
+		esac
+		;;
+	power-lose | power-torn | power-scatter)
+		pick_state
+		s=$PS
+		rnd 1 "$commit_span"
+		a=$R
+		rnd 1 1000000
+		local plan="power_at=$a,power=${kind#power-},seed=$R" kept=0 writes=0 why
+		[[ $kind != power-lose ]] && plan+=",snapshot"
+		log "$kind on $s: PARLEY_FAULT_PLAN=$plan"
+		restart_faulty "$s" PARLEY_FAULT_PLAN="$plan"
+		if ! wait_gone "$s" "$strike_wait"; then
+			log "$s did not lose power in $strike_wait s (fewer than $a commits): stopped"
+			end_faulty "$s" # its last commits may be the one
+		fi
+		why=$(log_from "$s" | grep -m 1 'parleyd-faulty: power lost at commit')
+		if [[ $why =~ :\ ([0-9]+)\ of\ its\ ([0-9]+)\ writes ]]; then
+			kept=${BASH_REMATCH[1]} writes=${BASH_REMATCH[2]}
+			STRUCK[$kind]=$((${STRUCK[$kind]:-0} + 1))
+			log "$s lost power: ${why#*parleyd-faulty: }"
+		elif ((EXIT_CODE != 0)); then
+			fault_error "$s died (exit $EXIT_CODE) without losing power: $(log_from "$s" | tail -n 1)"
+		fi
+		# the machine comes back on whatever reached its disk
+		rnd 0 1000
+		sleep_ms "$R"
+		if [[ $kind != power-lose ]] && ((writes)); then
+			# Part of a commit on disk: no atomic store (SQLite included)
+			# leaves this; it is damage.  The node's start-up check runs on
+			# it (parleyd --check); a refusal is right only when part, not
+			# all, of the commit survived.  Then the store is put back as an
+			# atomic commit would have left it (the copy from before the
+			# commit), checked or not, unless --start-torn lets the node
+			# start on a torn store its check passes.
+			LOGOFF[$s]=$(stat -c %s "$W/$s.log")
+			why=""
+			if "$PARLEY_BIN/parleyd" -c "$W/$s.ini" --check >>"$W/$s.log" 2>&1; then
+				UNSEEN[$kind]=$((${UNSEEN[$kind]:-0} + 1))
+				log "$s's start-up check passes the torn store ($kept of $writes writes of the commit)"
+			else
+				why=$(log_from "$s" | grep 'msg="cannot start"' | tail -n 1)
+				if [[ $why == *'reason="store is damaged: '* ]] && ((kept > 0 && kept < writes)); then
+					REFUSED[$kind]=$((${REFUSED[$kind]:-0} + 1))
+					log "$s's start-up check refuses the torn store ($kept of $writes writes of the commit): ${why#*reason=}"
+				else
+					fault_error "$s's check fails after $kind ($kept of $writes writes of the commit on disk): ${why:-$(log_from "$s" | tail -n 1)}"
+				fi
+			fi
+			if [[ $why == *'reason="store is damaged: '* ]] || ((start_torn == 0)); then
+				restore_before "$s" || fail "$s: no copy of its store from before the power loss"
+			fi
+		fi
+		relaunch "$s"
+		if ! up "$s" 20; then
+			[[ -n $EXIT_CODE ]] || fail "$s neither came up nor exited after $kind"
+			fault_error "$s does not start after $kind ($kept of $writes writes of the commit on disk, exit $EXIT_CODE): $(log_from "$s" | grep 'msg="cannot start"' | tail -n 1)"
+			node "$s" # fails the run too
+		fi
+		rm -f "$W/$s/node-$s-1.db.before-power-loss" "$W/$s/node-$s-1.db.before-power-loss-wal"
 		;;
 	esac
 	COUNT[$kind]=$((${COUNT[$kind]:-0} + 1))
@@ -442,6 +670,18 @@ if ((${COUNT[reset]:-0} + ${COUNT[flap]:-0} + ${COUNT[blackhole]:-0})) && (($(px
 	log "no proxy reset a connection: the reset/flap/blackhole faults did nothing"
 	violations=$((violations + 1))
 fi
+# Each of a node's own faults must have struck at least once, and none may
+# have gone wrong (a refusal to start on an intact store, a death elsewhere).
+for k in crashpoint io-once disk-full power-lose power-torn power-scatter; do
+	if ((${COUNT[$k]:-0} && ${STRUCK[$k]:-0} == 0)); then
+		log "none of the ${COUNT[$k]} $k faults struck"
+		violations=$((violations + 1))
+	fi
+done
+if ((fault_errors)); then
+	log "$fault_errors of a node's own faults went wrong (ERROR lines above)"
+	violations=$((violations + 1))
+fi
 if ((clock_misses)); then
 	log "$clock_misses clock faults did not show on the node's clock (libfaketime?)"
 	violations=$((violations + 1))
@@ -462,6 +702,15 @@ if ((sent < per * nodes)); then
 fi
 kinds_done=$(for k in "${!COUNT[@]}"; do printf '%s %s, ' "$k" "${COUNT[$k]}"; done | sed 's/, $//')
 echo "faults: $injected injected ($kinds_done), $sent envelopes, $lost lost, $dup duplicated, $reord reordered, $unexp unexpected of $doubt in doubt, seed $seed"
+own=""
+for k in crashpoint io-once disk-full power-lose power-torn power-scatter; do
+	((${COUNT[$k]:-0})) || continue
+	own+="$k ${STRUCK[$k]:-0} of ${COUNT[$k]}"
+	[[ $k == power-torn || $k == power-scatter ]] &&
+		own+=" (the check refused ${REFUSED[$k]:-0}, passed ${UNSEEN[$k]:-0})"
+	own+=", "
+done
+[[ -z $own ]] || echo "struck: ${own%, }"
 if ((violations)); then
 	echo "FAIL: the checker found violations; replay with --seed $seed (details in $W/harness.log, KEEP=1 keeps it)" >&2
 	KEEP=1
