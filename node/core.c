@@ -85,17 +85,22 @@ void core_count_reject(node_core *n, int code)
 		n->m.rejected[k]++;
 }
 
+bool core_is_refusal(int code)
+{
+	return code < 0 && code != PL_ERR_IO && code != PL_ERR_NOMEM;
+}
+
 void core_count_link_refused(node_core *n, int code)
 {
 	int k = -code;
-	if (k > 0 && k < 128 && code != PL_ERR_NOMEM && code != PL_ERR_IO)
+	if (core_is_refusal(code) && k < 128)
 		n->m.link_refused[k]++;
 }
 
 void core_record_refused(node_core *n, const char *record, const char *from, int code,
 			 const char *detail)
 {
-	if (code == PL_ERR_IO || code == PL_ERR_NOMEM || code == 0)
+	if (!core_is_refusal(code))
 		return; /* the store failed: not a refusal, logged by the caller */
 	int k = -code, which = strcmp(record, "charter") == 0 ? 0 : 1;
 	if (k > 0 && k < 128)

@@ -175,6 +175,9 @@ int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *
 		      char *reason, size_t rlen);
 int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from);
 void core_count_reject(node_core *n, int code);
+/* Is code a refusal of what was offered, rather than this node failing
+ * (PL_ERR_IO, PL_ERR_NOMEM) or success? */
+bool core_is_refusal(int code);
 void core_count_link_refused(node_core *n, int code);
 /* A charter or status list refused (record "charter" or "status list"), from
  * a peer state or the API (from NULL): counted and logged, unless code is a

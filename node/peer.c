@@ -496,7 +496,7 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 		char why[256] = "";
 		rc = core_take_charter(n, ev->item.data, ev->item.len, p->state, why, sizeof(why));
 		core_record_refused(n, "charter", p->state, rc, why);
-		if (rc && rc != PL_ERR_IO && rc != PL_ERR_NOMEM) {
+		if (core_is_refusal(rc)) {
 			rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
 					       why);
 		}
@@ -507,7 +507,7 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 		core_record_refused(n, "status list", p->state, rc, pl_err_detail());
 		if (rc == PL_ERR_STALE)
 			rc = 0;
-		else if (rc && rc != PL_ERR_IO && rc != PL_ERR_NOMEM) {
+		else if (core_is_refusal(rc)) {
 			rc = nstore_reject_put(n->db, p->state, (int)ev->item.lane, ev->item.lseq,
 					       pl_err_detail());
 		}

@@ -56,7 +56,6 @@ pdrive forge $(as kabul) --channel talks --lane ROUTINE --mode ok --out "$W/kabu
 pdrive forge $(as islamabad) --channel talks --lane ROUTINE --mode ok --out "$W/isl.env" --ids "$W/isl.ids" \
 	>/dev/null || fail "sign islamabad's envelope"
 
-metrics() { curl -sf "http://127.0.0.1:${API[$1]}/metrics" || fail "/metrics of $1"; }
 # quiet: until tehran and islamabad have nothing queued for each other
 quiet() {
 	local n=0

@@ -156,13 +156,20 @@ store_same() {
 	fi
 }
 
+# metrics S: node S's /metrics text (HTTP headers included, CR stripped);
+# empty when the node does not answer.
+metrics() {
+	(exec 3<>"/dev/tcp/127.0.0.1/${API[$1]}" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
+		tr -d '\r' <&3) 2>/dev/null
+}
+
 # metric S NAME: the value of NAME (with its labels, as printed) in node S's
 # /metrics; 0 when the node does not print it.
 metric() {
 	local out
-	out=$(exec 3<>"/dev/tcp/127.0.0.1/${API[$1]}" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3) ||
-		fail "no /metrics from $1"
-	awk -v n="$2" '{ sub(/\r$/, "") } $1 == n { v = $2 } END { print v + 0 }' <<<"$out"
+	out=$(metrics "$1")
+	[[ -n $out ]] || fail "no /metrics from $1"
+	awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }' <<<"$out"
 }
 
 # wait_quiet S: until node S has nothing queued for any peer (every item
@@ -170,7 +177,7 @@ metric() {
 wait_quiet() {
 	local out depth=1
 	for _ in $(seq 1 100); do
-		out=$(exec 3<>"/dev/tcp/127.0.0.1/${API[$1]}" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3)
+		out=$(metrics "$1")
 		depth=$(awk '/^parley_queue_depth\{/ { d += $2 } END { print d + 0 }' <<<"$out")
 		((depth == 0)) && return 0
 		sleep 0.1

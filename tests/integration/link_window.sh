@@ -22,9 +22,8 @@ start islamabad
 pdrive send $(as tehran) --channel fm --lane FLASH --count 1 --ids "$W/flash.ids" >/dev/null || fail "FLASH"
 max=0 seen=0
 for _ in $(seq 1 3000); do # at most about 60 s
-	read -r f q < <(exec 3<>"/dev/tcp/127.0.0.1/${API[tehran]}" &&
-		printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3 |
-		awk '{ sub(/\r$/, "") } $1 == "parley_link_in_flight{peer=\"islamabad\"}" { f = $2 }
+	read -r f q < <(metrics tehran |
+		awk '$1 == "parley_link_in_flight{peer=\"islamabad\"}" { f = $2 }
 		     /^parley_queue_depth\{/ { q += $2 } END { print f + 0, q + 0 }')
 	((f > max)) && max=$f
 	((f > 0)) && seen=$((seen + 1))

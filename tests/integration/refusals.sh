@@ -17,6 +17,10 @@ for who in clerk guest gone temp; do
 		--key "$W/$who.key" --from -1h "${until[@]}" >/dev/null || fail "issue $who"
 done
 temp_expires=$(($(date +%s) + 10))
+# checkpoints on their timer only once an hour: no checkpoint traffic queued
+# while a refusal's store snapshots are compared (the first exchange still
+# happens at start)
+export NODE_EXTRA="checkpoint_interval = 3600"
 start tehran; start islamabad
 pdrive charter $(as tehran) --name fm --home "$W/tehran" --home "$W/islamabad" \
 	--member duty@tehran --member clerk@tehran --member gone@tehran --member temp@tehran \
@@ -26,6 +30,12 @@ wait_charter islamabad fm
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 3 --ids "$W/ok.ids" >/dev/null || fail "baseline"
 wait_count islamabad fm 3
 wait_delivered tehran islamabad "$W/ok.ids"
+# each node's first checkpoint exchange (about a second after start) is over
+# before any snapshot: with checkpoint_interval = 3600 no other follows
+for s in tehran islamabad; do
+	for _ in $(seq 1 100); do grep -q 'msg="checkpoint cosigned"' "$W/$s.log" && break; sleep 0.1; done
+	grep -q 'msg="checkpoint cosigned"' "$W/$s.log" || fail "$s never cosigned a checkpoint"
+done
 passed=0
 # Checkpoints and cosignatures (node store kinds 115-122) are made on the
 # node's own timer, refusal or not; the transcript itself (113, 114) and
@@ -38,6 +48,8 @@ refuse() {
 	shift 3
 	local before
 	before=$(metric tehran "parley_envelopes_rejected_total{reason=\"$want\"}")
+	wait_quiet tehran
+	wait_quiet islamabad
 	store_rows tehran "$W/tehran.rows"
 	store_rows islamabad "$W/islamabad.rows"
 	pdrive forge $(as tehran) --channel fm --lane "$lane" --mode "$mode" --expect "$want" "$@" >"$W/forge.out" ||
