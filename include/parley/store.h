@@ -45,7 +45,16 @@ enum { PL_STORE_NO_REPLACE = 1u << 0 }; /* put: fail with PL_ERR_EXISTS if the k
  * or list (PL_ERR_INVALID). */
 typedef int (*pl_store_list_cb)(void *ctx, const char *key, const uint8_t *val, size_t len);
 
-#define PL_STORE_METHODS_VERSION 3
+#define PL_STORE_METHODS_VERSION 4
+
+/* What a backend has done since it was opened (version 4), for tests and
+ * diagnostics. */
+typedef struct pl_store_stats {
+	/* Work spent walking list and range results, in the backend's own unit
+	 * (SQLite: virtual-machine steps), rows passed over included: a range
+	 * that reads past its upper bound shows here. */
+	uint64_t walk_steps;
+} pl_store_stats;
 
 enum { PL_STORE_CHECK_FULL = 1u << 0 }; /* check: every structure, not the quick subset */
 
@@ -86,6 +95,8 @@ typedef struct pl_store_methods {
 	 * naming the first problem, another error when the check could not run.
 	 * Quick by default; PL_STORE_CHECK_FULL for the thorough check. */
 	int (*check)(pl_store_backend *b, unsigned flags);
+	/* ---- version 4 ---- */
+	void (*stats)(pl_store_backend *b, pl_store_stats *out);
 } pl_store_methods;
 
 /* The built-in SQLite backend. */
@@ -129,6 +140,9 @@ PL_EXPORT int pl_store_del_range(pl_store *s, uint32_t kind, const char *from, c
 
 /* Version 3 (PL_ERR_INVALID on an older backend): see the method table. */
 PL_EXPORT int pl_store_check(pl_store *s, unsigned flags) PL_WUR;
+
+/* Version 4 (PL_ERR_INVALID on an older backend): see pl_store_stats. */
+PL_EXPORT int pl_store_get_stats(pl_store *s, pl_store_stats *out) PL_WUR;
 
 #ifdef __cplusplus
 }

@@ -365,6 +365,14 @@ static int fault_check(pl_store_backend *b, unsigned flags)
 	return f->dead ? dead_err() : f->m->check(f->inner, flags);
 }
 
+static void fault_stats(pl_store_backend *b, pl_store_stats *out)
+{
+	fault_backend *f = fb_of(b);
+	memset(out, 0, sizeof(*out));
+	if (f->m->version >= 4)
+		f->m->stats(f->inner, out);
+}
+
 const pl_store_methods pl_store_fault_methods = {
     .version = PL_STORE_METHODS_VERSION,
     .name = "fault",
@@ -381,4 +389,5 @@ const pl_store_methods pl_store_fault_methods = {
     .range = fault_range,
     .del_range = fault_del_range,
     .check = fault_check,
+    .stats = fault_stats,
 };

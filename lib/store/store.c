@@ -54,6 +54,9 @@ static int store_check_methods(const pl_store_methods *m)
 	if (m->version >= 3 && !m->check)
 		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 3 method",
 				   m->name);
+	if (m->version >= 4 && !m->stats)
+		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 4 method",
+				   m->name);
 	return 0;
 }
 
@@ -346,4 +349,17 @@ int pl_store_check(pl_store *s, unsigned flags)
 	if (s->in_tx)
 		return pl_err_fail(PL_ERR_INVALID, "check: not inside a transaction");
 	return s->m->check(s->b, flags);
+}
+
+int pl_store_get_stats(pl_store *s, pl_store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	int ret = store_usable(s, "stats", false);
+	if (ret)
+		return ret;
+	if (s->m->version < 4)
+		return pl_err_fail(PL_ERR_INVALID, "stats: store backend %s has none (version %d)",
+				   s->m->name, s->m->version);
+	s->m->stats(s->b, out);
+	return 0;
 }

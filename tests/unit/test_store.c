@@ -709,6 +709,65 @@ static void test_range_and_del_range(void **state)
 	assert_int_equal(pl_store_open(f->path, 0, &m, &s), PL_ERR_INVALID);
 }
 
+/* The work a range does depends on the rows inside it, not on how many rows
+ * of the kind lie past its upper bound: a node walks an empty lane of a
+ * queue while another lane holds a million items. */
+static uint64_t range_steps(pl_store *s, const char *from, const char *to, size_t limit,
+			    int *calls)
+{
+	pl_store_stats a, b;
+	assert_int_equal(pl_store_get_stats(s, &a), 0);
+	struct walk w = {0};
+	assert_int_equal(pl_store_range(s, KIND_A, from, to, limit, walk_cb, &w), 0);
+	assert_int_equal(pl_store_get_stats(s, &b), 0);
+	*calls = w.calls;
+	return b.walk_steps - a.walk_steps;
+}
+
+static void test_range_stops_at_its_bound(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "q/0/0001", "one");
+	int calls = 0;
+	uint64_t few = range_steps(s, "q/0/", "q/0/~", 0, &calls);
+	assert_int_equal(calls, 1);
+	assert_true(few > 0);
+	/* 5000 rows after the bound (another lane) */
+	assert_int_equal(pl_store_begin(s), 0);
+	for (int i = 0; i < 5000; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "q/4/%06d", i);
+		put_str(s, KIND_A, k, "x");
+	}
+	assert_int_equal(pl_store_commit(s), 0);
+	uint64_t many = range_steps(s, "q/0/", "q/0/~", 0, &calls);
+	assert_int_equal(calls, 1);
+	/* the same work give or take a B-tree level, not 5000 rows more */
+	assert_true(many < few + 50);
+	/* an open range with a limit stops at the limit */
+	uint64_t lim = range_steps(s, "q/4/", NULL, 3, &calls);
+	assert_int_equal(calls, 3);
+	assert_true(lim < few + 100);
+	/* and the count is the backend's: walking every row costs more */
+	uint64_t all = range_steps(s, "q/", NULL, 0, &calls);
+	assert_int_equal(calls, 5001);
+	assert_true(all > 5000);
+	pl_store_close(s);
+
+	/* a version 3 backend has no stats */
+	pl_store_methods m = pl_store_sqlite_methods;
+	m.version = 3;
+	m.stats = NULL;
+	assert_int_equal(pl_store_open(f->path, 0, &m, &s), 0);
+	pl_store_stats st;
+	assert_int_equal(pl_store_get_stats(s, &st), PL_ERR_INVALID);
+	pl_store_close(s);
+	/* a version 4 table without it is refused */
+	m.version = 4;
+	assert_int_equal(pl_store_open(f->path, 0, &m, &s), PL_ERR_INVALID);
+}
+
 static void test_methods_table(void **state)
 {
 	struct fixture *f = *state;
@@ -1004,6 +1063,7 @@ int main(void)
 	    T(test_list_order),
 	    T(test_list_stops_early),
 	    T(test_range_and_del_range),
+	    T(test_range_stops_at_its_bound),
 	    T(test_list_callback_may_only_read),
 	    T(test_no_replace),
 	    T(test_commit_persists),
