@@ -525,17 +525,17 @@ static const char *field_name(rq *r, json_t *o, const char *key)
  * at most max bytes.  false after replying: 400 when missing or not base64,
  * 413 when longer than max.
  */
-static bool field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **out, size_t *len)
+/* Decode the base64 text s (n bytes) named what (in messages, e.g. "field
+ * \"envelope\"") into a fresh buffer of at most max bytes; false after
+ * replying 400 or 413. */
+static bool b64_text(rq *r, const char *s, size_t n, const char *what, size_t max, uint8_t **out,
+		     size_t *len)
 {
 	*out = NULL;
 	*len = 0;
-	const char *s = field_str(r, o, key, SIZE_MAX / 2);
-	if (!s)
-		return false;
-	size_t n = strlen(s);
 	if (n / 4 * 3 > max + 2) {
 		reply_problem(r, 413, "too-large", "Request too large",
-			      "\"%s\" decodes to more than %zu bytes", key, max);
+			      "%s decodes to more than %zu bytes", what, max);
 		return false;
 	}
 	size_t cap = n / 4 * 3 + 1; /* room for whatever s can decode to */
@@ -548,19 +548,31 @@ static bool field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **o
 	if (rc == PL_ERR_LIMIT) {
 		free(buf);
 		reply_problem(r, 413, "too-large", "Request too large",
-			      "\"%s\" decodes to more than %zu bytes", key, max);
+			      "%s decodes to more than %zu bytes", what, max);
 		return false;
 	}
 	if (rc != 0 || *len == 0) {
 		free(buf);
 		reply_bad_request(r,
-				  "field \"%s\" is not standard base64 (RFC 4648, padded) of "
-				  "a non-empty value",
-				  key);
+				  "%s is not standard base64 (RFC 4648, padded) of a non-empty "
+				  "value",
+				  what);
 		return false;
 	}
 	*out = buf;
 	return true;
+}
+
+static bool field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	const char *s = field_str(r, o, key, SIZE_MAX / 2);
+	if (!s)
+		return false;
+	char what[64];
+	snprintf(what, sizeof(what), "field \"%s\"", key);
+	return b64_text(r, s, strlen(s), what, max, out, len);
 }
 
 /* A decimal number 1..max: digits only, no sign or spaces. */
@@ -860,7 +872,36 @@ out:
 	json_decref(body);
 }
 
-/* The answer to POST /v1/envelopes, from the backend's decision. */
+/* The answer to one envelope of POST /v1/envelopes, from the backend's
+ * decision: *status gets its HTTP status; NULL when out of memory. */
+static json_t *env_result(const node_submit_result *res, int rc, int *status)
+{
+	int code = res->code ? res->code : rc;
+	char hex[2 * PL_HASH_BYTES + 1];
+	pl_hex_encode(hex, res->id, sizeof(res->id));
+	if (code == 0) {
+		*status = res->duplicate ? 200 : 201;
+		return json_pack("{s:i, s:s, s:b, s:I}", "status", *status, "id", hex, "duplicate",
+				 res->duplicate, "position", (json_int_t)res->position);
+	}
+	int st = server_status(code);
+	*status = st ? st : 422;
+	char type[128];
+	snprintf(type, sizeof(type), PROBLEM_BASE "%s", pl_err_name(code));
+	char reason[sizeof(res->reason)];
+	memcpy(reason, res->reason, sizeof(reason));
+	reason[sizeof(reason) - 1] = '\0';
+	static const uint8_t none[PL_HASH_BYTES];
+	json_t *j = json_pack("{s:s, s:s, s:i, s:o*}", "type", type, "title", pl_strerror(code),
+			      "status", *status, "detail",
+			      json_text(reason[0] ? reason : backend_detail(code)));
+	/* the id, when the backend got as far as computing it */
+	if (j && !pl_ct_equal(res->id, none, PL_HASH_BYTES))
+		json_object_set_new(j, "id", json_string(hex));
+	return j;
+}
+
+/* The answer to POST /v1/envelopes with one envelope. */
 static void env_post_answer(rq *r, node_submit_result *res, int rc)
 {
 	int code = res->code ? res->code : rc;
@@ -888,6 +929,133 @@ static void env_post_done(void *arg, const node_submit_result *res, int rc)
 	free(w);
 }
 
+/*
+ * POST /v1/envelopes with "envelopes": up to API_MAX_BATCH envelopes, each
+ * decided on its own and in order (so that a stream's next envelope may
+ * follow its previous one in the same request), those accepted stored in the
+ * same group commit; one answer once every one is decided.
+ */
+typedef struct env_batch env_batch;
+typedef struct batch_slot {
+	env_batch *b;
+	size_t i;
+} batch_slot;
+
+struct env_batch {
+	rq r; /* the request: outlives the handler until answered */
+	json_t *results;
+	batch_slot *slot;
+	size_t n, outstanding;
+	size_t count[3]; /* accepted, duplicate, refused */
+	bool submitting; /* the handler is still submitting: it answers at the end */
+};
+
+static void batch_reply(env_batch *b)
+{
+	json_t *j = json_pack("{s:O, s:I, s:I, s:I}", "results", b->results, "accepted",
+			      (json_int_t)b->count[0], "duplicates", (json_int_t)b->count[1],
+			      "refused", (json_int_t)b->count[2]);
+	reply_json(&b->r, 200, j);
+	json_decref(b->results);
+	free(b->slot);
+	free(b);
+}
+
+static void batch_item_done(void *arg, const node_submit_result *res, int rc)
+{
+	batch_slot *s = arg;
+	env_batch *b = s->b;
+	int status = 0;
+	json_t *e = env_result(res, rc, &status);
+	b->count[status == 201 ? 0 : status == 200 ? 1 : 2]++;
+	json_array_set_new(b->results, s->i, e ? e : json_null());
+	if (--b->outstanding == 0 && !b->submitting)
+		batch_reply(b);
+}
+
+static void h_env_batch(rq *r, json_t *list)
+{
+	api *a = r->a;
+	size_t n = json_array_size(list);
+	if (!json_is_array(list) || n == 0) {
+		reply_bad_request(r, "field \"envelopes\" must be a non-empty array of base64 "
+				     "strings");
+		return;
+	}
+	if (n > API_MAX_BATCH) {
+		reply_problem(r, 413, "too-large", "Request too large",
+			      "%zu envelopes in one request; the limit is %d", n, API_MAX_BATCH);
+		return;
+	}
+	/* Every element is decoded before any is submitted: a malformed request
+	 * changes nothing. */
+	uint8_t **env = calloc(n, sizeof(*env));
+	size_t *len = calloc(n, sizeof(*len));
+	env_batch *b = calloc(1, sizeof(*b));
+	batch_slot *slot = calloc(n, sizeof(*slot));
+	json_t *results = json_array();
+	bool ok = env && len && b && slot && results;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = json_array_append_new(results, json_null()) == 0;
+	if (!ok)
+		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+	for (size_t i = 0; ok && i < n; i++) {
+		json_t *v = json_array_get(list, i);
+		char what[48];
+		snprintf(what, sizeof(what), "envelopes[%zu]", i);
+		if (!json_is_string(v) || json_string_length(v) == 0) {
+			reply_bad_request(r, "%s must be a non-empty base64 string", what);
+			ok = false;
+		} else {
+			ok = b64_text(r, json_string_value(v), json_string_length(v), what,
+				      a->cfg.max_envelope, &env[i], &len[i]);
+		}
+	}
+	if (!ok)
+		goto fail;
+	b->r = *r;
+	b->r.arg = NULL;
+	b->r.nseg = 0;
+	b->results = results;
+	b->slot = slot;
+	b->n = n;
+	b->submitting = true;
+	for (size_t i = 0; i < n; i++) {
+		slot[i].b = b;
+		slot[i].i = i;
+		b->outstanding++;
+		pl_err_clear_detail();
+		node_submit_result res;
+		memset(&res, 0, sizeof(res));
+		int rc;
+		if (a->be.submit_async) {
+			rc = a->be.submit_async(a->be_ctx, env[i], len[i], r->now, batch_item_done,
+						&slot[i]);
+			if (!rc)
+				continue;
+		} else {
+			rc = a->be.submit(a->be_ctx, env[i], len[i], r->now, &res);
+		}
+		batch_item_done(&slot[i], &res, rc);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+	free(len);
+	b->submitting = false;
+	if (b->outstanding == 0)
+		batch_reply(b);
+	return;
+fail:
+	for (size_t i = 0; env && i < n; i++)
+		free(env[i]);
+	free(env);
+	free(len);
+	free(b);
+	free(slot);
+	json_decref(results);
+}
+
 static void h_env_post(rq *r)
 {
 	api *a = r->a;
@@ -896,6 +1064,15 @@ static void h_env_post(rq *r)
 		return;
 	uint8_t *env = NULL;
 	size_t len = 0;
+	json_t *list = json_object_get(body, "envelopes");
+	if (list && json_object_get(body, "envelope")) {
+		reply_bad_request(r, "give \"envelope\" or \"envelopes\", not both");
+		goto out;
+	}
+	if (list) {
+		h_env_batch(r, list);
+		goto out;
+	}
 	if (!field_b64(r, body, "envelope", a->cfg.max_envelope, &env, &len))
 		goto out;
 

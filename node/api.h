@@ -44,6 +44,8 @@ enum api_lane {
 #define API_MAX_ENVELOPE ((size_t)2 << 20)
 /* Largest signed charter accepted by POST /v1/charters (decoded bytes). */
 #define API_MAX_CHARTER ((size_t)256 << 10)
+/* Envelopes in one POST /v1/envelopes with "envelopes" (a batch). */
+#define API_MAX_BATCH 256
 
 #define API_BACKEND_VERSION 1
 

@@ -92,6 +92,10 @@ static int fake_submit(void *be, const uint8_t *env, size_t len, int64_t now,
 	if (f->submit_rc)
 		return f->submit_rc;
 	res->code = f->submit_code;
+	if (len > 0 && env[0] == 0xEE && !res->code) { /* batch tests: refused one by one */
+		res->code = PL_ERR_NOT_MEMBER;
+		snprintf(res->reason, sizeof(res->reason), "0xEE is never a member");
+	}
 	if (f->submit_reason)
 		snprintf(res->reason, sizeof(res->reason), "%s", f->submit_reason);
 	pl_sha256(res->id, env, len);
@@ -881,6 +885,115 @@ static void test_submit_refused(void **state)
 	post_envelope(t, tok, env, sizeof(env), &r);
 	assert_problem(&r, 503, "busy", "");
 	resp_clear(&r);
+}
+
+/* POST /v1/envelopes {"envelopes": [...]}: each decided on its own, in order. */
+static void test_submit_batch(void **state)
+{
+	T *t = *state;
+	char tok[64];
+	login(t, tok);
+	uint8_t a[40], b[40], c[40];
+	memset(a, 0xA1, sizeof(a));
+	memset(b, 0xEE, sizeof(b)); /* the fake refuses it */
+	memset(c, 0xC3, sizeof(c));
+	char *ea = b64(a, sizeof(a)), *eb = b64(b, sizeof(b)), *ec = b64(c, sizeof(c));
+	char body[MAX_BODY];
+	snprintf(body, sizeof(body), "{\"envelopes\":[\"%s\",\"%s\",\"%s\"]}", ea, eb, ec);
+	resp r;
+	request(t, EVHTTP_REQ_POST, "/v1/envelopes", body, tok, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(t->f.submit_calls, 3);
+	assert_memory_equal(t->f.env, c, sizeof(c)); /* in order: c last */
+	json_t *res = json_object_get(r.json, "results");
+	assert_int_equal(json_array_size(res), 3);
+	uint8_t h[PL_HASH_BYTES];
+	char hex[65];
+	pl_sha256(h, a, sizeof(a));
+	pl_hex_encode(hex, h, sizeof(h));
+	json_t *e0 = json_array_get(res, 0), *e1 = json_array_get(res, 1), *e2 = json_array_get(res, 2);
+	assert_int_equal(jint(e0, "status"), 201);
+	assert_string_equal(jstr(e0, "id"), hex);
+	assert_int_equal(jint(e0, "position"), 42);
+	assert_int_equal(jint(e1, "status"), 422);
+	assert_string_equal(jstr(e1, "type"), PROBLEM "not-member");
+	assert_non_null(strstr(jstr(e1, "detail"), "never a member"));
+	pl_sha256(h, b, sizeof(b));
+	pl_hex_encode(hex, h, sizeof(h));
+	assert_string_equal(jstr(e1, "id"), hex);
+	assert_int_equal(jint(e2, "status"), 201);
+	assert_int_equal(jint(r.json, "accepted"), 2);
+	assert_int_equal(jint(r.json, "duplicates"), 0);
+	assert_int_equal(jint(r.json, "refused"), 1);
+	resp_clear(&r);
+
+	/* duplicates are counted as such */
+	t->f.submit_dup = true;
+	snprintf(body, sizeof(body), "{\"envelopes\":[\"%s\"]}", ea);
+	request(t, EVHTTP_REQ_POST, "/v1/envelopes", body, tok, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(jint(json_array_get(json_object_get(r.json, "results"), 0), "status"), 200);
+	assert_int_equal(jint(r.json, "duplicates"), 1);
+	resp_clear(&r);
+	t->f.submit_dup = false;
+
+	/* the node's own failure, per envelope */
+	t->f.submit_rc = PL_ERR_STORE;
+	request(t, EVHTTP_REQ_POST, "/v1/envelopes", body, tok, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(jint(json_array_get(json_object_get(r.json, "results"), 0), "status"), 500);
+	assert_int_equal(jint(r.json, "refused"), 1);
+	resp_clear(&r);
+	t->f.submit_rc = 0;
+
+	/* malformed requests submit nothing at all, even their good elements */
+	int calls = t->f.submit_calls;
+	char big[MAX_BODY];
+	struct {
+		const char *body;
+		int status;
+		const char *detail;
+	} bad[] = {
+	    {"{\"envelopes\":[]}", 400, "non-empty array"},
+	    {"{\"envelopes\":\"AAAA\"}", 400, "non-empty array"},
+	    {"{\"envelopes\":[\"AAAA\",5]}", 400, "envelopes[1]"},
+	    {"{\"envelopes\":[\"AAAA\",\"\"]}", 400, "envelopes[1]"},
+	    {"{\"envelopes\":[\"AAAA\",\"!!!!\"]}", 400, "envelopes[1] is not standard base64"},
+	    {"{\"envelope\":\"AAAA\",\"envelopes\":[\"AAAA\"]}", 400, "not both"},
+	    {big, 413, "the limit is 256"},
+	};
+	/* 257 envelopes */
+	size_t k = (size_t)snprintf(big, sizeof(big), "{\"envelopes\":[");
+	for (int i = 0; i < API_MAX_BATCH + 1; i++)
+		k += (size_t)snprintf(big + k, sizeof(big) - k, "%s\"AAAA\"", i ? "," : "");
+	snprintf(big + k, sizeof(big) - k, "]}");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		request(t, EVHTTP_REQ_POST, "/v1/envelopes", bad[i].body, tok, &r);
+		assert_problem(&r, bad[i].status, bad[i].status == 400 ? "bad-request" : "too-large",
+			       bad[i].detail);
+		resp_clear(&r);
+	}
+	/* one element over the envelope limit */
+	size_t over = MAX_ENVELOPE + 3;
+	uint8_t *o = calloc(1, over);
+	assert_non_null(o);
+	char *eo = b64(o, over);
+	free(o);
+	char *body2 = malloc(strlen(eo) + strlen(ea) + 64);
+	assert_non_null(body2);
+	sprintf(body2, "{\"envelopes\":[\"%s\",\"%s\"]}", ea, eo);
+	free(eo);
+	char auth[128];
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	request_ex(t, EVHTTP_REQ_POST, "/v1/envelopes", "application/json", body2, strlen(body2),
+		   auth, &r);
+	free(body2);
+	assert_int_equal(r.status, 413);
+	resp_clear(&r);
+	assert_int_equal(t->f.submit_calls, calls);
+	free(ea);
+	free(eb);
+	free(ec);
 }
 
 static void test_bad_bodies(void **state)
@@ -1963,6 +2076,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_token_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_submit_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_routing_errors, setup, teardown),

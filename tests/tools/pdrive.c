@@ -12,6 +12,11 @@
  *                 --member ID@STATE... [--kind K]... [--lanes 1234]
  *   pdrive send   --api URL --as ID --key FILE --state S --channel C --lane L
  *                 --count N [--size B] [--ids FILE] [--ack-by +S]
+ *                 [--batch B [--corrupt K]]
+ *       --batch: B envelopes per request (POST /v1/envelopes "envelopes");
+ *       --corrupt K: the K-th envelope (from 1) gets a broken signature, the
+ *       run stops after the request that holds it, and "INDEX STATUS TYPE"
+ *       is printed for each envelope sent (refusals then do not fail the run)
  *   pdrive check  --api URL --as ID --key FILE --state S --channel C --ids FILE...
  *                 [--require-before ID_A:ID_B]
  *   pdrive count  --api URL --as ID --key FILE --state S --channel C
@@ -225,7 +230,7 @@ struct opts {
 	const char *mode, *expect, *author, *author_key, *peer;
 	const char *path, *field, *out, *ref;
 	int lane;
-	long count, size, timeout, ackby;
+	long count, size, timeout, ackby, batch, corrupt;
 };
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -291,6 +296,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->count = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--size"))
 			o->size = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--batch"))
+			o->batch = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--corrupt"))
+			o->corrupt = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--timeout"))
 			o->timeout = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--ack-by"))
@@ -473,6 +482,39 @@ static void hex32(char out[65], const uint8_t *id)
 	pl_hex_encode(out, id, 32);
 }
 
+/* POST one batch (taken); the accepted ids go to ids.  Without --corrupt
+ * every envelope must be accepted; with it, each result is printed. */
+static void send_batch(struct opts *o, json_t *batch, uint8_t (*bid)[32], FILE *ids)
+{
+	static long printed; /* envelopes of the run so far */
+	size_t n = json_array_size(batch);
+	json_t *out = NULL;
+	int st = call("POST", "/v1/envelopes", json_pack("{s:o}", "envelopes", batch), &out);
+	json_t *res = json_object_get(out, "results");
+	if (st != 200 || json_array_size(res) != n)
+		die("batch of %zu refused (HTTP %d): %s", n, st, jstr(out, "detail"));
+	for (size_t k = 0; k < n; k++) {
+		json_t *e = json_array_get(res, k);
+		int es = (int)json_integer_value(json_object_get(e, "status"));
+		char hx[65];
+		hex32(hx, bid[k]);
+		if (es == 201 || es == 200) {
+			if (strcmp(jstr(e, "id"), hx) != 0)
+				die("batch result %zu names %s, not %s", k, jstr(e, "id"), hx);
+			if (ids)
+				fprintf(ids, "%s\n", hx);
+		} else if (!o->corrupt) {
+			die("envelope %zu of a batch refused (%d): %s: %s", k, es, jstr(e, "type"),
+			    jstr(e, "detail"));
+		}
+		if (o->corrupt) {
+			const char *t = jstr(e, "type"), *slash = strrchr(t, '/');
+			printf("%ld %d %s\n", ++printed, es, es >= 300 ? (slash ? slash + 1 : t) : "ok");
+		}
+	}
+	json_decref(out);
+}
+
 static int cmd_send(struct opts *o)
 {
 	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || o->count < 1)
@@ -493,6 +535,10 @@ static int cmd_send(struct opts *o)
 		die("bad prev");
 	json_decref(out);
 	FILE *ids = o->ids_out ? fopen(o->ids_out, "a") : NULL;
+	if (o->batch < 0 || o->batch > 256 || (o->corrupt && (o->batch < 1 || o->corrupt > o->count)))
+		die("--batch is 1..256; --corrupt K needs --batch and K <= --count");
+	json_t *batch = json_array();
+	uint8_t (*bid)[32] = calloc(o->batch > 0 ? (size_t)o->batch : 1, 32);
 	size_t size = o->size > 0 ? (size_t)o->size : 64;
 	uint8_t *body = malloc(size);
 	for (long i = 0; i < o->count; i++, seq++) {
@@ -528,25 +574,43 @@ static int cmd_send(struct opts *o)
 		size_t len;
 		if (pl_env_sign(&e, &official, &buf, &len) != 0)
 			die("sign: %s", pl_err_detail());
+		pl_env_id(prev, buf, len);
+		if (o->corrupt == i + 1)
+			buf[len - 1] ^= 0x01; /* the signature's last byte */
 		char *b64 = malloc(pl_b64_len(len));
 		pl_b64_encode(b64, buf, len);
+		free(buf);
+		if (o->batch > 0) {
+			json_array_append_new(batch, json_string(b64));
+			memcpy(bid[json_array_size(batch) - 1], prev, 32);
+			free(b64);
+			if (json_array_size(batch) < (size_t)o->batch && i + 1 < o->count)
+				continue;
+			send_batch(o, batch, bid, ids);
+			bool stop = o->corrupt && i + 1 >= o->corrupt;
+			batch = stop ? NULL : json_array();
+			if (stop)
+				break; /* --corrupt: that request was the last */
+			continue;
+		}
 		st = call("POST", "/v1/envelopes", json_pack("{s:s}", "envelope", b64), &out);
 		free(b64);
 		if (st != 201 && st != 200)
 			die("envelope %" PRIu64 " refused (HTTP %d): %s: %s", seq, st, jstr(out, "type"),
 			    jstr(out, "detail"));
-		pl_env_id(prev, buf, len);
 		char hx[65];
 		hex32(hx, prev);
 		if (ids)
 			fprintf(ids, "%s\n", hx);
 		json_decref(out);
-		free(buf);
 	}
 	free(body);
+	free(bid);
+	json_decref(batch);
 	if (ids)
 		fclose(ids);
-	printf("sent %ld\n", o->count);
+	if (!o->corrupt)
+		printf("sent %ld\n", o->count);
 	return 0;
 }
 
