@@ -462,6 +462,33 @@ static void batch_answer(node_core *n, int rc)
 	free(p);
 }
 
+/* After the group batch committed (rc 0) or failed: its events, and the
+ * links whose receipts it was to record. */
+static void batch_after(node_core *n, int rc)
+{
+	json_t *ev = n->batch_events;
+	bool receipts = n->batch_receipts;
+	n->batch_events = NULL;
+	n->batch_receipts = false;
+	if (!rc && receipts)
+		node_crash_point("after-delivery-commit");
+	size_t i;
+	json_t *pair;
+	json_array_foreach(ev, i, pair)
+	{
+		if (!rc)
+			core_emit(n, json_string_value(json_array_get(pair, 0)),
+				  json_incref(json_array_get(pair, 1)));
+	}
+	json_decref(ev);
+	work_flush(n, rc == 0);
+	witness_flush(n, rc == 0);
+	/* Receipts not recorded: the links start again, and each peer's HELLO
+	 * says again what it holds. */
+	if (rc && receipts)
+		peer_close_all(n, "could not store receipts");
+}
+
 void core_batch_flush(node_core *n)
 {
 	if (!n->batch_open)
@@ -472,15 +499,47 @@ void core_batch_flush(node_core *n)
 	event_active(n->commit_ev, EV_TIMEOUT, 0);
 	int rc;
 	core_commit_timed(n, &rc);
-	if (!rc) {
+	if (!rc && n->npend) {
 		n->m.api_batches++;
 		n->m.api_batched += n->npend;
+		n->m.api_batches_receipts += n->batch_receipts;
 	}
 	if (rc)
-		node_log(NODE_LOG_ERROR, "commit failed", "reason=%s envelopes=%zu",
-			 pl_err_detail(), n->npend);
+		node_log(NODE_LOG_ERROR, "commit failed", "reason=%s envelopes=%zu receipts=%s",
+			 pl_err_detail(), n->npend, n->batch_receipts ? "yes" : "no");
 	batch_answer(n, rc);
-	work_flush(n, rc == 0);
+	batch_after(n, rc);
+}
+
+void core_batch_fail(node_core *n, int rc)
+{
+	nstore_rollback(n->db);
+	n->batch_open = false;
+	batch_answer(n, rc);
+	batch_after(n, rc);
+}
+
+int core_join(node_core *n)
+{
+	if (n->batch_open)
+		return 0;
+	int rc = nstore_begin(n->db);
+	if (rc)
+		return rc;
+	n->batch_open = true;
+	event_active(n->commit_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void core_emit_after_commit(node_core *n, const char *type, json_t *data)
+{
+	if (!data)
+		return;
+	if (!n->batch_events)
+		n->batch_events = json_array();
+	json_t *pair = json_pack("[s, o]", type, data);
+	if (pair)
+		json_array_append_new(n->batch_events, pair);
 }
 
 int core_begin(node_core *n)
@@ -605,14 +664,10 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 		done(arg, &res, 0);
 		return 0;
 	}
-	if (!n->batch_open) {
-		rc = nstore_begin(n->db);
-		if (rc) {
-			pl_env_clear(&env);
-			return rc;
-		}
-		n->batch_open = true;
-		event_active(n->commit_ev, EV_TIMEOUT, 0);
+	rc = core_join(n);
+	if (rc) {
+		pl_env_clear(&env);
+		return rc;
 	}
 	rc = submit_write(n, buf, len, &env, now, &res);
 	pl_env_clear(&env);
@@ -621,10 +676,7 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 	if (rc) {
 		/* Nothing of the batch is stored: every submitter hears the failure. */
 		node_log(NODE_LOG_ERROR, "cannot store a submission", "reason=%s", pl_err_detail());
-		nstore_rollback(n->db);
-		n->batch_open = false;
-		batch_answer(n, rc);
-		work_flush(n, false);
+		core_batch_fail(n, rc);
 		return rc;
 	}
 	uint32_t max = n->cfg->commit_batch ? n->cfg->commit_batch : 256;
@@ -960,11 +1012,19 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# HELP parley_submit_committed_total Submissions answered after a group commit.\n"
 		"# TYPE parley_submit_committed_total counter\n"
 		"parley_submit_committed_total %" PRIu64 "\n"
+		"# HELP parley_submit_commits_with_receipts_total Group commits of submitted "
+		"envelopes that also recorded peers' receipts.\n"
+		"# TYPE parley_submit_commits_with_receipts_total counter\n"
+		"parley_submit_commits_with_receipts_total %" PRIu64 "\n"
+		"# HELP parley_link_receipts_total Link receipts, received (in) and sent (out).\n"
+		"# TYPE parley_link_receipts_total counter\n"
+		"parley_link_receipts_total{direction=\"in\"} %" PRIu64 "\n"
+		"parley_link_receipts_total{direction=\"out\"} %" PRIu64 "\n"
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
 		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
 		n->m.deferred, n->m.store_behind, n->m.peer_behind, n->m.api_batches,
-		n->m.api_batched);
+		n->m.api_batched, n->m.api_batches_receipts, n->m.receipts_in, n->m.receipts_out);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,

@@ -87,6 +87,7 @@ typedef struct core_metrics {
 	double commit_seconds_sum;
 	uint64_t receipts_in, receipts_out;
 	uint64_t api_batches, api_batched; /* group commits of submissions, envelopes in them */
+	uint64_t api_batches_receipts;     /* ... of them that also recorded receipts */
 	uint64_t escalations, acks, overdue, hook_failures; /* work.c */
 } core_metrics;
 
@@ -146,10 +147,13 @@ struct node_core {
 	} creds[CORE_CRED_CACHE];
 	size_t creds_next; /* the slot the next new credential takes */
 	core_metrics m;
-	/* the API's group commit (core.c) */
+	/* the group commit (core.c): the API's submissions and the peers'
+	 * receipts of one event-loop turn */
 	struct core_pending *pend;
 	size_t npend, cap_pend;
 	bool batch_open;
+	bool batch_receipts;  /* the open batch records receipts */
+	json_t *batch_events; /* [type, data] pairs emitted once it commits */
 	struct event *commit_ev;
 	core_witness w;
 	/* officials' work (work.c, stmt.c): events noted inside a transaction,
@@ -189,6 +193,16 @@ void core_commit_timed(node_core *n, int *rc);
  * transaction: every writer but the batch itself starts with this. */
 int core_begin(node_core *n);
 void core_batch_flush(node_core *n);
+/* Join the open group batch, opening one if none is: the caller's writes
+ * commit with the rest of this event-loop turn's (core_batch_flush).  For
+ * writes nobody waits on before that commit (receipts of peers). */
+int core_join(node_core *n);
+/* Emit event type with data (taken) once the open group batch commits; it
+ * is dropped if the batch fails. */
+void core_emit_after_commit(node_core *n, const char *type, json_t *data);
+/* A write into the open group batch failed: roll it all back, answer the
+ * submitters with rc, drop its events. */
+void core_batch_fail(node_core *n, int rc);
 
 /* peer.c */
 extern const net_callbacks core_net_callbacks;

@@ -534,19 +534,48 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	return rc;
 }
 
+/*
+ * A receipt: the peer durably holds the lane's items up to upto.  Recording
+ * it answers nobody, so unless this read already has its own transaction
+ * (items came before it), it joins the group commit of this event-loop turn
+ * (core_join) with the API's submissions and other links' receipts, rather
+ * than costing a sync of its own; its "receipt" events follow that commit.
+ */
 static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
 			json_t *delivered)
 {
 	node_core *n = cc->n;
-	int rc = batch_begin(n, b);
-	if (rc)
-		return rc;
-	n->m.receipts_in++;
 	core_peer *p = cc->peer;
 	int lane = (int)ev->receipt.lane;
+	n->m.receipts_in++;
+	if (b->open) {
+		if (ev->receipt.upto > p->acked[lane])
+			p->acked[lane] = ev->receipt.upto;
+		return ack_logged(n, p, lane, ev->receipt.upto, delivered);
+	}
+	int rc = core_join(n);
+	if (rc)
+		return rc;
+	json_t *ids = json_array();
+	rc = ack_logged(n, p, lane, ev->receipt.upto, ids);
+	if (rc) {
+		core_batch_fail(n, rc);
+		json_decref(ids);
+		return rc;
+	}
 	if (ev->receipt.upto > p->acked[lane])
 		p->acked[lane] = ev->receipt.upto;
-	return ack_logged(n, p, lane, ev->receipt.upto, delivered);
+	n->batch_receipts = true;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		core_emit_after_commit(n, "receipt",
+				       json_pack("{s:O,s:s,s:s}", "id", v, "peer", p->state, "state",
+						 "delivered"));
+	}
+	json_decref(ids);
+	return 0;
 }
 
 /* Inbound, peer unknown: parse the first frame with a throw-away link to

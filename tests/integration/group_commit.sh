@@ -21,6 +21,11 @@ answered=$(metric tehran parley_submit_committed_total)
 echo "group commit: $answered submissions in $commits commits"
 [[ $answered == 600 ]] || fail "600 submissions, $answered answered after a commit"
 ((commits < answered)) || fail "no commit held more than one submission ($commits commits)"
+# the peer's receipts, arriving meanwhile, were recorded in those commits
+# rather than in commits of their own
+shared=$(metric tehran parley_submit_commits_with_receipts_total)
+echo "group commit: $shared of them also recorded receipts ($(metric tehran 'parley_link_receipts_total{direction="in"}') received)"
+((shared > 0)) || fail "no receipt was recorded in a group commit"
 wait_count islamabad fm 600
 pdrive check $(as islamabad) --channel fm --ids "$W/FLASH.ids" --ids "$W/IMMEDIATE.ids" \
 	--ids "$W/PRIORITY.ids" --ids "$W/ROUTINE.ids" || fail "check"
