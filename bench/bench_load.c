@@ -18,6 +18,8 @@
  *              [--rapi URL --ras ID --rkey FILE --rstate S]  (receiver, for counts)
  *              [--streams W] [--count N] [--size B] [--sign pre|inline]
  *              [--rate R] [--seconds S] [--flash K] [--base N] [--timeout S]
+ *              [--batch B]  (throughput, fill: B envelopes per request, each
+ *                            individually signed; POST /v1/envelopes "envelopes")
  *   MODE: throughput  submit N over W streams as fast as possible; wait until done
  *         latency     one envelope at a time; submit -> "delivered" (receipt event)
  *         loaded      submit at R envelopes/s for S seconds; latency of each
@@ -78,11 +80,11 @@ static struct {
 	const char *rapi, *ras, *rkey, *rstate;
 	const char *prefix;
 	int streams;
-	long count, size, flash, seconds, timeout;
+	long count, size, flash, seconds, timeout, batch;
 	double rate;
 	long long base;
 	bool inline_sign;
-} opt = {.prefix = "b", .streams = 8, .count = 1000, .size = 256, .seconds = 5, .timeout = 600};
+} opt = {.prefix = "b", .streams = 8, .count = 1000, .size = 256, .seconds = 5, .timeout = 600, .batch = 1};
 
 /* ---------------------------------------------------------------- HTTP */
 
@@ -399,7 +401,7 @@ static void htab_init(long n)
  * RECEIPT_GRACE seconds after the envelope was stored) and reported as
  * such rather than waited for.
  */
-#define RECEIPT_GRACE 2.0
+#define RECEIPT_GRACE 10.0
 
 typedef struct sse {
 	const endpoint *ep;
@@ -516,7 +518,8 @@ static void send_next(stream *s);
 
 struct inflight {
 	stream *s;
-	job *j;
+	job *j; /* the first job of the request */
+	long k; /* jobs in the request (1 unless --batch) */
 };
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -533,29 +536,47 @@ static void submit_cb(struct evhttp_request *req, void *arg)
 	struct inflight *f = arg;
 	stream *s = f->s;
 	job *j = f->j;
+	long k = f->k;
 	free(f);
 	if (!req)
 		die("%s: no answer from the sender (connection failed)", s->ch);
 	int st = evhttp_request_get_response_code(req);
-	if (st == 503 && j->tries < 1000) { /* busy: the same envelope again, shortly */
-		s->next_send--;
-		submitted--;
+	if (st == 503 && j->tries < 1000) { /* busy: the same envelopes again, shortly */
+		s->next_send -= k;
+		submitted -= k;
 		struct timeval tv = {0, 1000};
 		event_base_once(base, -1, EV_TIMEOUT, retry_cb, s, &tv);
 		return;
 	}
-	if (st != 201 && st != 200) {
-		struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	if (st != 201 && st != 200)
 		die("%s #%ld refused (HTTP %d): %.*s", s->ch, s->next_send, st,
 		    (int)evbuffer_get_length(b), (const char *)evbuffer_pullup(b, -1));
+	if (opt.batch > 1) {
+		/* every envelope of the batch answered 201 or 200 */
+		json_t *a = json_loadb((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b),
+				       0, NULL);
+		json_t *res = json_object_get(a, "results");
+		if (json_array_size(res) != (size_t)k)
+			die("%s: a batch of %ld got %zu results", s->ch, k, json_array_size(res));
+		for (long i = 0; i < k; i++) {
+			json_t *e = json_array_get(res, (size_t)i);
+			json_int_t est = json_integer_value(json_object_get(e, "status"));
+			if (est != 201 && est != 200)
+				die("%s: envelope %ld of a batch refused (%d): %s", s->ch, i,
+				    (int)est, jstr(e, "detail"));
+		}
+		json_decref(a);
 	}
-	j->t_ack = now_s();
-	t_last_ack = j->t_ack;
-	s->acked++;
-	acked++;
+	double t = now_s();
+	for (long i = 0; i < k; i++)
+		j[i].t_ack = t;
+	t_last_ack = t;
+	s->acked += k;
+	acked += k;
 	s->busy = false;
 	if (on_ack)
-		on_ack(s, j);
+		on_ack(s, &j[k - 1]);
 }
 
 /* Submit the stream's next job on its connection (if it is idle and has one). */
@@ -564,25 +585,59 @@ static bool submit_one(stream *s)
 	if (s->busy || s->next_send >= s->n)
 		return false;
 	job *j = &s->jobs[s->next_send];
-	if (!j->body) {
-		sign_job(s, j);
-		hput(j);
-	}
+	long k = opt.batch > 1 ? opt.batch : 1;
+	if (k > s->n - s->next_send)
+		k = s->n - s->next_send;
+	for (long i = 0; i < k; i++)
+		if (!j[i].body) {
+			sign_job(s, &j[i]);
+			hput(&j[i]);
+		}
 	struct inflight *f = malloc(sizeof(*f));
 	if (!f)
 		die("out of memory");
 	f->s = s;
 	f->j = j;
-	struct evhttp_request *req = new_req(&snd, submit_cb, f, j->body, j->len);
-	j->tries++;
-	j->t_sub = now_s();
+	f->k = k;
+	struct evhttp_request *req;
+	if (opt.batch > 1) {
+		/* {"envelopes":[...]} from each job's {"envelope":"B64"} */
+		size_t cap = 32;
+		for (long i = 0; i < k; i++)
+			cap += j[i].len;
+		char *body = malloc(cap), *p = body;
+		if (!body)
+			die("out of memory");
+		memcpy(p, "{\"envelopes\":[", 14);
+		p += 14;
+		for (long i = 0; i < k; i++) {
+			size_t b64 = j[i].len - 15; /* less {"envelope":" and "} */
+			*p++ = '"';
+			memcpy(p, j[i].body + 13, b64);
+			p += b64;
+			*p++ = '"';
+			if (i + 1 < k)
+				*p++ = ',';
+		}
+		memcpy(p, "]}", 2);
+		p += 2;
+		req = new_req(&snd, submit_cb, f, body, (size_t)(p - body));
+		free(body);
+	} else {
+		req = new_req(&snd, submit_cb, f, j->body, j->len);
+	}
+	double t = now_s();
+	for (long i = 0; i < k; i++) {
+		j[i].tries++;
+		j[i].t_sub = t;
+	}
 	if (!t_first)
-		t_first = j->t_sub;
+		t_first = t;
 	if (evhttp_make_request(s->conn, req, EVHTTP_REQ_POST, "/v1/envelopes") != 0)
 		die("cannot submit on %s", s->ch);
 	s->busy = true;
-	s->next_send++;
-	submitted++;
+	s->next_send += k;
+	submitted += k;
 	return true;
 }
 
@@ -948,8 +1003,8 @@ static void mode_throughput(void)
 	if (timed_out)
 		die("timeout after %ld s: %ld of %ld acknowledged", opt.timeout, acked, total_jobs);
 	printf("{\"mode\":\"throughput\",\"sign\":\"%s\",\"count\":%ld,\"streams\":%d,"
-	       "\"size\":%ld,\"receipts_recorded\":%s",
-	       opt.inline_sign ? "inline" : "pre", opt.count, nstreams, opt.size,
+	       "\"batch\":%ld,\"size\":%ld,\"receipts_recorded\":%s",
+	       opt.inline_sign ? "inline" : "pre", opt.count, nstreams, opt.batch, opt.size,
 	       receipts_broken ? "false" : "true");
 	rate_json("submit_rate", opt.count, t0, t_last_ack);
 	rate_json("stored_rate", opt.count, t0, t_all_stored);
@@ -969,8 +1024,9 @@ static void mode_fill(void)
 		event_base_loop(base, EVLOOP_ONCE);
 	if (timed_out)
 		die("timeout after %ld s: %ld of %ld acknowledged", opt.timeout, acked, total_jobs);
-	printf("{\"mode\":\"fill\",\"count\":%ld,\"streams\":%d,\"size\":%ld,\"elapsed_s\":%.3f",
-	       opt.count, nstreams, opt.size, t_last_ack - t0);
+	printf("{\"mode\":\"fill\",\"count\":%ld,\"streams\":%d,\"batch\":%ld,\"size\":%ld,"
+	       "\"elapsed_s\":%.3f",
+	       opt.count, nstreams, opt.batch, opt.size, t_last_ack - t0);
 	rate_json("submit_rate", opt.count, t0, t_last_ack);
 	printf("}\n");
 }
@@ -1137,7 +1193,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_load throughput|latency|loaded|fill|drain|count --api URL "
 			"--as ID --key FILE --state S --peer P [--rapi URL --ras ID --rkey FILE "
-			"--rstate S] [--streams W] [--count N] [--size B] [--sign pre|inline] "
+			"--rstate S] [--streams W] [--count N] [--size B] [--sign pre|inline] [--batch B] "
 			"[--rate R] [--seconds S] [--flash K] [--base N] [--timeout S]\n");
 	exit(2);
 }
@@ -1195,6 +1251,8 @@ int main(int argc, char **argv)
 			opt.timeout = num(v, 1, 86400, "--timeout");
 		else if (!strcmp(a, "--base"))
 			opt.base = num(v, 0, 2000000000, "--base");
+		else if (!strcmp(a, "--batch"))
+			opt.batch = num(v, 1, 256, "--batch");
 		else if (!strcmp(a, "--rate"))
 			opt.rate = (double)num(v, 1, 10000000, "--rate");
 		else if (!strcmp(a, "--sign"))

@@ -156,6 +156,16 @@ if thr:
     fig(G, "API acceptance rate (201 answers), pre-signed", "env/s",
         [d.get("submit_rate") for d in thr],
         "submissions are group-committed per event-loop turn (see docs/performance.md)")
+bat = runs_of("parley-batch")
+batched = None
+if bat:
+    p = bat[0]
+    batched = fig(G, f"throughput, pre-signed, individually signed, durable + receipted, "
+                     f"{p['batch']} per API request ({p['count']} x {p['size']} B, "
+                     f"{p['streams']} streams)", "env/s", [done_rate(d) for d in bat],
+                  done_note(bat))
+    fig(G, f"API acceptance rate, {p['batch']} per API request", "env/s",
+        [d.get("submit_rate") for d in bat])
 inl = runs_of("parley-inline")
 if inl:
     fig(G, "throughput, signed inline by the client", "env/s", [done_rate(d) for d in inl],
