@@ -898,8 +898,13 @@ json_t *node_status_json(node_core *n)
 		json_array_append_new(peers, peer_status_json(n, &n->peers[i]));
 	uint64_t size = 0;
 	(void)tlog_size(n->db, &size);
-	char fpr[PL_FPR_LEN];
-	pl_fingerprint(fpr, n->self.name, n->self.pk);
+	/* The fingerprint costs thousands of hashes by design: once per key,
+	 * not once per status request. */
+	if (!n->self_fpr[0] || memcmp(n->self_fpr_pk, n->self.pk, PL_PK_BYTES) != 0) {
+		pl_fingerprint(n->self_fpr, n->self.name, n->self.pk);
+		memcpy(n->self_fpr_pk, n->self.pk, PL_PK_BYTES);
+	}
+	const char *fpr = n->self_fpr;
 	json_t *statuses = json_object();
 	for (size_t i = 0; statuses && i < n->nstatus; i++)
 		json_object_set_new(statuses, n->status[i]->state,

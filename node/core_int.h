@@ -121,6 +121,10 @@ struct node_core {
 	nstore *db;
 	pl_store *registry;
 	pl_state_rec self;
+	/* self's fingerprint (slow to compute on purpose), for the key it was
+	 * computed from */
+	char self_fpr[PL_FPR_LEN];
+	uint8_t self_fpr_pk[PL_PK_BYTES];
 	pl_node_rec me;
 	uint8_t *me_raw;
 	size_t me_raw_len;
