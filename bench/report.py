@@ -303,7 +303,10 @@ notes.append("Durability: Parley acknowledges an envelope (API answer, link rece
              "and NATS 2.9 JetStream has no sync-per-message option (it syncs its file store "
              "periodically).")
 notes.append("The batch-signed machine feed is not measured: the protocol has no batch "
-             "signature yet (one signature over a Merkle root of N envelopes).  The transcript "
+             "signature yet (one signature over a Merkle root of N envelopes; designed in "
+             "docs/formats.md, 'Batch-signed envelopes', not implemented).  The figures '64 per "
+             "API request' are individually signed envelopes submitted several at a time, not "
+             "a batch signature.  The transcript "
              "figures are libparley's Merkle tree in memory, reads counted through its hash "
              "provider (where a node's stored transcript reads its store); the node's own "
              "transcript append is part of its envelope commit.")
