@@ -171,6 +171,7 @@ static const key_spec link_keys[] = {
     {"backoff_max", K_U32, CFG(link.backoff_max_ms), 10, 86400000, false},
     {"socket_buffer", K_U32, CFG(link.socket_buffer), 0, 16 * 1024 * 1024, false},
     {"window", K_U32, CFG(link.window), 0, 1000000, false},
+    {"gather_us", K_U32, CFG(link.gather_us), 0, 100000, false},
 };
 #undef CFG
 static const key_spec peer_keys[] = {
@@ -712,6 +713,7 @@ static void set_defaults(node_config *c)
 	c->link.backoff_max_ms = NODE_DEFAULT_BACKOFF_MAX_MS;
 	c->link.socket_buffer = 64 * 1024;
 	c->link.window = 0;
+	c->link.gather_us = 0;
 }
 
 /* ------------------------------------------------------------ entry points */

@@ -58,6 +58,10 @@ typedef struct core_conn {
 	struct core_conn *next, *prev; /* every connection of the node */
 	char expect[PL_NAME_MAX + 1]; /* outbound: the peer we dialled */
 	uint8_t pk[PL_PK_BYTES];      /* the TLS peer key */
+	/* [link] gather_us: what a read brought waits for more (gather_ev)
+	 * when the previous batch was taken less than gather_us ago */
+	struct event *gather_ev;
+	int64_t taken_us; /* when the previous batch was taken (monotonic) */
 } core_conn;
 
 /* A charter held in memory, parsed once. */

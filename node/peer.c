@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core_int.h"
 #include "work.h"
@@ -34,6 +35,13 @@
 
 static void conn_drop(core_conn *cc, const char *reason);
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void conn_free(core_conn *cc)
 {
 	node_core *n = cc->n;
@@ -43,6 +51,8 @@ static void conn_free(core_conn *cc)
 		n->conns = cc->next;
 	if (cc->next)
 		cc->next->prev = cc->prev;
+	if (cc->gather_ev)
+		event_free(cc->gather_ev);
 	pl_link_free(cc->link);
 	pl_buf_clear(&cc->pre);
 	free(cc);
@@ -728,9 +738,50 @@ static void process_events(core_conn *cc)
 		closed = true;
 	}
 	(void)closed;
+	cc->taken_us = mono_us();
 	conn_flush(cc);
 	if (cc->peer && !pl_link_is_closed(cc->link))
 		peer_pump(cc->peer);
+}
+
+static void gather_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	core_conn *cc = arg;
+	if (!cc->closing && cc->link)
+		process_events(cc);
+}
+
+/*
+ * [link] gather_us: while a peer's items keep arriving, take them in fewer,
+ * larger commits.  When the previous batch was taken less than gather_us
+ * ago, what this read brought waits (parsed, in the link) until gather_us
+ * after it, with whatever else arrives meanwhile; a read after a quiet spell
+ * is taken at once, so a lone envelope waits for nothing, and so is a read
+ * that brought anything urgent (a FLASH or CONTROL item, a receipt: see
+ * pl_link_has_urgent).  True when the read was left for gather_cb.
+ */
+static bool gather(core_conn *cc)
+{
+	uint32_t us = cc->n->cfg->link.gather_us;
+	if (!us || !cc->peer || !pl_link_is_open(cc->link) || pl_link_has_urgent(cc->link)) {
+		if (cc->gather_ev)
+			event_del(cc->gather_ev); /* taken now, with what gathered */
+		return false;
+	}
+	if (cc->gather_ev && event_pending(cc->gather_ev, EV_TIMEOUT, NULL))
+		return true;
+	int64_t since = mono_us() - cc->taken_us;
+	if (since >= (int64_t)us)
+		return false;
+	if (!cc->gather_ev) {
+		cc->gather_ev = evtimer_new(cc->n->base, gather_cb, cc);
+		if (!cc->gather_ev)
+			return false;
+	}
+	struct timeval tv = {0, (suseconds_t)((int64_t)us - since)};
+	return evtimer_add(cc->gather_ev, &tv) == 0;
 }
 
 static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
@@ -758,6 +809,8 @@ static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
 		cc->breached = true;
 		core_count_link_refused(cc->n, rc);
 	}
+	if (!rc && gather(cc))
+		return;
 	process_events(cc);
 }
 

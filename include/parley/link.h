@@ -187,6 +187,10 @@ PL_EXPORT int pl_link_recv(pl_link *l, const uint8_t *p, size_t n, int64_t now_m
 
 /* Take the next event into *ev: true, or false when there is none. */
 PL_EXPORT bool pl_link_next_event(pl_link *l, pl_link_event *ev);
+/* Does an event wait that is not an item of the lanes below FLASH (a HELLO,
+ * a receipt, a CONTROL or FLASH item, the close)?  A receiver that lets
+ * ROUTINE items gather before it takes them takes these at once. */
+PL_EXPORT bool pl_link_has_urgent(const pl_link *l);
 
 /*
  * Queue an item (p copied) on a lane.  Allowed once the peer's HELLO has

@@ -90,6 +90,7 @@ struct pl_link {
 	/* events */
 	ev_node *evs;
 	size_t ev_head, ev_len, ev_cap;
+	size_t ev_urgent; /* queued events that are not items below FLASH */
 	pl_buf ev_held; /* data of the event handed out last */
 	pl_link_stats st;
 };
@@ -199,6 +200,12 @@ int pl_link_close(pl_link *l, const char *reason)
 
 /* ---------------------------------------------------------------- events */
 
+/* Anything but an item of the lanes below FLASH (pl_link_has_urgent). */
+static bool ev_is_urgent(const pl_link_event *ev)
+{
+	return ev->type != PL_LINK_EV_ITEM || ev->item.lane <= PL_LINK_LANE_FLASH;
+}
+
 /* Queue an event; takes data (freed on failure too).  PL_ERR_NOMEM poisons. */
 static int ev_push(pl_link *l, const pl_link_event *ev, pl_buf *data)
 {
@@ -222,12 +229,18 @@ static int ev_push(pl_link *l, const pl_link_event *ev, pl_buf *data)
 	}
 	ev_node *n = &l->evs[l->ev_len++];
 	n->ev = *ev;
+	l->ev_urgent += ev_is_urgent(ev);
 	memset(&n->data, 0, sizeof(n->data));
 	if (data) {
 		n->data = *data;
 		memset(data, 0, sizeof(*data));
 	}
 	return 0;
+}
+
+bool pl_link_has_urgent(const pl_link *l)
+{
+	return l && (l->ev_urgent > 0 || l->closed_ev_pending);
 }
 
 bool pl_link_next_event(pl_link *l, pl_link_event *ev)
@@ -238,6 +251,7 @@ bool pl_link_next_event(pl_link *l, pl_link_event *ev)
 	if (l->ev_head < l->ev_len) {
 		ev_node *n = &l->evs[l->ev_head++];
 		*ev = n->ev;
+		l->ev_urgent -= ev_is_urgent(ev);
 		l->ev_held = n->data;
 		memset(&n->data, 0, sizeof(n->data));
 		if (ev->type == PL_LINK_EV_ITEM)

@@ -442,6 +442,54 @@ static void test_items_all_lanes(void **state)
 	pl_link_free(b);
 }
 
+/* pl_link_has_urgent: items of the lanes below FLASH are not urgent; a
+ * FLASH or CONTROL item, a receipt, a close are, until taken. */
+static void test_has_urgent(void **state)
+{
+	(void)state;
+	pl_link *a = mk_a(fresh), *b = mk_b(fresh);
+	evlog la = {0}, lb = {0};
+	handshake(a, b, &la, &lb);
+	assert_false(pl_link_has_urgent(b));
+	uint8_t d[64];
+	fill(d, sizeof(d), 1);
+	for (uint64_t k = 1; k <= 3; k++)
+		assert_int_equal(pl_link_send_item(a, PL_LINK_LANE_ROUTINE, k, 1, d, sizeof(d)), 0);
+	assert_int_equal(pl_link_send_item(a, PL_LINK_LANE_PRIORITY, 1, 1, d, sizeof(d)), 0);
+	pump(a, b, 0);
+	assert_false(pl_link_has_urgent(b)); /* four items below FLASH wait */
+	assert_int_equal(pl_link_send_item(a, PL_LINK_LANE_FLASH, 1, 1, d, sizeof(d)), 0);
+	pump(a, b, 0);
+	assert_true(pl_link_has_urgent(b));
+	evlog_reset(&lb);
+	drain(b, &lb); /* all five taken */
+	assert_int_equal(lb.n, 5);
+	assert_false(pl_link_has_urgent(b));
+	assert_int_equal(pl_link_send_item(a, PL_LINK_LANE_CONTROL, 1, 1, d, sizeof(d)), 0);
+	pump(a, b, 0);
+	assert_true(pl_link_has_urgent(b));
+	drain(b, &lb);
+	assert_false(pl_link_has_urgent(b));
+	/* a receipt is urgent at the sender */
+	evlog_reset(&la);
+	drain(a, &la);
+	assert_false(pl_link_has_urgent(a));
+	assert_int_equal(pl_link_send_receipt(b, PL_LINK_LANE_ROUTINE, 3), 0);
+	pump(a, b, 0);
+	assert_true(pl_link_has_urgent(a));
+	drain(a, &la);
+	assert_false(pl_link_has_urgent(a));
+	/* the close */
+	assert_int_equal(pl_link_close(b, "done"), 0);
+	pump(a, b, 0);
+	assert_true(pl_link_has_urgent(a));
+	assert_false(pl_link_has_urgent(NULL));
+	evlog_free(&la);
+	evlog_free(&lb);
+	pl_link_free(a);
+	pl_link_free(b);
+}
+
 static void test_chunked_1mib(void **state)
 {
 	(void)state;
@@ -1373,6 +1421,7 @@ int main(void)
 	    cmocka_unit_test(test_other_known_answers),
 	    cmocka_unit_test(test_handshake),
 	    cmocka_unit_test(test_items_all_lanes),
+	    cmocka_unit_test(test_has_urgent),
 	    cmocka_unit_test(test_chunked_1mib),
 	    cmocka_unit_test(test_flash_overtakes_routine),
 	    cmocka_unit_test(test_control_frames_before_data),
