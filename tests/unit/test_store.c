@@ -1044,6 +1044,39 @@ static void test_check(void **state)
 	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), PL_ERR_CORRUPT);
 	pl_store_close(s);
 
+	/* One bit of one key flipped ("k0100" filed as "k0000"): quick_check
+	 * passes it, the row is out of key order, the quick check says so. */
+	unlink(f->path);
+	s = open_ok(f->loc, PL_STORE_CREATE);
+	assert_int_equal(pl_store_begin(s), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		put_str(s, KIND_A, key, "small");
+	}
+	assert_int_equal(pl_store_commit(s), 0);
+	pl_store_close(s);
+	db = raw_open(f->path);
+	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	sqlite3_close(db);
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	static uint8_t file[1 << 20];
+	size_t flen = fread(file, 1, sizeof(file), fp);
+	uint8_t *hit = NULL; /* the leaf's copy: the last one in the file */
+	for (size_t i = 0; i + 10 <= flen; i++)
+		if (memcmp(file + i, "k0100small", 10) == 0)
+			hit = file + i;
+	assert_non_null(hit);
+	assert_int_equal(fseek(fp, (long)(hit - file) + 2, SEEK_SET), 0);
+	assert_int_equal(fputc('0', fp), '0'); /* '1' (0x31) -> '0' (0x30): one bit */
+	assert_int_equal(fclose(fp), 0);
+	s = open_ok(f->loc, 0);
+	assert_int_equal(pl_store_check(s, 0), PL_ERR_CORRUPT);
+	assert_non_null(strstr(pl_err_detail(), "out of key order"));
+	assert_non_null(strstr(pl_err_detail(), "k0000"));
+	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), PL_ERR_CORRUPT);
+	pl_store_close(s);
+
 	pl_store_methods m = pl_store_sqlite_methods;
 	m.version = 2;
 	m.check = NULL;
