@@ -39,11 +39,16 @@ int64_t core_now(void)
 	return (int64_t)time(NULL);
 }
 
-int64_t core_now_ms(void)
+int64_t core_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t core_now_ms(void)
+{
+	return core_now_us() / 1000;
 }
 
 static double wall_s(void)
@@ -466,21 +471,10 @@ static void batch_answer(node_core *n, int rc)
  * links whose receipts it was to record. */
 static void batch_after(node_core *n, int rc)
 {
-	json_t *ev = n->batch_events;
 	bool receipts = n->batch_receipts;
-	n->batch_events = NULL;
 	n->batch_receipts = false;
 	if (!rc && receipts)
 		node_crash_point("after-delivery-commit");
-	size_t i;
-	json_t *pair;
-	json_array_foreach(ev, i, pair)
-	{
-		if (!rc)
-			core_emit(n, json_string_value(json_array_get(pair, 0)),
-				  json_incref(json_array_get(pair, 1)));
-	}
-	json_decref(ev);
 	work_flush(n, rc == 0);
 	witness_flush(n, rc == 0);
 	/* Receipts not recorded: the links start again, and each peer's HELLO
@@ -535,11 +529,11 @@ void core_emit_after_commit(node_core *n, const char *type, json_t *data)
 {
 	if (!data)
 		return;
-	if (!n->batch_events)
-		n->batch_events = json_array();
-	json_t *pair = json_pack("[s, o]", type, data);
-	if (pair)
-		json_array_append_new(n->batch_events, pair);
+	if (!n->work_events)
+		n->work_events = json_array();
+	if (!n->work_events ||
+	    json_array_append_new(n->work_events, json_pack("[s,o]", type, data)) != 0)
+		json_decref(data);
 }
 
 int core_begin(node_core *n)
@@ -900,10 +894,8 @@ json_t *node_status_json(node_core *n)
 	(void)tlog_size(n->db, &size);
 	/* The fingerprint costs thousands of hashes by design: once per key,
 	 * not once per status request. */
-	if (!n->self_fpr[0] || memcmp(n->self_fpr_pk, n->self.pk, PL_PK_BYTES) != 0) {
+	if (!n->self_fpr[0])
 		pl_fingerprint(n->self_fpr, n->self.name, n->self.pk);
-		memcpy(n->self_fpr_pk, n->self.pk, PL_PK_BYTES);
-	}
 	const char *fpr = n->self_fpr;
 	json_t *statuses = json_object();
 	for (size_t i = 0; statuses && i < n->nstatus; i++)

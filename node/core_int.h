@@ -125,10 +125,7 @@ struct node_core {
 	nstore *db;
 	pl_store *registry;
 	pl_state_rec self;
-	/* self's fingerprint (slow to compute on purpose), for the key it was
-	 * computed from */
-	char self_fpr[PL_FPR_LEN];
-	uint8_t self_fpr_pk[PL_PK_BYTES];
+	char self_fpr[PL_FPR_LEN]; /* self's fingerprint (slow on purpose): once */
 	pl_node_rec me;
 	uint8_t *me_raw;
 	size_t me_raw_len;
@@ -161,7 +158,6 @@ struct node_core {
 	size_t npend, cap_pend;
 	bool batch_open;
 	bool batch_receipts;  /* the open batch records receipts */
-	json_t *batch_events; /* [type, data] pairs emitted once it commits */
 	struct event *commit_ev;
 	core_witness w;
 	/* officials' work (work.c, stmt.c): events noted inside a transaction,
@@ -175,6 +171,7 @@ struct node_core {
 /* core.c */
 int64_t core_now(void);
 int64_t core_now_ms(void);
+int64_t core_now_us(void); /* monotonic, like core_now_ms */
 core_peer *core_find_peer(node_core *n, const char *state);
 const pl_charter *core_charter_lookup(void *arg, const char *ch);
 const pl_status_list *core_status_lookup(void *arg, const char *state);
@@ -205,8 +202,8 @@ void core_batch_flush(node_core *n);
  * commit with the rest of this event-loop turn's (core_batch_flush).  For
  * writes nobody waits on before that commit (receipts of peers). */
 int core_join(node_core *n);
-/* Emit event type with data (taken) once the open group batch commits; it
- * is dropped if the batch fails. */
+/* Emit event type with data (taken) once the open transaction commits
+ * (work_flush publishes them); dropped if it fails. */
 void core_emit_after_commit(node_core *n, const char *type, json_t *data);
 /* A write into the open group batch failed: roll it all back, answer the
  * submitters with rc, drop its events. */

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core_int.h"
 #include "work.h"
@@ -34,13 +33,6 @@
 #define PUMP_BATCH 64
 
 static void conn_drop(core_conn *cc, const char *reason);
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void conn_free(core_conn *cc)
 {
@@ -544,6 +536,12 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	return rc;
 }
 
+/* The "receipt" event of envelope id (hex) delivered to p. */
+static json_t *receipt_event(const core_peer *p, json_t *id)
+{
+	return json_pack("{s:O,s:s,s:s}", "id", id, "peer", p->state, "state", "delivered");
+}
+
 /*
  * A receipt: the peer durably holds the lane's items up to upto.  Recording
  * it answers nobody, so unless this read already has its own transaction
@@ -558,34 +556,28 @@ static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
 	core_peer *p = cc->peer;
 	int lane = (int)ev->receipt.lane;
 	n->m.receipts_in++;
-	if (b->open) {
-		if (ev->receipt.upto > p->acked[lane])
-			p->acked[lane] = ev->receipt.upto;
-		return ack_logged(n, p, lane, ev->receipt.upto, delivered);
-	}
-	int rc = core_join(n);
+	bool joined = !b->open;
+	int rc = joined ? core_join(n) : 0;
 	if (rc)
 		return rc;
-	json_t *ids = json_array();
+	json_t *ids = joined ? json_array() : delivered;
 	rc = ack_logged(n, p, lane, ev->receipt.upto, ids);
-	if (rc) {
-		core_batch_fail(n, rc);
-		json_decref(ids);
-		return rc;
-	}
-	if (ev->receipt.upto > p->acked[lane])
+	if (!rc && ev->receipt.upto > p->acked[lane])
 		p->acked[lane] = ev->receipt.upto;
-	n->batch_receipts = true;
-	size_t i;
-	json_t *v;
-	json_array_foreach(ids, i, v)
-	{
-		core_emit_after_commit(n, "receipt",
-				       json_pack("{s:O,s:s,s:s}", "id", v, "peer", p->state, "state",
-						 "delivered"));
+	if (joined && rc) {
+		core_batch_fail(n, rc);
+	} else if (joined) {
+		n->batch_receipts = true;
+		size_t i;
+		json_t *v;
+		json_array_foreach(ids, i, v)
+		{
+			core_emit_after_commit(n, "receipt", receipt_event(p, v));
+		}
 	}
-	json_decref(ids);
-	return 0;
+	if (joined)
+		json_decref(ids);
+	return rc;
 }
 
 /* Inbound, peer unknown: parse the first frame with a throw-away link to
@@ -727,8 +719,7 @@ static void process_events(core_conn *cc)
 		}
 		json_array_foreach(delivered, i, v)
 		{
-			core_emit(n, "receipt", json_pack("{s:O,s:s,s:s}", "id", v, "peer",
-							  cc->peer->state, "state", "delivered"));
+			core_emit(n, "receipt", receipt_event(cc->peer, v));
 		}
 	}
 	json_decref(b.events);
@@ -738,7 +729,7 @@ static void process_events(core_conn *cc)
 		closed = true;
 	}
 	(void)closed;
-	cc->taken_us = mono_us();
+	cc->taken_us = core_now_us();
 	conn_flush(cc);
 	if (cc->peer && !pl_link_is_closed(cc->link))
 		peer_pump(cc->peer);
@@ -772,7 +763,7 @@ static bool gather(core_conn *cc)
 	}
 	if (cc->gather_ev && event_pending(cc->gather_ev, EV_TIMEOUT, NULL))
 		return true;
-	int64_t since = mono_us() - cc->taken_us;
+	int64_t since = core_now_us() - cc->taken_us;
 	if (since >= (int64_t)us)
 		return false;
 	if (!cc->gather_ev) {

@@ -47,13 +47,7 @@ static void hexid(char out[2 * H + 1], const uint8_t id[H])
 /* Note an event (data consumed) for after the commit. */
 static void note(node_core *n, const char *type, json_t *data)
 {
-	if (!data)
-		return;
-	if (!n->work_events)
-		n->work_events = json_array();
-	if (!n->work_events || json_array_append_new(n->work_events,
-						     json_pack("[s,o]", type, data)) != 0)
-		json_decref(data);
+	core_emit_after_commit(n, type, data);
 }
 
 static json_t *time_json(int64_t t)
