@@ -16,10 +16,13 @@
  *
  *   bench_load MODE --api URL --as ID --key FILE --state S --peer P
  *              [--rapi URL --ras ID --rkey FILE --rstate S]  (receiver, for counts)
- *              [--streams W] [--count N] [--size B] [--sign pre|inline]
+ *              [--streams W] [--count N] [--size B] [--sign pre|inline|batch]
  *              [--rate R] [--seconds S] [--flash K] [--base N] [--timeout S]
  *              [--batch B]  (throughput, fill: B envelopes per request, each
  *                            individually signed; POST /v1/envelopes "envelopes")
+ *              --sign batch  (with --batch B: pre-signed, the B envelopes of a
+ *                            request as one batch, pl_env_sign_batch: a machine
+ *                            feed; --as must hold the role 'feed')
  *   MODE: throughput  submit N over W streams as fast as possible; wait until done
  *         latency     one envelope at a time; submit -> "delivered" (receipt event)
  *         loaded      submit at R envelopes/s for S seconds; latency of each
@@ -84,6 +87,7 @@ static struct {
 	double rate;
 	long long base;
 	bool inline_sign;
+	bool batch_sign; /* --sign batch: each request's envelopes signed as one batch */
 } opt = {.prefix = "b", .streams = 8, .count = 1000, .size = 256, .seconds = 5, .timeout = 600, .batch = 1};
 
 /* ---------------------------------------------------------------- HTTP */
@@ -314,14 +318,14 @@ static void stream_init(stream *s, const char *ch, pl_lane lane, long n)
 		die("out of memory for %ld jobs", n);
 }
 
-/* Sign the stream's next envelope into j (the stream's chain advances). */
-static void sign_job(stream *s, job *j)
+/* The stream's next envelope, its body written to body (opt.size bytes). */
+static pl_env next_env(const stream *s, uint8_t *body)
 {
-	memset(bodybuf, 'a' + (int)(s->seq % 26), (size_t)opt.size);
-	int k = snprintf((char *)bodybuf, (size_t)opt.size, "bench %s %s #%" PRIu64, s->ch,
+	memset(body, 'a' + (int)(s->seq % 26), (size_t)opt.size);
+	int k = snprintf((char *)body, (size_t)opt.size, "bench %s %s #%" PRIu64, s->ch,
 			 pl_lane_name(s->lane), s->seq);
 	if (k > 0 && k < opt.size)
-		bodybuf[k] = ' ';
+		body[k] = ' ';
 	pl_env e;
 	memset(&e, 0, sizeof(e));
 	snprintf(e.ch, sizeof(e.ch), "%s", s->ch);
@@ -332,8 +336,17 @@ static void sign_job(stream *s, job *j)
 	e.lane = s->lane;
 	snprintf(e.kind, sizeof(e.kind), "message");
 	memcpy(e.prev, s->prev, PL_HASH_BYTES);
-	e.body = bodybuf;
+	e.body = body;
 	e.body_len = (size_t)opt.size;
+	return e;
+}
+
+static void job_set(job *j, const uint8_t *buf, size_t len);
+
+/* Sign the stream's next envelope into j (the stream's chain advances). */
+static void sign_job(stream *s, job *j)
+{
+	pl_env e = next_env(s, bodybuf);
 	uint8_t *buf;
 	size_t len;
 	if (pl_env_sign(&e, &official, &buf, &len) != 0)
@@ -341,6 +354,46 @@ static void sign_job(stream *s, job *j)
 	pl_env_id(j->id, buf, len);
 	memcpy(s->prev, j->id, PL_HASH_BYTES);
 	s->seq++;
+	job_set(j, buf, len);
+	free(buf);
+}
+
+/*
+ * Sign the stream's next k envelopes into j[0..k): one by one, or with
+ * --sign batch (and k >= 2) as one batch (pl_env_sign_batch: one signature,
+ * a receipt per envelope; chained by their batch ids).
+ */
+static void sign_jobs(stream *s, job *j, long k)
+{
+	if (!opt.batch_sign || k < 2) {
+		for (long i = 0; i < k; i++)
+			sign_job(s, &j[i]);
+		return;
+	}
+	pl_env e[256];
+	uint8_t *bodies = malloc((size_t)k * (size_t)opt.size), *buf[256];
+	size_t len[256];
+	if (!bodies)
+		die("out of memory");
+	for (long i = 0; i < k; i++) {
+		e[i] = next_env(s, bodies + (size_t)i * (size_t)opt.size);
+		if (pl_env_batch_id(&e[i], j[i].id) != 0)
+			die("batch id: %s", pl_err_detail());
+		memcpy(s->prev, j[i].id, PL_HASH_BYTES);
+		s->seq++;
+	}
+	if (pl_env_sign_batch(e, (size_t)k, &official, buf, len) != 0)
+		die("batch sign: %s", pl_err_detail());
+	for (long i = 0; i < k; i++) {
+		job_set(&j[i], buf[i], len[i]);
+		free(buf[i]);
+	}
+	free(bodies);
+}
+
+/* The job's request body {"envelope":"B64"} from the envelope's bytes. */
+static void job_set(job *j, const uint8_t *buf, size_t len)
+{
 	size_t cap = pl_b64_len(len) + 32;
 	j->body = malloc(cap);
 	if (!j->body)
@@ -350,7 +403,6 @@ static void sign_job(stream *s, job *j)
 	size_t bl = strlen(j->body);
 	memcpy(j->body + bl, "\"}", 3);
 	j->len = bl + 2;
-	free(buf);
 }
 
 /* ---------------------------------------------------------------- id -> job */
@@ -588,11 +640,11 @@ static bool submit_one(stream *s)
 	long k = opt.batch > 1 ? opt.batch : 1;
 	if (k > s->n - s->next_send)
 		k = s->n - s->next_send;
-	for (long i = 0; i < k; i++)
-		if (!j[i].body) {
-			sign_job(s, &j[i]);
+	if (!j->body) { /* --sign inline: the request's envelopes are signed now */
+		sign_jobs(s, j, k);
+		for (long i = 0; i < k; i++)
 			hput(&j[i]);
-		}
+	}
 	struct inflight *f = malloc(sizeof(*f));
 	if (!f)
 		die("out of memory");
@@ -658,10 +710,13 @@ static void presign(void)
 {
 	double t0 = now_s();
 	long n = 0;
+	long per = opt.batch > 1 ? opt.batch : 1; /* as submit_one groups them */
 	for (int i = 0; i < nstreams; i++)
-		for (long k = 0; k < streams[i].n; k++, n++) {
-			sign_job(&streams[i], &streams[i].jobs[k]);
-			hput(&streams[i].jobs[k]);
+		for (long k = 0; k < streams[i].n; k += per) {
+			long m = per < streams[i].n - k ? per : streams[i].n - k;
+			sign_jobs(&streams[i], &streams[i].jobs[k], m);
+			for (long q = 0; q < m; q++, n++)
+				hput(&streams[i].jobs[k + q]);
 		}
 	fprintf(stderr, "bench_load: pre-signed %ld envelopes in %.2f s\n", n, now_s() - t0);
 }
@@ -1004,8 +1059,10 @@ static void mode_throughput(void)
 		die("timeout after %ld s: %ld of %ld acknowledged", opt.timeout, acked, total_jobs);
 	printf("{\"mode\":\"throughput\",\"sign\":\"%s\",\"count\":%ld,\"streams\":%d,"
 	       "\"batch\":%ld,\"size\":%ld,\"receipts_recorded\":%s",
-	       opt.inline_sign ? "inline" : "pre", opt.count, nstreams, opt.batch, opt.size,
-	       receipts_broken ? "false" : "true");
+	       opt.inline_sign  ? "inline"
+	       : opt.batch_sign ? "batch"
+				: "pre",
+	       opt.count, nstreams, opt.batch, opt.size, receipts_broken ? "false" : "true");
 	rate_json("submit_rate", opt.count, t0, t_last_ack);
 	rate_json("stored_rate", opt.count, t0, t_all_stored);
 	rate_json("rate", opt.count, t0, receipts_broken ? 0 : t_all_done);
@@ -1193,7 +1250,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_load throughput|latency|loaded|fill|drain|count --api URL "
 			"--as ID --key FILE --state S --peer P [--rapi URL --ras ID --rkey FILE "
-			"--rstate S] [--streams W] [--count N] [--size B] [--sign pre|inline] [--batch B] "
+			"--rstate S] [--streams W] [--count N] [--size B] [--sign pre|inline|batch] [--batch B] "
 			"[--rate R] [--seconds S] [--flash K] [--base N] [--timeout S]\n");
 	exit(2);
 }
@@ -1255,6 +1312,8 @@ int main(int argc, char **argv)
 			opt.batch = num(v, 1, 256, "--batch");
 		else if (!strcmp(a, "--rate"))
 			opt.rate = (double)num(v, 1, 10000000, "--rate");
+		else if (!strcmp(a, "--sign") && !strcmp(v, "batch"))
+			opt.batch_sign = true;
 		else if (!strcmp(a, "--sign"))
 			opt.inline_sign = !strcmp(v, "inline");
 		else

@@ -636,6 +636,7 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 			  .status = core_status_lookup,
 			  .last = core_seq_lookup,
 			  .arg = n,
+			  .sigs = &n->sigs,
 			  .now = now,
 			  .max_future = PL_ENV_SKEW_DEFAULT,
 			  .max_age = 24 * 3600};
@@ -1017,11 +1018,20 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		"# TYPE parley_link_receipts_total counter\n"
 		"parley_link_receipts_total{direction=\"in\"} %" PRIu64 "\n"
 		"parley_link_receipts_total{direction=\"out\"} %" PRIu64 "\n"
+		"# HELP parley_signature_verifications_total Ed25519 verifications of envelope "
+		"signatures made (a batch-signed envelope whose batch was verified costs none).\n"
+		"# TYPE parley_signature_verifications_total counter\n"
+		"parley_signature_verifications_total %" PRIu64 "\n"
+		"# HELP parley_batch_signatures_reused_total Batch-signed envelopes whose batch "
+		"signature had already been verified.\n"
+		"# TYPE parley_batch_signatures_reused_total counter\n"
+		"parley_batch_signatures_reused_total %" PRIu64 "\n"
 		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
 		"# TYPE parley_envelopes_rejected_total counter\n",
 		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
 		n->m.deferred, n->m.store_behind, n->m.peer_behind, n->m.api_batches,
-		n->m.api_batched, n->m.api_batches_receipts, n->m.receipts_in, n->m.receipts_out);
+		n->m.api_batched, n->m.api_batches_receipts, n->m.receipts_in, n->m.receipts_out,
+		n->sigs.checks, n->sigs.hits);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,

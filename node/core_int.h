@@ -152,6 +152,7 @@ struct node_core {
 	} creds[CORE_CRED_CACHE];
 	size_t creds_next; /* the slot the next new credential takes */
 	core_metrics m;
+	pl_sig_cache sigs; /* batch signatures verified, and Ed25519 verification counts */
 	/* the group commit (core.c): the API's submissions and the peers'
 	 * receipts of one event-loop turn */
 	struct core_pending *pend;

@@ -375,6 +375,7 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 			  .status = core_status_lookup,
 			  .last = core_seq_lookup,
 			  .arg = n,
+			  .sigs = &n->sigs,
 			  .now = core_now(),
 			  .max_future = PL_ENV_SKEW_DEFAULT,
 			  .max_age = 0};

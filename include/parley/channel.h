@@ -89,6 +89,7 @@ typedef struct pl_env {
 	/* Set by pl_env_parse() / pl_env_verify(); ignored by pl_env_sign(): */
 	uint8_t id[PL_HASH_BYTES];   /* SHA-256 of the whole envelope */
 	uint8_t kid[PL_KEYID_BYTES]; /* pl_key_id() of the signing key */
+	bool batched;                /* batch-signed (pl_env_sign_batch) */
 	pl_cbor *own_;               /* private: owns body after parsing */
 } pl_env;
 
@@ -115,8 +116,78 @@ PL_EXPORT int pl_env_parse(const uint8_t *buf, size_t len, pl_env *out) PL_WUR;
  * envelope the caller filled in (own_ NULL). */
 PL_EXPORT void pl_env_clear(pl_env *e);
 
-/* The envelope id: SHA-256 of the complete envelope bytes. */
+/*
+ * The envelope id: SHA-256 of the complete envelope bytes; for a
+ * batch-signed envelope, SHA-256 of its payload (below).  Bytes that are
+ * not an envelope get an id too (the hash of what they are); parsing is
+ * what refuses them.
+ */
 PL_EXPORT void pl_env_id(uint8_t out[PL_HASH_BYTES], const uint8_t *buf, size_t len);
+
+/* ------------------------------------------------ batch-signed envelopes */
+
+/*
+ * One signature over up to PL_ENV_BATCH_MAX envelopes (docs/formats.md,
+ * "Batch-signed envelopes"): the author signs the RFC 9162 Merkle root of
+ * the envelopes' payloads once, and each envelope travels as
+ *
+ *   PL_ENV_BATCH_TAG([payload, receipt])
+ *
+ * where receipt is a COSE Receipt (RFC 9942): a tagged COSE_Sign1 with a
+ * detached payload (the root), protected {1: -8, 395: 1} (EdDSA;
+ * RFC9162_SHA256), unprotected {4: kid, 396: {-1: [inclusion proof]}} and
+ * the inclusion proof bstr .cbor [tree size, leaf index, [path hashes]].
+ * Each envelope verifies on its own, offline; a node that keeps a
+ * pl_sig_cache checks the signature once per batch.
+ *
+ * The id of a batched envelope is SHA-256 of its payload, not of its
+ * bytes: an envelope's successor in its stream names it by id (prev), and
+ * the receipt, which signs the successor too, cannot be known before.
+ * Payloads (a CBOR map) and whole envelopes (a CBOR tag) never share
+ * bytes, so the two kinds of id cannot meet.
+ *
+ * Only credentials holding the role PL_ENV_BATCH_ROLE may batch-sign
+ * (machine feeds); an official's own device signs one envelope at a time.
+ */
+#define PL_ENV_BATCH_TAG         1347175746u /* 0x504c4542, "PLEB" */
+#define PL_ENV_BATCH_MIN         2           /* one envelope is signed alone */
+#define PL_ENV_BATCH_MAX         4096        /* a path of at most 12 hashes */
+#define PL_ENV_BATCH_RECEIPT_MAX 1024        /* bytes of a receipt, COSE included */
+#define PL_ENV_BATCH_ROLE        "feed"
+
+/* True when buf is framed as a batch-signed envelope (its first bytes). */
+PL_EXPORT bool pl_env_is_batched(const uint8_t *buf, size_t len);
+
+/*
+ * The id e will have once batch-signed: what an author puts in the next
+ * envelope's prev before the batch is signed.  Checks e as pl_env_sign.
+ */
+PL_EXPORT int pl_env_batch_id(const pl_env *e, uint8_t id[PL_HASH_BYTES]) PL_WUR;
+
+/*
+ * Sign the n envelopes e[0..n) (PL_ENV_BATCH_MIN..PL_ENV_BATCH_MAX) with
+ * one signature by kp; out[i] (malloc'd, the caller frees each) and len[i]
+ * receive envelope i.  All or nothing: on failure every out[i] is NULL.
+ * Refuses what pl_env_sign refuses.  Deterministic.
+ */
+PL_EXPORT int pl_env_sign_batch(const pl_env *e, size_t n, const pl_keypair *kp, uint8_t **out,
+				size_t *len) PL_WUR;
+
+/*
+ * Signatures already checked (a node's, single-threaded): the batch
+ * signatures (key, root, signature) that verified, so that the other
+ * envelopes of a batch cost no Ed25519 verification.  Zero it to start.
+ * Counters for metrics: Ed25519 verifications made through it, and batch
+ * signatures found in it.
+ */
+#define PL_SIG_CACHE_SLOTS 16
+typedef struct pl_sig_cache {
+	uint8_t key[PL_SIG_CACHE_SLOTS][PL_HASH_BYTES];
+	bool used[PL_SIG_CACHE_SLOTS];
+	unsigned next;
+	uint64_t checks;
+	uint64_t hits;
+} pl_sig_cache;
 
 /* ================================================================ charters */
 
@@ -321,6 +392,8 @@ typedef struct pl_env_ctx {
 	 */
 	int (*last)(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
 	void *arg;
+	/* Optional: batch signatures already verified (and counters). */
+	pl_sig_cache *sigs;
 	int64_t now;        /* the receiver's clock, Unix seconds */
 	int64_t max_future; /* refuse envelopes dated more than this after now
 			       (PL_ENV_SKEW_DEFAULT is a good value; 0 allows none) */
@@ -340,6 +413,9 @@ typedef struct pl_env_ctx {
  *     is still pinned when ctx->trust is set (PL_ERR_UNKNOWN_ROOT), and the
  *     kid names the member's key (PL_ERR_BAD_SIGNATURE);
  *  4. the signature verifies with the member's key (PL_ERR_BAD_SIGNATURE);
+ *     for a batch-signed envelope: the member's credential holds the role
+ *     PL_ENV_BATCH_ROLE, and the receipt's signature verifies over the root
+ *     its inclusion proof leads to from the payload (PL_ERR_BAD_SIGNATURE);
  *  5. the credential was valid at the envelope's created time given the
  *     state's status list, exactly as pl_cred_verify() judges it
  *     (PL_ERR_NOT_YET_VALID, PL_ERR_EXPIRED, PL_ERR_SUSPENDED,

@@ -211,6 +211,20 @@ PL_EXPORT int pl_cose_sign1_decode(const uint8_t *buf, size_t len, unsigned flag
 /* Verify the signature with pk: 0 or PL_ERR_BAD_SIGNATURE. */
 PL_EXPORT int pl_cose_sign1_verify(const pl_cose_sign1 *m, const uint8_t *aad, size_t aadlen,
 				   const uint8_t pk[PL_PK_BYTES]) PL_WUR;
+/*
+ * The signature of, and the check of a signature over, the RFC 9052
+ * Sig_structure ["Signature1", protected, h'', payload] with EdDSA, for
+ * COSE_Sign1 objects whose headers the caller encodes and whose payload
+ * is detached (RFC 9052 §2: nil in the structure, supplied by the
+ * verifier), such as COSE Receipts (RFC 9942).  prot: the serialized
+ * protected header map.  verify: 0 or PL_ERR_BAD_SIGNATURE.
+ */
+PL_EXPORT int pl_cose_sign1_signature(uint8_t sig[PL_SIG_BYTES], const uint8_t *prot,
+				      size_t protlen, const uint8_t *payload, size_t plen,
+				      const pl_keypair *kp) PL_WUR;
+PL_EXPORT int pl_cose_sign1_check(const uint8_t sig[PL_SIG_BYTES], const uint8_t *prot,
+				  size_t protlen, const uint8_t *payload, size_t plen,
+				  const uint8_t pk[PL_PK_BYTES]) PL_WUR;
 /* Release what decode allocated; NULL-safe; leaves *m zeroed. */
 PL_EXPORT void pl_cose_sign1_clear(pl_cose_sign1 *m);
 

@@ -94,6 +94,15 @@ PL_EXPORT int pl_merkle_prove_consistency(pl_merkle_get_fn get, void *ctx, uint6
  * proof's length does not fit the tree (too long, too short, over
  * PL_MERKLE_MAX_PROOF); PL_ERR_CONFLICT when the proof leads to another root.
  */
+/*
+ * The root that the inclusion proof of leaf_hash (leaf index of a tree of
+ * size n) leads to (RFC 9162 §2.1.3.2, steps 1 to 5 without the final
+ * comparison): for receipts that sign the root (COSE Receipts, RFC 9942).
+ * PL_ERR_MALFORMED as pl_merkle_verify_inclusion; root written on success.
+ */
+PL_EXPORT int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[PL_HASH_BYTES], uint64_t index,
+					    uint64_t n, const uint8_t *proof, size_t plen,
+					    uint8_t root[PL_HASH_BYTES]) PL_WUR;
 PL_EXPORT int pl_merkle_verify_inclusion(const uint8_t leaf_hash[PL_HASH_BYTES], uint64_t index,
 					 uint64_t n, const uint8_t *proof, size_t plen,
 					 const uint8_t root[PL_HASH_BYTES]) PL_WUR;

@@ -42,9 +42,34 @@ int chan_decode_typed(const uint8_t *p, size_t n, const pl_cbor_limits *lim, con
 /*
  * pl_env_parse(), also handing back the parsed COSE_Sign1 (release it with
  * pl_cose_sign1_clear()) so that pl_env_verify() can check its signature.
- * On failure both outputs are zeroed.
+ * For a batched envelope (out->batched) cose is its receipt, whose payload
+ * is detached: root receives the root its inclusion proof leads to, which
+ * is what the signature signs.  On failure the outputs are zeroed.
  */
-int chan_env_parse(const uint8_t *buf, size_t len, pl_env *out, pl_cose_sign1 *cose);
+int chan_env_parse(const uint8_t *buf, size_t len, pl_env *out, pl_cose_sign1 *cose,
+		   uint8_t root[PL_HASH_BYTES]);
+/* Encode e's payload map (e checked as pl_env_sign checks it). */
+int chan_env_payload(const pl_env *e, pl_cbor_enc *enc);
+/*
+ * Parse a batched envelope's frame: payload (the envelope's payload bytes)
+ * and the receipt, checked to the profile (exact headers, proof shape and
+ * limits), with the root its proof leads to.  cose->root owns the decoded
+ * whole; cose->payload is empty.  Release with pl_cose_sign1_clear().
+ */
+int chan_batch_parse(const uint8_t *buf, size_t len, pl_slice *payload, pl_cose_sign1 *cose,
+		     uint8_t root[PL_HASH_BYTES]);
+/*
+ * When buf is framed as a batched envelope whose payload string lies
+ * within it, point payload at those bytes and return true (nothing else
+ * is checked: what pl_env_id hashes).
+ */
+bool chan_batch_payload(const uint8_t *buf, size_t len, pl_slice *payload);
+/*
+ * Check a batch receipt's signature over root with pk, through the cache
+ * when given (a hit costs no verification).  0 or PL_ERR_BAD_SIGNATURE.
+ */
+int chan_batch_check(const pl_cose_sign1 *receipt, const uint8_t root[PL_HASH_BYTES],
+		     const uint8_t pk[PL_PK_BYTES], pl_sig_cache *cache);
 
 /* Write the names of the states that have not signed c, comma-separated,
  * to buf (truncated to cap); return how many are missing. */

@@ -54,7 +54,11 @@ int pl_lane_parse(const char *s, pl_lane *out)
 
 void pl_env_id(uint8_t out[PL_HASH_BYTES], const uint8_t *buf, size_t len)
 {
-	pl_sha256(out, buf, len);
+	pl_slice payload;
+	if (chan_batch_payload(buf, len, &payload))
+		pl_sha256(out, payload.p, payload.n);
+	else
+		pl_sha256(out, buf, len);
 }
 
 static int env_check(const pl_env *e)
@@ -81,51 +85,61 @@ static int env_check(const pl_env *e)
 	return 0;
 }
 
+int chan_env_payload(const pl_env *e, pl_cbor_enc *enc)
+{
+	int rc = env_check(e);
+	if (rc)
+		return rc;
+	bool has_prev = e->seq > 1;
+	pl_cbor_put_map(enc, 10 + has_prev + e->has_ackby + e->has_ref);
+	pl_cbor_put_str(enc, "t");
+	pl_cbor_put_str(enc, "parley/env");
+	pl_cbor_put_str(enc, "v");
+	pl_cbor_put_uint(enc, CHAN_VERSION);
+	pl_cbor_put_str(enc, "at");
+	pl_cbor_put_int(enc, e->at);
+	pl_cbor_put_str(enc, "ch");
+	pl_cbor_put_str(enc, e->ch);
+	pl_cbor_put_str(enc, "id");
+	pl_cbor_put_str(enc, e->author);
+	if (e->has_ref) {
+		pl_cbor_put_str(enc, "ref");
+		pl_cbor_put_bytes(enc, e->ref, PL_HASH_BYTES);
+	}
+	pl_cbor_put_str(enc, "seq");
+	pl_cbor_put_uint(enc, e->seq);
+	pl_cbor_put_str(enc, "body");
+	pl_cbor_put_bytes(enc, e->body, e->body_len);
+	pl_cbor_put_str(enc, "kind");
+	pl_cbor_put_str(enc, e->kind);
+	pl_cbor_put_str(enc, "lane");
+	pl_cbor_put_uint(enc, (unsigned)e->lane);
+	if (has_prev) {
+		pl_cbor_put_str(enc, "prev");
+		pl_cbor_put_bytes(enc, e->prev, PL_HASH_BYTES);
+	}
+	if (e->has_ackby) {
+		pl_cbor_put_str(enc, "ackby");
+		pl_cbor_put_int(enc, e->ackby);
+	}
+	pl_cbor_put_str(enc, "state");
+	pl_cbor_put_str(enc, e->state);
+	return 0;
+}
+
 int pl_env_sign(const pl_env *e, const pl_keypair *kp, uint8_t **out, size_t *len)
 {
 	*out = NULL;
 	*len = 0;
 	if (!e || !kp)
 		return PL_ERR_INVALID;
-	int rc = env_check(e);
-	if (rc)
-		return rc;
-	bool has_prev = e->seq > 1;
 	pl_cbor_enc enc;
 	pl_cbor_enc_init(&enc);
-	pl_cbor_put_map(&enc, 10 + has_prev + e->has_ackby + e->has_ref);
-	pl_cbor_put_str(&enc, "t");
-	pl_cbor_put_str(&enc, "parley/env");
-	pl_cbor_put_str(&enc, "v");
-	pl_cbor_put_uint(&enc, CHAN_VERSION);
-	pl_cbor_put_str(&enc, "at");
-	pl_cbor_put_int(&enc, e->at);
-	pl_cbor_put_str(&enc, "ch");
-	pl_cbor_put_str(&enc, e->ch);
-	pl_cbor_put_str(&enc, "id");
-	pl_cbor_put_str(&enc, e->author);
-	if (e->has_ref) {
-		pl_cbor_put_str(&enc, "ref");
-		pl_cbor_put_bytes(&enc, e->ref, PL_HASH_BYTES);
+	int rc = chan_env_payload(e, &enc);
+	if (rc) {
+		pl_cbor_enc_discard(&enc);
+		return rc;
 	}
-	pl_cbor_put_str(&enc, "seq");
-	pl_cbor_put_uint(&enc, e->seq);
-	pl_cbor_put_str(&enc, "body");
-	pl_cbor_put_bytes(&enc, e->body, e->body_len);
-	pl_cbor_put_str(&enc, "kind");
-	pl_cbor_put_str(&enc, e->kind);
-	pl_cbor_put_str(&enc, "lane");
-	pl_cbor_put_uint(&enc, (unsigned)e->lane);
-	if (has_prev) {
-		pl_cbor_put_str(&enc, "prev");
-		pl_cbor_put_bytes(&enc, e->prev, PL_HASH_BYTES);
-	}
-	if (e->has_ackby) {
-		pl_cbor_put_str(&enc, "ackby");
-		pl_cbor_put_int(&enc, e->ackby);
-	}
-	pl_cbor_put_str(&enc, "state");
-	pl_cbor_put_str(&enc, e->state);
 	return chan_sign(&enc, kp, out, len);
 }
 
@@ -194,10 +208,13 @@ static int env_read(const pl_cbor *map, pl_env *e)
 	return 0;
 }
 
-int chan_env_parse(const uint8_t *buf, size_t len, pl_env *out, pl_cose_sign1 *cose)
+int chan_env_parse(const uint8_t *buf, size_t len, pl_env *out, pl_cose_sign1 *cose,
+		   uint8_t root[PL_HASH_BYTES])
 {
 	memset(out, 0, sizeof(*out));
-	int rc = chan_cose_parse(buf, len, PL_ENV_MAX, "envelope", cose);
+	bool batched = pl_env_is_batched(buf, len);
+	int rc = batched ? chan_batch_parse(buf, len, &cose->payload, cose, root)
+			 : chan_cose_parse(buf, len, PL_ENV_MAX, "envelope", cose);
 	if (rc)
 		return rc;
 	pl_cbor *map = NULL;
@@ -213,7 +230,11 @@ int chan_env_parse(const uint8_t *buf, size_t len, pl_env *out, pl_cose_sign1 *c
 		return rc;
 	}
 	memcpy(e.kid, cose->kid.p, PL_KEYID_BYTES);
-	pl_env_id(e.id, buf, len);
+	e.batched = batched;
+	if (batched)
+		pl_sha256(e.id, cose->payload.p, cose->payload.n);
+	else
+		pl_env_id(e.id, buf, len);
 	e.own_ = map;
 	*out = e;
 	return 0;
@@ -222,7 +243,8 @@ int chan_env_parse(const uint8_t *buf, size_t len, pl_env *out, pl_cose_sign1 *c
 int pl_env_parse(const uint8_t *buf, size_t len, pl_env *out)
 {
 	pl_cose_sign1 cose;
-	int rc = chan_env_parse(buf, len, out, &cose);
+	uint8_t root[PL_HASH_BYTES];
+	int rc = chan_env_parse(buf, len, out, &cose, root);
 	if (!rc)
 		pl_cose_sign1_clear(&cose);
 	return rc;

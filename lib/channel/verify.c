@@ -35,7 +35,35 @@ static bool in_scope(const pl_cred *c, const char *ch)
 }
 
 /* Steps 2 to 4: charter, membership, signature.  *member receives the author. */
-static int check_author(const pl_env *e, const pl_cose_sign1 *cose, const pl_env_ctx *ctx,
+/* Step 4: the signature, one envelope's or its batch's. */
+static int check_signature(const pl_env *e, const pl_cose_sign1 *cose,
+			   const uint8_t root[PL_HASH_BYTES], const pl_env_ctx *ctx,
+			   const pl_charter_member *m)
+{
+	if (!e->batched) {
+		if (ctx->sigs)
+			ctx->sigs->checks++;
+		if (pl_cose_sign1_verify(cose, NULL, 0, m->cred.pk) != 0)
+			return pl_err_fail(PL_ERR_BAD_SIGNATURE,
+					   "envelope claims %s@%s but %s's key did not sign it",
+					   e->author, e->state, e->author);
+		return 0;
+	}
+	if (!pl_cred_has_role(&m->cred, PL_ENV_BATCH_ROLE))
+		return pl_err_fail(PL_ERR_BAD_SIGNATURE,
+				   "%s@%s signed a batch, but only credentials with the role "
+				   "'%s' may (machine feeds)",
+				   e->author, e->state, PL_ENV_BATCH_ROLE);
+	if (chan_batch_check(cose, root, m->cred.pk, ctx->sigs) != 0)
+		return pl_err_fail(PL_ERR_BAD_SIGNATURE,
+				   "batched envelope claims %s@%s but %s's key did not sign its "
+				   "batch",
+				   e->author, e->state, e->author);
+	return 0;
+}
+
+static int check_author(const pl_env *e, const pl_cose_sign1 *cose,
+			const uint8_t root[PL_HASH_BYTES], const pl_env_ctx *ctx,
 			const pl_charter **charter, const pl_charter_member **member)
 {
 	const pl_charter *c = ctx->charter(ctx->arg, e->ch);
@@ -69,10 +97,9 @@ static int check_author(const pl_env *e, const pl_cose_sign1 *cose, const pl_env
 				   "envelope claims %s@%s but names key %s (the member's is %s)",
 				   e->author, e->state, got, want);
 	}
-	if (pl_cose_sign1_verify(cose, NULL, 0, m->cred.pk) != 0)
-		return pl_err_fail(PL_ERR_BAD_SIGNATURE,
-				   "envelope claims %s@%s but %s's key did not sign it", e->author,
-				   e->state, e->author);
+	int rc = check_signature(e, cose, root, ctx, m);
+	if (rc)
+		return rc;
 	*charter = c;
 	*member = m;
 	return 0;
@@ -157,12 +184,13 @@ int pl_env_verify(const uint8_t *buf, size_t len, const pl_env_ctx *ctx, pl_env 
 		return PL_ERR_INVALID;
 	pl_env e;
 	pl_cose_sign1 cose;
-	int rc = chan_env_parse(buf, len, &e, &cose);
+	uint8_t root[PL_HASH_BYTES];
+	int rc = chan_env_parse(buf, len, &e, &cose, root);
 	if (rc)
 		return rc;
 	const pl_charter *c = NULL;
 	const pl_charter_member *m = NULL;
-	rc = check_author(&e, &cose, ctx, &c, &m);
+	rc = check_author(&e, &cose, root, ctx, &c, &m);
 	pl_cose_sign1_clear(&cose);
 	if (!rc)
 		rc = check_policy(&e, ctx, c, m);

@@ -239,6 +239,19 @@ int pl_cose_sign1_decode(const uint8_t *buf, size_t len, unsigned flags, unsigne
 	return rc;
 }
 
+static int check_tbs(const uint8_t *sig, const uint8_t *prot, size_t protlen, const uint8_t *aad,
+		     size_t aadlen, const uint8_t *payload, size_t plen, const uint8_t *pk)
+{
+	uint8_t *tbs;
+	size_t tbslen;
+	int rc = sig_structure(&tbs, &tbslen, prot, protlen, aad, aadlen, payload, plen);
+	if (rc)
+		return rc;
+	rc = pl_verify(sig, tbs, tbslen, pk);
+	free(tbs);
+	return rc ? pl_err_fail(PL_ERR_BAD_SIGNATURE, "cose: signature does not verify") : 0;
+}
+
 int pl_cose_sign1_verify(const pl_cose_sign1 *m, const uint8_t *aad, size_t aadlen,
 			 const uint8_t pk[PL_PK_BYTES])
 {
@@ -246,15 +259,31 @@ int pl_cose_sign1_verify(const pl_cose_sign1 *m, const uint8_t *aad, size_t aadl
 		return PL_ERR_INVALID;
 	if (m->alg != PL_COSE_ALG_EDDSA || m->sig.n != PL_SIG_BYTES)
 		return PL_ERR_INVALID;
+	return check_tbs(m->sig.p, m->protected_raw.p, m->protected_raw.n, aad, aadlen,
+			 m->payload.p, m->payload.n, pk);
+}
+
+int pl_cose_sign1_signature(uint8_t sig[PL_SIG_BYTES], const uint8_t *prot, size_t protlen,
+			    const uint8_t *payload, size_t plen, const pl_keypair *kp)
+{
+	if (!sig || !prot || !protlen || !payload || !plen || !kp)
+		return PL_ERR_INVALID;
 	uint8_t *tbs;
 	size_t tbslen;
-	int rc = sig_structure(&tbs, &tbslen, m->protected_raw.p, m->protected_raw.n, aad, aadlen,
-			       m->payload.p, m->payload.n);
+	int rc = sig_structure(&tbs, &tbslen, prot, protlen, NULL, 0, payload, plen);
 	if (rc)
 		return rc;
-	rc = pl_verify(m->sig.p, tbs, tbslen, pk);
+	rc = pl_sign(sig, tbs, tbslen, kp);
 	free(tbs);
-	return rc ? pl_err_fail(PL_ERR_BAD_SIGNATURE, "cose: signature does not verify") : 0;
+	return rc;
+}
+
+int pl_cose_sign1_check(const uint8_t sig[PL_SIG_BYTES], const uint8_t *prot, size_t protlen,
+			const uint8_t *payload, size_t plen, const uint8_t pk[PL_PK_BYTES])
+{
+	if (!sig || !prot || !protlen || !payload || !plen || !pk)
+		return PL_ERR_INVALID;
+	return check_tbs(sig, prot, protlen, NULL, 0, payload, plen, pk);
 }
 
 void pl_cose_sign1_clear(pl_cose_sign1 *m)

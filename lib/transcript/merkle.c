@@ -204,8 +204,8 @@ int pl_merkle_prove_consistency(pl_merkle_get_fn get, void *ctx, uint64_t m, uin
 	return 0;
 }
 
-int pl_merkle_verify_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint64_t n,
-			       const uint8_t *proof, size_t plen, const uint8_t root[H])
+int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint64_t n,
+				  const uint8_t *proof, size_t plen, uint8_t root[H])
 {
 	/* RFC 9162 §2.1.3.2, step by step. */
 	/* 1. */
@@ -249,6 +249,17 @@ int pl_merkle_verify_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint6
 	if (sn != 0)
 		return pl_err_fail(PL_ERR_MALFORMED,
 				   "inclusion proof: %zu hashes is too short for the tree", plen);
+	memcpy(root, r, H);
+	return 0;
+}
+
+int pl_merkle_verify_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint64_t n,
+			       const uint8_t *proof, size_t plen, const uint8_t root[H])
+{
+	uint8_t r[H];
+	int rc = pl_merkle_root_from_inclusion(leaf_hash, index, n, proof, plen, r);
+	if (rc)
+		return rc;
 	if (!pl_ct_equal(r, root, H))
 		return pl_err_fail(PL_ERR_CONFLICT, "inclusion proof does not lead to the root");
 	return 0;

@@ -6,14 +6,17 @@
  *
  * The world is made from fixed seeds so that the seed corpus, signed with
  * the same keys, reaches every step of the verification: roots Tehran (seed
- * byte 1) and Islamabad (2), officials amb-islamabad@tehran (11) and
- * fm@islamabad (12), credentials valid from 1800000000 for a year; the
+ * byte 1) and Islamabad (2), officials amb-islamabad@tehran (11),
+ * fm@islamabad (12) and the machine feed sensor-17@tehran (21, role feed:
+ * may batch-sign; its seeds env-batch-* are written by
+ * tests/data/batch_kat.py --seeds), credentials valid from 1800000000 for a year; the
  * charter "border" allows kinds message, ack and read on every lane but
  * PRIORITY; fm is suspended from 1800000000 + 100 days; the ROUTINE stream
  * of every author has accepted seq 1, whose id is 32 bytes of 0x11.
  *
  * Aborts when a documented property breaks: failures leave outputs zeroed;
- * a parsed envelope re-signs and re-parses to the same fields; an opened
+ * a parsed envelope re-signs and re-parses to the same fields (a batched
+ * one, re-signed in another batch, keeps its id: the hash of its payload); an opened
  * charter encodes back to exactly the input (there is one byte form); an
  * accepted envelope also parses; only documented codes come back.
  */
@@ -52,7 +55,7 @@ static void key(pl_keypair *kp, uint8_t fill)
 }
 
 static void cred(const char *state, const char *id, const pl_keypair *official,
-		 const pl_keypair *root, uint8_t **out, size_t *len)
+		 const pl_keypair *root, const char *role, uint8_t **out, size_t *len)
 {
 	pl_cred c;
 	memset(&c, 0, sizeof(c));
@@ -63,37 +66,43 @@ static void cred(const char *state, const char *id, const pl_keypair *official,
 	memcpy(c.pk, official->pk, PL_PK_BYTES);
 	c.not_before = T0;
 	c.not_after = T0 + 365 * DAY;
+	if (role) {
+		memcpy(c.roles[0], role, strlen(role) + 1);
+		c.nroles = 1;
+	}
 	must(pl_cred_sign(&c, root, out, len));
 }
 
 static void init(void)
 {
 	must(pl_crypto_init());
-	pl_keypair teh, isl, amb, fm;
+	pl_keypair teh, isl, amb, fm, sensor;
 	key(&teh, 1);
 	key(&isl, 2);
 	key(&amb, 11);
 	key(&fm, 12);
+	key(&sensor, 21);
 	key(&resigner, 99);
 	trust = pl_trust_new();
 	if (!trust)
 		abort();
 	must(pl_trust_add(trust, "tehran", teh.pk));
 	must(pl_trust_add(trust, "islamabad", isl.pk));
-	uint8_t *ca, *cf;
-	size_t na, nf;
-	cred("tehran", "amb-islamabad", &amb, &teh, &ca, &na);
-	cred("islamabad", "fm", &fm, &isl, &cf, &nf);
+	uint8_t *ca, *cf, *cs;
+	size_t na, nf, ns;
+	cred("tehran", "amb-islamabad", &amb, &teh, NULL, &ca, &na);
+	cred("islamabad", "fm", &fm, &isl, NULL, &cf, &nf);
+	cred("tehran", "sensor-17", &sensor, &teh, PL_ENV_BATCH_ROLE, &cs, &ns);
 	const char *const states[] = {"tehran", "islamabad"};
 	const char *const kinds[] = {"message", "ack", "read"};
-	pl_slice members[] = {{ca, na}, {cf, nf}};
+	pl_slice members[] = {{ca, na}, {cf, nf}, {cs, ns}};
 	pl_charter_spec s = {.name = "border",
 			     .version = 1,
 			     .created = T0,
 			     .states = states,
 			     .nstates = 2,
 			     .members = members,
-			     .nmembers = 2,
+			     .nmembers = 3,
 			     .kinds = kinds,
 			     .nkinds = 3,
 			     .lanes = (1u << PL_LANE_FLASH) | (1u << PL_LANE_IMMEDIATE) |
@@ -103,6 +112,7 @@ static void init(void)
 	must(pl_charter_sign(&charter, trust, "islamabad", &isl));
 	free(ca);
 	free(cf);
+	free(cs);
 	pl_status_list_init(&status_isl, "islamabad");
 	must(pl_status_list_append(&status_isl, "fm", PL_STATUS_SUSPENDED, T0 + 100 * DAY, "",
 				   T0 + 100 * DAY));
@@ -139,6 +149,35 @@ static bool zeroed(const void *p, size_t n)
 	return true;
 }
 
+static bool same_fields(const pl_env *r, const pl_env *e)
+{
+	return !strcmp(r->ch, e->ch) && !strcmp(r->state, e->state) &&
+	       !strcmp(r->author, e->author) && !strcmp(r->kind, e->kind) && r->at == e->at &&
+	       r->seq == e->seq && r->lane == e->lane && !memcmp(r->prev, e->prev, PL_HASH_BYTES) &&
+	       r->has_ref == e->has_ref && !memcmp(r->ref, e->ref, PL_HASH_BYTES) &&
+	       r->has_ackby == e->has_ackby && r->ackby == e->ackby && r->body_len == e->body_len &&
+	       !memcmp(r->body, e->body, e->body_len);
+}
+
+/* A batched envelope, re-signed by another key in a batch of two, comes
+ * back with the same fields and the same id (its payload's hash). */
+static void check_batched(const pl_env *e)
+{
+	pl_env two[2] = {*e, *e};
+	two[1].seq = e->seq + 1;
+	must(pl_env_batch_id(e, two[1].prev));
+	uint8_t *out[2];
+	size_t len[2];
+	must(pl_env_sign_batch(two, 2, &resigner, out, len));
+	pl_env r;
+	must(pl_env_parse(out[0], len[0], &r));
+	if (!r.batched || !same_fields(&r, e) || memcmp(r.id, e->id, PL_HASH_BYTES) != 0)
+		abort();
+	pl_env_clear(&r);
+	free(out[0]);
+	free(out[1]);
+}
+
 static void check_parse(const uint8_t *data, size_t size)
 {
 	pl_env e;
@@ -155,18 +194,18 @@ static void check_parse(const uint8_t *data, size_t size)
 	pl_env_id(id, data, size);
 	if (memcmp(id, e.id, PL_HASH_BYTES) != 0)
 		abort();
+	if (e.batched) {
+		check_batched(&e);
+		pl_env_clear(&e);
+		return;
+	}
 	/* Re-signed by another key, the same fields come back. */
 	uint8_t *again;
 	size_t alen;
 	must(pl_env_sign(&e, &resigner, &again, &alen));
 	pl_env r;
 	must(pl_env_parse(again, alen, &r));
-	if (strcmp(r.ch, e.ch) || strcmp(r.state, e.state) || strcmp(r.author, e.author) ||
-	    strcmp(r.kind, e.kind) || r.at != e.at || r.seq != e.seq || r.lane != e.lane ||
-	    memcmp(r.prev, e.prev, PL_HASH_BYTES) || r.has_ref != e.has_ref ||
-	    memcmp(r.ref, e.ref, PL_HASH_BYTES) || r.has_ackby != e.has_ackby ||
-	    r.ackby != e.ackby || r.body_len != e.body_len ||
-	    memcmp(r.body, e.body, e.body_len) != 0)
+	if (!same_fields(&r, &e))
 		abort();
 	/* Same payload, other signer: only the kid and the signature differ.
 	 * d2 84 43 a1 01 27 a1 04 48 <kid: 8 bytes> ... <signature: 64 bytes> */

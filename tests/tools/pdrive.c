@@ -12,10 +12,12 @@
  *                 --member ID@STATE... [--kind K]... [--lanes 1234]
  *   pdrive send   --api URL --as ID --key FILE --state S --channel C --lane L
  *                 --count N [--size B] [--ids FILE] [--ack-by +S]
- *                 [--batch B [--corrupt K]]
+ *                 [--batch B [--corrupt K] [--batch-sign]]
  *       --batch: B envelopes per request (POST /v1/envelopes "envelopes");
  *       --corrupt K: the K-th envelope (from 1) gets a broken signature, the
  *       run stops after the request that holds it, and "INDEX STATUS TYPE"
+ *       --batch-sign: the envelopes of each request are signed as one batch
+ *       (pl_env_sign_batch; the author's credential needs the role 'feed')
  *       is printed for each envelope sent (refusals then do not fail the run)
  *   pdrive check  --api URL --as ID --key FILE --state S --channel C --ids FILE...
  *                 [--require-before ID_A:ID_B]
@@ -231,6 +233,7 @@ struct opts {
 	const char *path, *field, *out, *ref;
 	int lane;
 	long count, size, timeout, ackby, batch, corrupt;
+	bool batch_sign;
 };
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -238,6 +241,10 @@ static void parse(int argc, char **argv, struct opts *o)
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--batch-sign")) { /* the one flag without a value */
+			o->batch_sign = true;
+			continue;
+		}
 		if (!v)
 			die("%s needs a value", a);
 		i++;
@@ -515,6 +522,31 @@ static void send_batch(struct opts *o, json_t *batch, uint8_t (*bid)[32], FILE *
 	json_decref(out);
 }
 
+/* --batch-sign: sign the n envelopes of a request as one batch and POST them.
+ * A last request of one envelope is signed alone (a batch has two or more). */
+static void send_signed_batch(struct opts *o, const pl_env *e, size_t n, uint8_t (*bid)[32],
+			      FILE *ids)
+{
+	uint8_t *buf[256];
+	size_t len[256];
+	if (n == 1) {
+		if (pl_env_sign(&e[0], &official, &buf[0], &len[0]) != 0)
+			die("sign: %s", pl_err_detail());
+		pl_env_id(bid[0], buf[0], len[0]);
+	} else if (pl_env_sign_batch(e, n, &official, buf, len) != 0) {
+		die("batch sign: %s", pl_err_detail());
+	}
+	json_t *batch = json_array();
+	for (size_t k = 0; k < n; k++) {
+		char *b64 = malloc(pl_b64_len(len[k]));
+		pl_b64_encode(b64, buf[k], len[k]);
+		json_array_append_new(batch, json_string(b64));
+		free(b64);
+		free(buf[k]);
+	}
+	send_batch(o, batch, bid, ids);
+}
+
 static int cmd_send(struct opts *o)
 {
 	if (!o->as || !o->key || !o->state || !o->channel || !o->lane || o->count < 1)
@@ -537,11 +569,16 @@ static int cmd_send(struct opts *o)
 	FILE *ids = o->ids_out ? fopen(o->ids_out, "a") : NULL;
 	if (o->batch < 0 || o->batch > 256 || (o->corrupt && (o->batch < 1 || o->corrupt > o->count)))
 		die("--batch is 1..256; --corrupt K needs --batch and K <= --count");
+	if (o->batch_sign && (o->batch < 2 || o->corrupt))
+		die("--batch-sign needs --batch 2..256 and no --corrupt");
 	json_t *batch = json_array();
-	uint8_t (*bid)[32] = calloc(o->batch > 0 ? (size_t)o->batch : 1, 32);
+	size_t nb = o->batch > 0 ? (size_t)o->batch : 1;
+	uint8_t (*bid)[32] = calloc(nb, 32);
 	size_t size = o->size > 0 ? (size_t)o->size : 64;
-	uint8_t *body = malloc(size);
+	pl_env *pend = calloc(nb, sizeof(*pend)); /* --batch-sign: signed when the request is full */
+	uint8_t *bodies = malloc(nb * size);
 	for (long i = 0; i < o->count; i++, seq++) {
+		uint8_t *body = bodies + (o->batch_sign ? (size_t)(i % o->batch) * size : 0);
 		memset(body, 'a' + (int)(i % 26), size);
 		int k = snprintf((char *)body, size, "%s %s #%" PRIu64 " ", o->channel,
 				 pl_lane_name((pl_lane)o->lane), seq);
@@ -569,6 +606,17 @@ static int cmd_send(struct opts *o)
 		if (o->ackby) {
 			e.has_ackby = true;
 			e.ackby = e.at + o->ackby;
+		}
+		if (o->batch_sign) {
+			size_t at = (size_t)(i % o->batch);
+			pend[at] = e;
+			if (pl_env_batch_id(&e, prev) != 0)
+				die("batch id: %s", pl_err_detail());
+			memcpy(bid[at], prev, 32);
+			if (at + 1 < (size_t)o->batch && i + 1 < o->count)
+				continue;
+			send_signed_batch(o, pend, at + 1, bid, ids);
+			continue;
 		}
 		uint8_t *buf;
 		size_t len;
@@ -604,7 +652,8 @@ static int cmd_send(struct opts *o)
 			fprintf(ids, "%s\n", hx);
 		json_decref(out);
 	}
-	free(body);
+	free(bodies);
+	free(pend);
 	free(bid);
 	json_decref(batch);
 	if (ids)
