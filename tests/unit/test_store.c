@@ -817,6 +817,55 @@ static void test_readonly(void **state)
 
 /* --------------------------------------------------- schema and foreign files */
 
+/* n rows of size bytes in one transaction: about n WAL pages for size 3000. */
+static void put_many(pl_store *s, int first, int n, size_t size)
+{
+	char *val = malloc(size + 1);
+	assert_non_null(val);
+	memset(val, 'w', size);
+	val[size] = 0;
+	assert_int_equal(pl_store_begin(s), 0);
+	for (int i = first; i < first + n; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "w/%06d", i);
+		put_str(s, KIND_A, k, val);
+	}
+	assert_int_equal(pl_store_commit(s), 0);
+	free(val);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * The WAL is checkpointed every 10000 pages, not every 1000 (SQLite's
+ * default): pages a node rewrites in every commit reach the database file
+ * ten times less often.  Checkpoints still come, so the WAL stays bounded.
+ */
+static void test_checkpoint_threshold(void **state)
+{
+	struct fixture *f = *state;
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	off_t empty = file_size(f->path);
+	/* 3 commits of ~700 pages: past SQLite's 1000, short of 10000 */
+	for (int i = 0; i < 3; i++)
+		put_many(s, i * 700, 700, 3000);
+	assert_int_equal(file_size(f->path), empty); /* all of it still in the WAL */
+	/* one commit that takes the WAL past 10000 pages: checkpointed after it */
+	put_many(s, 2100, 9000, 3000);
+	assert_true(file_size(f->path) > empty + (off_t)11000 * 3000);
+	char want[3001];
+	memset(want, 'w', 3000);
+	want[3000] = 0;
+	expect_str(s, KIND_A, "w/000000", want);
+	expect_str(s, KIND_A, "w/011099", want);
+	pl_store_close(s);
+}
+
 static void test_sqlite_settings(void **state)
 {
 	struct fixture *f = *state;
@@ -1110,6 +1159,7 @@ int main(void)
 	    T(test_file_prefix_is_not_a_uri),
 	    T(test_methods_table),
 	    T(test_readonly),
+	    T(test_checkpoint_threshold),
 	    T(test_sqlite_settings),
 	    T(test_newer_schema_refused),
 	    T(test_older_schema),
