@@ -156,6 +156,7 @@ int cmd_channel_show(cli_ctx *ctx, int argc, char **argv);
 int cmd_channel_list(cli_ctx *ctx, int argc, char **argv);
 int cmd_send(cli_ctx *ctx, int argc, char **argv);
 int cmd_submit(cli_ctx *ctx, int argc, char **argv);
+int cmd_feed(cli_ctx *ctx, int argc, char **argv);
 int cmd_inbox(cli_ctx *ctx, int argc, char **argv);
 int cmd_read(cli_ctx *ctx, int argc, char **argv);
 int cmd_watch(cli_ctx *ctx, int argc, char **argv);
@@ -187,6 +188,9 @@ typedef struct cli_send_spec {
 	uint8_t *id_out; /* PL_HASH_BYTES: the envelope's id, or NULL */
 } cli_send_spec;
 int cli_send_body(cli_ctx *ctx, struct cli_node *n, const cli_send_spec *sp);
+/* The authenticated official's next seq and prev on (ch, lane), into e.
+ * 0 or an exit code (reported). */
+int cli_next_seq(struct cli_node *n, const char *ch, pl_lane lane, pl_env *e);
 
 /* The command being run (for usage messages). */
 extern const cli_cmd *cli_current;

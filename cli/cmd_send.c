@@ -202,7 +202,7 @@ static int submit(cli_ctx *ctx, cli_node *n, const uint8_t *env, size_t len)
 }
 
 /* The next seq and prev on (channel, lane) for the authenticated official. */
-static int next_seq(cli_node *n, const char *ch, pl_lane lane, pl_env *e)
+int cli_next_seq(cli_node *n, const char *ch, pl_lane lane, pl_env *e)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "/v1/channels/%s/next?lane=%s", ch, pl_lane_name(lane));
@@ -231,7 +231,7 @@ int cli_send_body(cli_ctx *ctx, cli_node *n, const cli_send_spec *sp)
 {
 	pl_env e;
 	memset(&e, 0, sizeof(e));
-	int rc = next_seq(n, sp->channel, sp->lane, &e);
+	int rc = cli_next_seq(n, sp->channel, sp->lane, &e);
 	if (rc)
 		return rc;
 	if (sp->ref) {
@@ -354,7 +354,7 @@ int cmd_send(cli_ctx *ctx, int argc, char **argv)
 	cli_node *n = NULL;
 	rc = cli_node_open(ctx, CLI_NODE_AUTH | CLI_NODE_KEEP_KEY, &n);
 	if (!rc)
-		rc = next_seq(n, ch, lane, &e);
+		rc = cli_next_seq(n, ch, lane, &e);
 	uint8_t *env = NULL;
 	size_t elen = 0;
 	if (!rc) {

@@ -173,6 +173,18 @@ static const cli_cmd commands[] = {
 	 "  TEXT               the body; or --file F to read it from F, or - from standard input\n"
 	 "                     (at most 1 MiB)\n",
 	 cmd_send},
+	{NULL, "feed", "--channel C [--precedence P] [--kind K] [--batch N] [--flush-ms MS] [FILE | -]",
+	 "a machine feed: each input line an envelope, batch-signed (one signature per batch)",
+	 "  --channel C        the channel\n"
+	 "  --precedence P     FLASH, IMMEDIATE, PRIORITY or ROUTINE (default ROUTINE)\n"
+	 "  --kind K           the envelopes' kind (default message)\n"
+	 "  --batch N          envelopes per signature and per request, 2..256 (default 64)\n"
+	 "  --flush-ms MS      send a batch that waited this long for its next line as it is\n"
+	 "                     (default 1000; a batch of one is signed alone)\n"
+	 "  FILE | -           the lines (at most 64 KiB each; empty ones are skipped),\n"
+	 "                     from FILE or standard input (the default), e.g. a sensor's pipe\n"
+	 "The official needs the role 'feed' (parley official issue --role feed).\n",
+	 cmd_feed},
 	{NULL, "submit", "FILE",
 	 "submit a signed envelope file to the node (again: a duplicate is harmless)", "",
 	 cmd_submit},
