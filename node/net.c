@@ -342,6 +342,10 @@ static void conn_opened(net_conn *c)
 	n->stats.open_now++;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, n->prm.read_high);
 	bufferevent_setwatermark(c->bev, EV_WRITE, n->prm.write_low, 0);
+	/* libevent reads at most 16 KiB per read event by default, one TLS
+	 * record of a peer that writes full ones (node/peer.c, OUT_BLOCK): let
+	 * it read two, as many as its TLS layer takes per event */
+	bufferevent_set_max_single_read(c->bev, n->prm.read_high);
 	if (c->reading)
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	else

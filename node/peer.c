@@ -808,22 +808,46 @@ static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Write what the link has, while the transport is not too far behind. */
+/*
+ * Write what the link has, while the transport is not too far behind.
+ * Frames are handed to the transport in blocks of up to OUT_BLOCK bytes:
+ * each block becomes one TLS record (libevent writes a record per buffer
+ * chunk, and grows the chunks of small writes only to 4 KiB), and the
+ * peer's transport reads at most two records per read event and takes what
+ * one read brought in one commit: a record per frame made it commit a few
+ * envelopes at a time (docs/performance.md).
+ */
+#define OUT_BLOCK (16 * 1024) /* a TLS record's most plaintext */
+
 static void conn_flush(core_conn *cc)
 {
 	if (!cc->link || cc->closing || !cc->c)
 		return;
-	for (;;) {
-		if (net_output_pending(cc->c) > OUT_HIGH)
-			break;
+	pl_buf block = {0};
+	int rc = 0;
+	while (!rc && net_output_pending(cc->c) + block.len <= OUT_HIGH) {
 		const uint8_t *p;
 		size_t len = 0;
 		if (pl_link_output(cc->link, core_now_ms(), &p, &len) != 0 || len == 0)
 			break;
-		if (net_write(cc->c, p, len) != 0 || pl_link_consume(cc->link, len) != 0) {
-			conn_drop(cc, "write failed");
-			return;
+		if (len >= OUT_BLOCK && block.len == 0) {
+			rc = net_write(cc->c, p, len);
+		} else {
+			rc = pl_buf_append(&block, p, len);
+			if (!rc && block.len >= OUT_BLOCK) {
+				rc = net_write(cc->c, block.data, block.len);
+				block.len = 0;
+			}
 		}
+		if (!rc)
+			rc = pl_link_consume(cc->link, len);
+	}
+	if (!rc && block.len)
+		rc = net_write(cc->c, block.data, block.len);
+	pl_buf_clear(&block);
+	if (rc) {
+		conn_drop(cc, "write failed");
+		return;
 	}
 	if (pl_link_is_finished(cc->link))
 		conn_drop(cc, "link closed");
