@@ -842,20 +842,20 @@ static off_t file_size(const char *path)
 }
 
 /*
- * The WAL is checkpointed every 10000 pages, not every 1000 (SQLite's
+ * The WAL is checkpointed every 3000 pages, not every 1000 (SQLite's
  * default): pages a node rewrites in every commit reach the database file
- * ten times less often.  Checkpoints still come, so the WAL stays bounded.
+ * three times less often.  Checkpoints still come, so the WAL stays bounded.
  */
 static void test_checkpoint_threshold(void **state)
 {
 	struct fixture *f = *state;
 	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
 	off_t empty = file_size(f->path);
-	/* 3 commits of ~700 pages: past SQLite's 1000, short of 10000 */
+	/* 3 commits of ~700 pages: past SQLite's 1000, short of 3000 */
 	for (int i = 0; i < 3; i++)
 		put_many(s, i * 700, 700, 3000);
 	assert_int_equal(file_size(f->path), empty); /* all of it still in the WAL */
-	/* one commit that takes the WAL past 10000 pages: checkpointed after it */
+	/* one commit that takes the WAL past 3000 pages: checkpointed after it */
 	put_many(s, 2100, 9000, 3000);
 	assert_true(file_size(f->path) > empty + (off_t)11000 * 3000);
 	char want[3001];
