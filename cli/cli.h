@@ -73,6 +73,8 @@ int cli_err(int code, const char *what);
 int cli_exit_for(int code);
 /* Print a usage error and the command's synopsis. */
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --precedence s into *lane: 0, or CLI_EXIT_USAGE (reported, naming the four). */
+int cli_parse_precedence(const char *s, pl_lane *lane);
 /* Print the help of one command to stdout. */
 void cli_print_cmd_help(const cli_cmd *cmd);
 

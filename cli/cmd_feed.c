@@ -228,12 +228,8 @@ int cmd_feed(cli_ctx *ctx, int argc, char **argv)
 			kind = optarg;
 			break;
 		case 'p':
-			if (pl_lane_parse(optarg, &lane) != 0)
-				return cli_usage(
-				    cli_current,
-				    "--precedence must be FLASH, IMMEDIATE, PRIORITY or "
-				    "ROUTINE, not '%s'",
-				    optarg);
+			if (cli_parse_precedence(optarg, &lane))
+				return CLI_EXIT_USAGE;
 			break;
 		case 'b':
 			batch = strtol(optarg, &end, 10);

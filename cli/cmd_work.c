@@ -281,11 +281,7 @@ int cmd_report_incident(cli_ctx *ctx, int argc, char **argv)
 				rc = CLI_EXIT_USAGE;
 			has_ackby = true;
 		} else if (opt == 'p') {
-			if (pl_lane_parse(optarg, &lane) != 0)
-				rc = cli_usage(cli_current,
-					       "--precedence must be FLASH, IMMEDIATE, PRIORITY or "
-					       "ROUTINE, not '%s'",
-					       optarg);
+			rc = cli_parse_precedence(optarg, &lane);
 		} else {
 			const struct field_opt *f = NULL;
 			for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -359,11 +355,7 @@ int cmd_request_new(cli_ctx *ctx, int argc, char **argv)
 			file = optarg;
 			break;
 		case 'p':
-			if (pl_lane_parse(optarg, &lane) != 0)
-				rc = cli_usage(cli_current,
-					       "--precedence must be FLASH, IMMEDIATE, PRIORITY or "
-					       "ROUTINE, not '%s'",
-					       optarg);
+			rc = cli_parse_precedence(optarg, &lane);
 			break;
 		case 'T':
 			key = "requested_state";
@@ -443,11 +435,8 @@ int cmd_request_step(cli_ctx *ctx, int argc, char **argv)
 		else if (opt == 'n')
 			note = optarg;
 		else if (opt == 'p') {
-			if (pl_lane_parse(optarg, &lane) != 0)
-				return cli_usage(cli_current,
-						 "--precedence must be FLASH, IMMEDIATE, PRIORITY or "
-						 "ROUTINE, not '%s'",
-						 optarg);
+			if (cli_parse_precedence(optarg, &lane))
+				return CLI_EXIT_USAGE;
 		} else
 			return CLI_EXIT_USAGE;
 	}

@@ -101,6 +101,14 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+int cli_parse_precedence(const char *s, pl_lane *lane)
+{
+	if (pl_lane_parse(s, lane) == 0)
+		return 0;
+	return cli_usage(cli_current,
+			 "--precedence must be FLASH, IMMEDIATE, PRIORITY or ROUTINE, not '%s'", s);
+}
+
 /* ---------------------------------------------------------------- options */
 
 int cli_next_opt(int argc, char **argv, const struct option *opts)
