@@ -49,7 +49,7 @@ static int next_line(struct lines *r, char **line, size_t *n, int wait_ms)
 	free(r->held);
 	r->held = NULL;
 	for (;;) {
-		char *nl = memchr(r->buf, '\n', r->len);
+		char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
 		if (nl || (r->eof && r->len)) {
 			size_t k = nl ? (size_t)(nl - r->buf) : r->len;
 			char *held = malloc(k + 1);
@@ -133,13 +133,17 @@ static int flush(struct feed *f)
 	}
 	json_t *ans = NULL;
 	cli_problem pb;
+	memset(&pb, 0, sizeof(pb));
 	rc = json_array_size(arr) == f->nb ? 0 : cli_fail(CLI_EXIT_FAIL, "out of memory");
-	if (!rc)
-		rc = cli_node_call(f->n, "POST", "/v1/envelopes",
-				   json_pack("{s:o}", "envelopes", arr), "submitting the batch",
-				   &ans, &pb);
-	else
+	json_t *req = rc ? NULL : json_pack("{s:o}", "envelopes", arr); /* takes arr */
+	if (rc)
 		json_decref(arr);
+	else if (!req)
+		rc = cli_fail(CLI_EXIT_FAIL, "out of memory");
+	if (!rc)
+		rc = cli_node_call(f->n, "POST", "/v1/envelopes", req, "submitting the batch", &ans,
+				   &pb);
+	json_decref(req);
 	if (rc && pb.status)
 		rc = cli_node_report(&pb, "submitting the batch");
 	json_t *res = json_object_get(ans, "results");
