@@ -75,6 +75,9 @@ int cli_exit_for(int code);
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* --precedence s into *lane: 0, or CLI_EXIT_USAGE (reported, naming the four). */
 int cli_parse_precedence(const char *s, pl_lane *lane);
+/* --channel (required) and --kind of a command that sends envelopes: 0, or
+ * CLI_EXIT_USAGE (reported). */
+int cli_check_channel_kind(const char *ch, const char *kind);
 /* Print the help of one command to stdout. */
 void cli_print_cmd_help(const cli_cmd *cmd);
 

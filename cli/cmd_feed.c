@@ -41,8 +41,8 @@ struct lines {
 	char *held; /* the line last returned */
 };
 
-/* Next line into *line (NUL-terminated, without its newline; borrowed until
- * the next call): 1; 0 at the end; 2 when wait_ms passed with no whole
+/* Next line into *line (NUL-terminated, without its newline; r->held owns
+ * it until the next call, unless the caller takes it and clears r->held): 1; 0 at the end; 2 when wait_ms passed with no whole
  * line (wait_ms < 0: wait for ever); or an exit code (negative) reported. */
 static int next_line(struct lines *r, char **line, size_t *n, int wait_ms)
 {
@@ -189,19 +189,15 @@ static int flush(struct feed *f)
 	return rc;
 }
 
-/* Add one line to the batch, chained to the one before by its batch id. */
-static int add(struct feed *f, const char *line, size_t n)
+/* Add one line (taken) to the batch, chained to the one before by its batch id. */
+static int add(struct feed *f, char *line, size_t n)
 {
-	char *copy = malloc(n + 1);
-	if (!copy)
-		return cli_fail(CLI_EXIT_FAIL, "out of memory");
-	memcpy(copy, line, n + 1);
 	pl_env *e = &f->e[f->nb];
 	*e = f->tmpl;
 	e->at = (int64_t)time(NULL);
-	e->body = (const uint8_t *)copy;
+	e->body = (const uint8_t *)line;
 	e->body_len = n;
-	f->body[f->nb++] = copy;
+	f->body[f->nb++] = line;
 	/* the next one's prev: this one's id once batch-signed */
 	int rc = pl_env_batch_id(e, f->tmpl.prev);
 	if (rc)
@@ -257,12 +253,8 @@ int cmd_feed(cli_ctx *ctx, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage(cli_current, "unexpected argument '%s' (one input at most)",
 				 argv[optind]);
-	if (!ch)
-		return cli_usage(cli_current, "--channel is required");
-	if (!pl_name_is_valid(ch))
-		return cli_usage(cli_current, "'%s' is not a valid channel name", ch);
-	if (!pl_name_is_valid(kind))
-		return cli_usage(cli_current, "'%s' is not a valid kind: use a-z 0-9 . _ -", kind);
+	if (cli_check_channel_kind(ch, kind))
+		return CLI_EXIT_USAGE;
 	struct lines r = {.fd = 0};
 	if (strcmp(file, "-") != 0) {
 		r.fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -299,6 +291,7 @@ int cmd_feed(cli_ctx *ctx, int argc, char **argv)
 		} else if (got == 2) {
 			rc = flush(f); /* the input is quiet: what waits goes now */
 		} else if (n > 0) {
+			r.held = NULL; /* the batch owns the line now */
 			rc = add(f, line, n);
 			if (!rc && f->nb == (size_t)batch)
 				rc = flush(f);

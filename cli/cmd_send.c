@@ -309,12 +309,8 @@ int cmd_send(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage(cli_current,
 				 "unexpected argument '%s' (quote the message: it is one argument)",
 				 argv[optind]);
-	if (!ch)
-		return cli_usage(cli_current, "--channel is required");
-	if (!pl_name_is_valid(ch))
-		return cli_usage(cli_current, "'%s' is not a valid channel name", ch);
-	if (!pl_name_is_valid(kind))
-		return cli_usage(cli_current, "'%s' is not a valid kind: use a-z 0-9 . _ -", kind);
+	if (cli_check_channel_kind(ch, kind))
+		return CLI_EXIT_USAGE;
 	if (!text == !file)
 		return cli_usage(cli_current,
 				 "give the body as one argument, with --file FILE, or - for "

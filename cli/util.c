@@ -101,6 +101,17 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+int cli_check_channel_kind(const char *ch, const char *kind)
+{
+	if (!ch)
+		return cli_usage(cli_current, "--channel is required");
+	if (!pl_name_is_valid(ch))
+		return cli_usage(cli_current, "'%s' is not a valid channel name", ch);
+	if (!pl_name_is_valid(kind))
+		return cli_usage(cli_current, "'%s' is not a valid kind: use a-z 0-9 . _ -", kind);
+	return 0;
+}
+
 int cli_parse_precedence(const char *s, pl_lane *lane)
 {
 	if (pl_lane_parse(s, lane) == 0)

@@ -62,6 +62,7 @@ typedef struct core_conn {
 	 * when the previous batch was taken less than gather_us ago */
 	struct event *gather_ev;
 	int64_t taken_us; /* when the previous batch was taken (monotonic) */
+	pl_buf out_block; /* conn_flush's block of frames, kept between calls */
 } core_conn;
 
 /* A charter held in memory, parsed once. */

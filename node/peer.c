@@ -47,6 +47,7 @@ static void conn_free(core_conn *cc)
 		event_free(cc->gather_ev);
 	pl_link_free(cc->link);
 	pl_buf_clear(&cc->pre);
+	pl_buf_clear(&cc->out_block);
 	free(cc);
 }
 
@@ -823,28 +824,33 @@ static void conn_flush(core_conn *cc)
 {
 	if (!cc->link || cc->closing || !cc->c)
 		return;
-	pl_buf block = {0};
+	pl_buf *block = &cc->out_block; /* its memory is kept for the next call */
+	block->len = 0;
 	int rc = 0;
-	while (!rc && net_output_pending(cc->c) + block.len <= OUT_HIGH) {
+	while (!rc && net_output_pending(cc->c) + block->len <= OUT_HIGH) {
 		const uint8_t *p;
 		size_t len = 0;
 		if (pl_link_output(cc->link, core_now_ms(), &p, &len) != 0 || len == 0)
 			break;
-		if (len >= OUT_BLOCK && block.len == 0) {
-			rc = net_write(cc->c, p, len);
+		if (len >= OUT_BLOCK) { /* a large frame goes alone, after the block */
+			if (block->len)
+				rc = net_write(cc->c, block->data, block->len);
+			block->len = 0;
+			if (!rc)
+				rc = net_write(cc->c, p, len);
 		} else {
-			rc = pl_buf_append(&block, p, len);
-			if (!rc && block.len >= OUT_BLOCK) {
-				rc = net_write(cc->c, block.data, block.len);
-				block.len = 0;
+			rc = pl_buf_append(block, p, len);
+			if (!rc && block->len >= OUT_BLOCK) {
+				rc = net_write(cc->c, block->data, block->len);
+				block->len = 0;
 			}
 		}
 		if (!rc)
 			rc = pl_link_consume(cc->link, len);
 	}
-	if (!rc && block.len)
-		rc = net_write(cc->c, block.data, block.len);
-	pl_buf_clear(&block);
+	if (!rc && block->len)
+		rc = net_write(cc->c, block->data, block->len);
+	block->len = 0;
 	if (rc) {
 		conn_drop(cc, "write failed");
 		return;
