@@ -172,6 +172,7 @@ static const key_spec link_keys[] = {
     {"socket_buffer", K_U32, CFG(link.socket_buffer), 0, 16 * 1024 * 1024, false},
     {"window", K_U32, CFG(link.window), 0, 1000000, false},
     {"gather_us", K_U32, CFG(link.gather_us), 0, 100000, false},
+    {"urgent_connection", K_BOOL, CFG(link.urgent_connection), 0, 0, false},
 };
 #undef CFG
 static const key_spec peer_keys[] = {
@@ -714,6 +715,7 @@ static void set_defaults(node_config *c)
 	c->link.socket_buffer = 64 * 1024;
 	c->link.window = 0;
 	c->link.gather_us = 0;
+	c->link.urgent_connection = true;
 }
 
 /* ------------------------------------------------------------ entry points */

@@ -54,6 +54,7 @@ typedef struct node_link_conf {
 	uint32_t socket_buffer; /* bytes; 0: kernel autotuning */
 	uint32_t window;        /* items of the lanes below FLASH in flight; 0: no limit */
 	uint32_t gather_us;     /* while items keep coming, wait this long between commits */
+	bool urgent_connection; /* CONTROL and FLASH on a second connection to each peer */
 } node_link_conf;
 
 /* What the node checks of its store before it starts (docs/config.md). */

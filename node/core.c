@@ -1055,7 +1055,7 @@ int node_metrics_text(node_core *n, pl_buf *out)
 					"# TYPE parley_link_up gauge\n");
 	for (size_t i = 0; !rc && i < n->npeers; i++)
 		rc = pl_buf_printf(out, "parley_link_up{peer=\"%s\"} %d\n", n->peers[i].state,
-				   n->peers[i].conn ? 1 : 0);
+				   peer_is_up(&n->peers[i]) ? 1 : 0);
 	if (!rc && n->net) {
 		net_stats ns;
 		net_stats_get(n->net, &ns);
@@ -1486,11 +1486,9 @@ int node_core_start(node_core *n)
 		}
 		node_log(NODE_LOG_INFO, "public feed up", "port=%d", feed_port(n->feed));
 	}
-	for (size_t i = 0; i < n->cfg->npeers && i < CORE_MAX_PEERS; i++) {
-		rc = net_add_peer(n->net, n->cfg->peers[i].name, n->cfg->peers[i].address);
-		if (rc)
-			return rc;
-	}
+	rc = peer_dial_all(n);
+	if (rc)
+		return rc;
 	n->commit_ev = event_new(n->base, -1, 0, batch_commit_cb, n);
 	if (!n->commit_ev)
 		return pl_err_fail(PL_ERR_NOMEM, "cannot set up group commit");

@@ -24,10 +24,13 @@
 #define CORE_MAX_PEERS 16
 #define CORE_MAX_CHANNELS 256
 
-/* One peer state and the link to it (at most one open link per peer). */
+/* One peer state and the links to it: one connection for every lane, or
+ * two ([link] urgent_connection): CONTROL and FLASH on one, the lanes below
+ * FLASH on the other, so a FLASH never waits behind a backlog's bytes. */
 typedef struct core_peer {
 	char state[PL_NAME_MAX + 1];
-	struct core_conn *conn; /* the open, verified connection, or NULL */
+	struct core_conn *conn[PL_LINK_LANES]; /* the verified connection carrying lane l,
+						* or NULL */
 	char node[PL_NAME_MAX + 1]; /* the peer node's name, from its record */
 	uint64_t sent[PL_LINK_LANES];    /* highest lseq handed to the link */
 	uint64_t in_next[PL_LINK_LANES]; /* next lseq expected (mirror of the store) */
@@ -46,11 +49,14 @@ typedef struct core_conn {
 	node_core *n;
 	net_conn *c;
 	pl_link *link;     /* NULL on an inbound connection until the peer is known */
+	unsigned lanes;    /* the lanes it carries (PL_LINK_LANES_*); inbound: ADOPT
+			    * until the peer's HELLO names them */
 	pl_buf pre;        /* inbound: bytes received before the peer was known */
 	core_peer *peer;   /* set once the peer's HELLO verified */
 	bool outbound;
 	bool closing;
-	bool redial;   /* re-add our dialling to this peer when this closes */
+	unsigned redial; /* re-add our dialling (bit 0: the bulk or every-lane
+			  * connection, bit 1: the urgent one) when this closes */
 	bool drop_pending; /* a deferred close is scheduled */
 	bool gone;     /* net closed it; freed by the deferred close */
 	bool breached; /* the peer broke the protocol (counted once) */
@@ -217,6 +223,11 @@ void peer_pump(core_peer *p);
 void peer_pump_all(node_core *n);
 /* Items of the lanes below FLASH handed to the link and not yet acknowledged. */
 uint64_t peer_in_flight(const core_peer *p);
+/* Every lane of p has a verified connection. */
+bool peer_is_up(const core_peer *p);
+/* Dial every configured peer: one connection, or two with [link]
+ * urgent_connection. */
+int peer_dial_all(node_core *n);
 void peer_tick_all(node_core *n);
 void peer_close_all(node_core *n, const char *reason);
 /* Free every connection state left (after net_free, which calls no callbacks). */

@@ -68,14 +68,14 @@ struct net_conn {
 	int busy;
 	uint8_t pk[PL_PK_BYTES];
 	void *user;
-	char peer_name[PL_NAME_MAX + 1];
+	char peer_name[NET_NAME_MAX + 1];
 	char addr[INET6_ADDRSTRLEN + 8];
 };
 
 struct net_peer {
 	net_peer *next;
 	net *net;
-	char name[PL_NAME_MAX + 1];
+	char name[NET_NAME_MAX + 1];
 	char hostport[NODE_ADDR_MAX + 1];
 	char host[256];
 	uint16_t port;
@@ -843,9 +843,23 @@ void net_unlisten(net *n)
 	event_del(n->relisten_timer);
 }
 
+bool net_name_is_valid(const char *name)
+{
+	const char *plus = name ? strchr(name, '+') : NULL;
+	if (!plus)
+		return pl_name_is_valid(name);
+	char head[PL_NAME_MAX + 1];
+	size_t len = (size_t)(plus - name);
+	if (len > PL_NAME_MAX)
+		return false;
+	memcpy(head, name, len);
+	head[len] = '\0';
+	return pl_name_is_valid(head) && pl_name_is_valid(plus + 1);
+}
+
 int net_add_peer(net *n, const char *name, const char *hostport)
 {
-	if (!name || !pl_name_is_valid(name))
+	if (!net_name_is_valid(name))
 		return pl_err_fail(PL_ERR_MALFORMED, "bad peer name");
 	if (find_peer(n, name))
 		return pl_err_fail(PL_ERR_EXISTS, "peer '%s' already added", name);

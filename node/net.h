@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #include "parley/crypto.h"
+#include "parley/identity.h"
 
 #include "tls.h"
 
@@ -104,9 +105,15 @@ uint16_t net_listen_port(const net *n);
 /* Stop listening; established connections stay. */
 void net_unlisten(net *n);
 
+/* A peer name, or a peer name and a tag ("islamabad+urgent"): the net's
+ * key for one outbound connection; several connections to the same peer
+ * have one tag each. */
+#define NET_NAME_MAX (2 * PL_NAME_MAX + 1)
+bool net_name_is_valid(const char *name);
+
 /*
- * Keep one outbound connection to peer name (copied) at "host:port"
- * (copied).  Host names are resolved anew for every attempt with
+ * Keep one outbound connection to peer name (copied; net_name_is_valid) at
+ * "host:port" (copied).  Host names are resolved anew for every attempt with
  * libevent's asynchronous resolver; when a name has several addresses,
  * successive attempts take them in turn.  The first attempt starts now;
  * after each failure or close, the next waits net_backoff_delay().

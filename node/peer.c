@@ -9,9 +9,18 @@
  * Divisions: connections (open, identify, close); receiving (batches,
  * receipts); sending (pump, output); timers and status.
  *
- * One link per peer: when two connections reach the same peer (both sides
- * dialled), the one dialled by the state whose name sorts first is kept,
- * on both sides, so they agree without talking.
+ * One link per peer and lane: a peer is reached over one connection for
+ * every lane, or over two ([link] urgent_connection, the default): CONTROL
+ * and FLASH on one, IMMEDIATE, PRIORITY and ROUTINE on the other, so a
+ * FLASH never waits behind the bytes of a backlog in the other's buffers.
+ * The dialler's HELLO names the lanes of a connection (docs/protocol.md,
+ * "Lane sets").  When two connections reach the same peer for the same
+ * lanes (both sides dialled), the one dialled by the state whose name sorts
+ * first is kept, on both sides, so they agree without talking.  Items of
+ * the lanes below FLASH are sent only while nothing of CONTROL and FLASH
+ * queued before them waits for its receipt on the other connection: the
+ * receiver takes a charter or a status list before what depends on it, as
+ * on a single connection.
  *
  * The transcript (witness.c) rides on the same batches: every envelope
  * taken, every refused item of an envelope lane and every receipt that
@@ -60,10 +69,93 @@ static void conn_flush(core_conn *cc);
 
 /* ---------------------------------------------------------------- connections */
 
+#define URGENT_TAG "+urgent" /* the net's name of our urgent dial: state + tag */
+
+static const char *lanes_name(unsigned lanes)
+{
+	return lanes == PL_LINK_LANES_URGENT ? "CONTROL+FLASH"
+	       : lanes == PL_LINK_LANES_BULK ? "IMMEDIATE+PRIORITY+ROUTINE"
+					     : "all";
+}
+
+/* Does cc carry any lane of p? */
+static bool carries(const core_peer *p, const core_conn *cc)
+{
+	for (int l = 0; l < PL_LINK_LANES; l++)
+		if (p->conn[l] == cc)
+			return true;
+	return false;
+}
+
+bool peer_is_up(const core_peer *p)
+{
+	for (int l = 0; l < PL_LINK_LANES; l++)
+		if (!p->conn[l])
+			return false;
+	return true;
+}
+
+/* The lanes of our dialling of a peer: key is the net's name. */
+static unsigned dial_lanes(const node_core *n, const char *key)
+{
+	if (strchr(key, '+'))
+		return PL_LINK_LANES_URGENT;
+	return n->cfg->link.urgent_connection ? PL_LINK_LANES_BULK : PL_LINK_LANES_ALL;
+}
+
+/* The net's name for our dial k of state (0: the bulk or every-lane
+ * connection, 1: the urgent one); false when we make no such dial. */
+static bool dial_key(const node_core *n, const char *state, unsigned k, char *key, size_t cap)
+{
+	if (k == 1 && !n->cfg->link.urgent_connection)
+		return false;
+	snprintf(key, cap, "%s%s", state, k == 1 ? URGENT_TAG : "");
+	return true;
+}
+
+int peer_dial_all(node_core *n)
+{
+	for (size_t i = 0; i < n->cfg->npeers && i < CORE_MAX_PEERS; i++) {
+		const node_peer_conf *pc = &n->cfg->peers[i];
+		char key[NET_NAME_MAX + 1];
+		for (unsigned k = 0; k < 2; k++) {
+			int rc = dial_key(n, pc->name, k, key, sizeof(key))
+				     ? net_add_peer(n->net, key, pc->address)
+				     : 0;
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Stop our dials of state that carry any of lanes: a bit per dial stopped
+ * (1u << k, as dial_key), for dial_restart. */
+static unsigned dial_stop(node_core *n, const char *state, unsigned lanes)
+{
+	unsigned stopped = 0;
+	char key[NET_NAME_MAX + 1];
+	for (unsigned k = 0; k < 2; k++)
+		if (dial_key(n, state, k, key, sizeof(key)) && (dial_lanes(n, key) & lanes) &&
+		    net_remove_peer(n->net, key) == 0)
+			stopped |= 1u << k;
+	return stopped;
+}
+
+static void dial_restart(node_core *n, const char *state, unsigned stopped)
+{
+	const node_peer_conf *pc = node_config_find_peer(n->cfg, state);
+	char key[NET_NAME_MAX + 1];
+	for (unsigned k = 0; pc && k < 2; k++)
+		if ((stopped & (1u << k)) && dial_key(n, state, k, key, sizeof(key)))
+			(void)net_add_peer(n->net, key, pc->address);
+}
+
 static int conn_make_link(core_conn *cc, core_peer *p)
 {
 	node_core *n = cc->n;
 	pl_link_config cfg = {0};
+	cfg.lanes = cc->lanes;
 	cfg.node_rec = n->me_raw;
 	cfg.node_rec_len = n->me_raw_len;
 	for (int l = 0; l < PL_LINK_LANES; l++)
@@ -92,8 +184,11 @@ static void on_open(void *ctx, net_conn *c, const uint8_t peer_pk[PL_PK_BYTES], 
 	n->conns = cc;
 	memcpy(cc->pk, peer_pk, PL_PK_BYTES);
 	net_conn_set_user(c, cc);
+	cc->lanes = PL_LINK_LANES_ADOPT; /* inbound: what the dialler's HELLO names */
 	if (outbound) {
-		snprintf(cc->expect, sizeof(cc->expect), "%s", peer);
+		cc->lanes = dial_lanes(n, peer);
+		size_t len = strcspn(peer, "+");
+		snprintf(cc->expect, sizeof(cc->expect), "%.*s", (int)len, peer);
 		if (conn_make_link(cc, core_find_peer(n, peer)) != 0) {
 			conn_drop(cc, "cannot create the link");
 			return;
@@ -192,22 +287,53 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 		core_count_link_refused(n, rc);
 		return HELLO_REFUSED;
 	}
-	if (p->conn && p->conn != cc) {
-		if (!conn_preferred(n, cc, p->conn)) {
+	cc->lanes = ev->hello.lanes;
+	if (cc->lanes != PL_LINK_LANES_ALL && cc->lanes != PL_LINK_LANES_URGENT &&
+	    cc->lanes != PL_LINK_LANES_BULK) {
+		(void)pl_err_fail(PL_ERR_PROTOCOL,
+				  "a connection carries every lane, CONTROL and FLASH, or the lanes "
+				  "below FLASH; not lane set %u",
+				  cc->lanes);
+		node_log(NODE_LOG_WARN, "peer refused", "addr=%s reason=%s detail=%s",
+			 net_conn_address(cc->c), pl_err_name(PL_ERR_PROTOCOL), pl_err_detail());
+		core_count_link_refused(n, PL_ERR_PROTOCOL);
+		return HELLO_REFUSED;
+	}
+	/* The connections this one would replace: those carrying any of its lanes. */
+	core_conn *olds[PL_LINK_LANES];
+	size_t nolds = 0;
+	for (int l = 0; l < PL_LINK_LANES; l++) {
+		core_conn *o = p->conn[l];
+		if (!o || o == cc || !(cc->lanes & (1u << l)))
+			continue;
+		bool seen = false;
+		for (size_t i = 0; i < nolds; i++)
+			seen = seen || olds[i] == o;
+		if (!seen)
+			olds[nolds++] = o;
+	}
+	for (size_t i = 0; i < nolds; i++)
+		if (!conn_preferred(n, cc, olds[i])) {
 			(void)pl_err_fail(PL_ERR_EXISTS, "a preferred link to %s is up", p->state);
 			node_log(NODE_LOG_INFO, "second connection closed", "peer=%s addr=%s",
 				 p->state, net_conn_address(cc->c));
 			return HELLO_REFUSED;
 		}
-		core_conn *old = p->conn;
+	bool was_up = peer_is_up(p);
+	for (size_t i = 0; i < nolds; i++) {
+		core_conn *old = olds[i];
+		for (int l = 0; l < PL_LINK_LANES; l++)
+			if (p->conn[l] == old)
+				p->conn[l] = NULL;
 		old->peer = NULL;
-		p->conn = NULL;
 		pl_link_close(old->link, "replaced by a newer connection");
 		conn_flush(old);
 	}
 	cc->peer = p;
 	snprintf(cc->expect, sizeof(cc->expect), "%s", p->state);
-	p->conn = cc;
+	for (int l = 0; l < PL_LINK_LANES; l++)
+		if (cc->lanes & (1u << l))
+			p->conn[l] = cc;
 	p->connected_at = core_now();
 	snprintf(p->node, sizeof(p->node), "%s", rec.name);
 	memcpy(p->pk, rec.pk, PL_PK_BYTES);
@@ -217,7 +343,11 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	if (!rc)
 		rc = nstore_obj_put(n->db, NSTORE_NODEREC, rec.name, ev->hello.node_rec,
 				    ev->hello.node_rec_len);
+	/* Only the lanes of this connection: a HELLO on one connection is
+	 * stale for the other's lanes, whose receipts may have passed it. */
 	for (int l = 0; !rc && l < PL_LINK_LANES; l++) {
+		if (!(cc->lanes & (1u << l)))
+			continue;
 		uint64_t upto = ev->hello.resume[l] - 1, last = 0;
 		rc = nstore_out_last(n->db, p->state, l, &last);
 		if (!rc && upto > last) {
@@ -265,16 +395,15 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	witness_flush(n, rc == 0);
 	if (rc)
 		return rc;
-	node_log(NODE_LOG_INFO, "link up", "peer=%s node=%s direction=%s", p->state, rec.name,
-		 cc->outbound ? "out" : "in");
-	/* The peer dials first and reached us: stop our own dialling (it would
-	 * only be replaced) until this link goes down. */
-	if (!cc->outbound && strcmp(n->self.name, p->state) > 0) {
-		(void)net_remove_peer(n->net, p->state);
-		cc->redial = true;
-	}
-	core_emit(n, "link", json_pack("{s:s,s:s,s:b}", "peer", p->state, "node", rec.name, "up",
-				       1));
+	node_log(NODE_LOG_INFO, "link up", "peer=%s node=%s direction=%s lanes=%s", p->state,
+		 rec.name, cc->outbound ? "out" : "in", lanes_name(cc->lanes));
+	/* The peer dials first and reached us: stop our own dialling of these
+	 * lanes (it would only be replaced) until this connection goes down. */
+	if (!cc->outbound && strcmp(n->self.name, p->state) > 0)
+		cc->redial = dial_stop(n, p->state, cc->lanes);
+	if (!was_up && peer_is_up(p))
+		core_emit(n, "link", json_pack("{s:s,s:s,s:b}", "peer", p->state, "node", rec.name,
+					       "up", 1));
 	return 0;
 }
 
@@ -311,19 +440,20 @@ static void on_close(void *ctx, net_conn *c, const char *reason)
 	core_conn *cc = net_conn_user(c);
 	if (!cc)
 		return;
-	if (cc->peer && cc->peer->conn == cc) {
-		node_log(NODE_LOG_INFO, "link down", "peer=%s reason=%s", cc->peer->state,
-			 reason ? reason : "");
-		core_emit(n, "link", json_pack("{s:s,s:b,s:s}", "peer", cc->peer->state, "up", 0,
-					       "reason", reason ? reason : ""));
-		cc->peer->conn = NULL;
+	core_peer *p = cc->peer;
+	if (p && carries(p, cc)) {
+		bool was_up = peer_is_up(p);
+		for (int l = 0; l < PL_LINK_LANES; l++)
+			if (p->conn[l] == cc)
+				p->conn[l] = NULL;
+		node_log(NODE_LOG_INFO, "link down", "peer=%s lanes=%s reason=%s", p->state,
+			 lanes_name(cc->lanes), reason ? reason : "");
+		if (was_up)
+			core_emit(n, "link", json_pack("{s:s,s:b,s:s}", "peer", p->state, "up", 0,
+						       "reason", reason ? reason : ""));
 	}
-	if (cc->redial && !n->stopping) {
-		const node_peer_conf *pc = node_config_find_peer(n->cfg, cc->peer ? cc->peer->state
-									   : cc->expect);
-		if (pc)
-			(void)net_add_peer(n->net, pc->name, pc->address);
-	}
+	if (cc->redial && !n->stopping)
+		dial_restart(n, p ? p->state : cc->expect, cc->redial);
 	pl_link_free(cc->link);
 	pl_buf_clear(&cc->pre);
 	net_conn_set_user(c, NULL);
@@ -621,8 +751,11 @@ static int conn_identify(core_conn *cc, const uint8_t *p, size_t len)
 	core_peer *peer = core_find_peer(cc->n, state);
 	if (!peer)
 		return pl_err_fail(PL_ERR_UNKNOWN_ROOT, "state %s is not a configured peer", state);
-	/* Any inbound contact from a peer: retry our own dial at once too. */
-	(void)net_peer_kick(cc->n->net, state);
+	/* Any inbound contact from a peer: retry our own dials at once too. */
+	char key[NET_NAME_MAX + 1];
+	for (unsigned k = 0; k < 2; k++)
+		if (dial_key(cc->n, state, k, key, sizeof(key)))
+			(void)net_peer_kick(cc->n->net, key);
 	rc = conn_make_link(cc, peer);
 	if (rc)
 		return rc;
@@ -861,6 +994,7 @@ static void conn_flush(core_conn *cc)
 
 struct pump {
 	core_peer *p;
+	core_conn *cc; /* the connection of the lane */
 	int lane;
 	bool full;
 	int count;
@@ -870,14 +1004,14 @@ static int pump_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_
 {
 	struct pump *w = ctx;
 	core_peer *p = w->p;
-	node_core *n = p->conn->n;
+	node_core *n = w->cc->n;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int rc = kind == PL_LINK_KIND_ENVELOPE ? nstore_env_get(n->db, id, &buf, &len, NULL)
 					       : nstore_blob_get(n->db, id, &buf, &len);
 	if (rc)
 		return rc;
-	rc = pl_link_send_item(p->conn->link, (pl_link_lane)w->lane, lseq, (uint32_t)kind, buf,
+	rc = pl_link_send_item(w->cc->link, (pl_link_lane)w->lane, lseq, (uint32_t)kind, buf,
 			       len);
 	free(buf);
 	if (rc == PL_ERR_LIMIT) {
@@ -902,14 +1036,15 @@ static int pump_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_
 uint64_t peer_in_flight(const core_peer *p)
 {
 	uint64_t flying = 0;
-	for (int l = PL_LINK_LANE_FLASH + 1; p->conn && l < PL_LINK_LANES; l++)
-		flying += p->sent[l] > p->acked[l] ? p->sent[l] - p->acked[l] : 0;
+	for (int l = PL_LINK_LANE_FLASH + 1; l < PL_LINK_LANES; l++)
+		if (p->conn[l])
+			flying += p->sent[l] > p->acked[l] ? p->sent[l] - p->acked[l] : 0;
 	return flying;
 }
 
-static size_t pump_room(const core_peer *p, int lane)
+static size_t pump_room(const node_core *n, const core_peer *p, int lane)
 {
-	uint32_t window = p->conn->n->cfg->link.window;
+	uint32_t window = n->cfg->link.window;
 	if (lane <= PL_LINK_LANE_FLASH || window == 0)
 		return PUMP_BATCH;
 	uint64_t flying = peer_in_flight(p);
@@ -918,17 +1053,50 @@ static size_t pump_room(const core_peer *p, int lane)
 	return window - flying < PUMP_BATCH ? (size_t)(window - flying) : PUMP_BATCH;
 }
 
+/*
+ * May items of lane be sent on its connection now?  Not while an item
+ * queued on a lower lane that another connection carries waits for its
+ * receipt (or is not even sent): the peer would take this lane's items
+ * first, perhaps an envelope of an official whose charter is still on its
+ * way, and refuse it for good.  On one connection the link's own order
+ * (lower lanes first) and the peer's in-order processing see to it.
+ */
+static bool lower_lanes_settled(node_core *n, core_peer *p, int lane)
+{
+	for (int k = 0; k < lane; k++) {
+		if (p->conn[k] == p->conn[lane])
+			continue;
+		uint64_t last = 0, acked = 0;
+		if (nstore_out_last(n->db, p->state, k, &last) != 0 ||
+		    nstore_out_acked(n->db, p->state, k, &acked) != 0 || acked < last)
+			return false;
+	}
+	return true;
+}
+
 void peer_pump(core_peer *p)
 {
-	if (!p->conn || !p->conn->link || !pl_link_is_open(p->conn->link))
+	node_core *n = NULL;
+	for (int lane = 0; !n && lane < PL_LINK_LANES; lane++)
+		n = p->conn[lane] ? p->conn[lane]->n : NULL;
+	if (!n)
 		return;
-	node_core *n = p->conn->n;
+	int settled = -1; /* lower_lanes_settled for the lanes below FLASH, once asked */
 	for (int lane = 0; lane < PL_LINK_LANES; lane++) {
+		core_conn *cc = p->conn[lane];
+		if (!cc || !cc->link || !pl_link_is_open(cc->link))
+			continue;
+		if (lane > PL_LINK_LANE_FLASH && p->conn[PL_LINK_LANE_FLASH] != cc) {
+			if (settled < 0)
+				settled = lower_lanes_settled(n, p, lane);
+			if (!settled)
+				break;
+		}
 		for (;;) {
-			size_t room = pump_room(p, lane);
+			size_t room = pump_room(n, p, lane);
 			if (room == 0)
 				break;
-			struct pump w = {p, lane, false, 0};
+			struct pump w = {p, cc, lane, false, 0};
 			int rc = nstore_out_walk(n->db, p->state, lane, p->sent[lane] + 1,
 						 room, pump_cb, &w);
 			if (rc == PL_ERR_SEQUENCE) {
@@ -939,8 +1107,8 @@ void peer_pump(core_peer *p)
 				 * from the peer's current resume points. */
 				node_log(NODE_LOG_WARN, "link resumes behind its receipts",
 					 "peer=%s detail=%s", p->state, pl_err_detail());
-				pl_link_close(p->conn->link, "resume point behind acknowledged items");
-				conn_flush(p->conn);
+				pl_link_close(cc->link, "resume point behind acknowledged items");
+				conn_flush(cc);
 				return;
 			}
 			if (rc < 0) {
@@ -951,9 +1119,7 @@ void peer_pump(core_peer *p)
 			if (w.full || (size_t)w.count < room)
 				break;
 		}
-		conn_flush(p->conn);
-		if (!p->conn)
-			return;
+		conn_flush(cc);
 	}
 }
 
@@ -978,22 +1144,21 @@ static void on_writable(void *ctx, net_conn *c)
 
 void peer_tick_all(node_core *n)
 {
-	for (size_t i = 0; i < n->npeers; i++) {
-		core_peer *p = &n->peers[i];
-		if (!p->conn || !p->conn->link)
+	/* conn_drop only schedules a close: the list stays as it is */
+	for (core_conn *cc = n->conns; cc; cc = cc->next) {
+		if (!cc->peer || !cc->link || cc->closing)
 			continue;
-		pl_link_tick(p->conn->link, core_now_ms());
-		process_events(p->conn);
+		pl_link_tick(cc->link, core_now_ms());
+		process_events(cc);
 	}
 }
 
 void peer_close_all(node_core *n, const char *reason)
 {
-	for (size_t i = 0; i < n->npeers; i++) {
-		core_peer *p = &n->peers[i];
-		if (p->conn && p->conn->link) {
-			pl_link_close(p->conn->link, reason);
-			conn_flush(p->conn);
+	for (core_conn *cc = n->conns; cc; cc = cc->next) {
+		if (cc->peer && cc->link) {
+			pl_link_close(cc->link, reason);
+			conn_flush(cc);
 		}
 	}
 }
@@ -1011,7 +1176,7 @@ json_t *peer_status_json(node_core *n, core_peer *p)
 	memset(&st, 0, sizeof(st));
 	(void)net_peer_status_get(n->net, p->state, &st);
 	return json_pack("{s:s,s:b,s:s,s:o,s:I,s:I,s:I,s:s}", "state", p->state, "up",
-			 p->conn != NULL, "node", p->node, "queued", q, "items_in",
+			 peer_is_up(p), "node", p->node, "queued", q, "items_in",
 			 (json_int_t)p->items_in, "items_out", (json_int_t)p->items_out,
 			 "rejected", (json_int_t)p->rejected, "last_error", st.last_error);
 }

@@ -624,7 +624,7 @@ void witness_tick(node_core *n)
 			uint64_t depth = 1;
 			if (!p->cp_sent_at)
 				p->cp_sent_at = now;
-			else if (p->conn && now - p->cp_sent_at >= resend &&
+			else if (p->conn[PL_LINK_LANE_CONTROL] && now - p->cp_sent_at >= resend &&
 				 nstore_out_depth(n->db, p->state, PL_LINK_LANE_CONTROL, &depth) ==
 				     0 &&
 				 depth == 0)

@@ -54,6 +54,15 @@ typedef enum pl_link_lane {
 	PL_LINK_LANE_ROUTINE = 4,
 } pl_link_lane;
 #define PL_LINK_LANES 5
+/* Sets of lanes, bit l for lane l: what one connection carries.  A peer
+ * may be reached over one connection for every lane, or over two: CONTROL
+ * and FLASH on one, the lanes below FLASH on the other, so a FLASH never
+ * waits behind the bytes of a backlog (docs/protocol.md, "Lane sets"). */
+#define PL_LINK_LANES_ALL    0x1fu
+#define PL_LINK_LANES_URGENT 0x03u /* CONTROL, FLASH */
+#define PL_LINK_LANES_BULK   0x1cu /* IMMEDIATE, PRIORITY, ROUTINE */
+#define PL_LINK_LANES_ADOPT  0x100u /* pl_link_config.lanes of an accepting side: the
+				     * set the dialler's HELLO names */
 
 /* Item kinds.  The link carries any kind in 1..UINT32_MAX unchanged; these
  * are the ones Parley defines. */
@@ -81,6 +90,12 @@ typedef struct pl_link_config {
 	 * below it is durably stored here.  1 when nothing was ever received;
 	 * at most PL_LINK_LSEQ_MAX + 1. */
 	uint64_t resume[PL_LINK_LANES];
+	/* The lanes this connection carries, both ways (PL_LINK_LANES_*, any
+	 * non-empty set); 0: all.  Sent in the HELLO; the peer's HELLO must
+	 * name the same set, and items or receipts of other lanes are
+	 * protocol errors.  PL_LINK_LANES_ADOPT (the accepting side): the set
+	 * the peer's HELLO names, and our HELLO waits for it. */
+	unsigned lanes;
 	size_t chunk;              /* DATA chunk size, 1..PL_LINK_MAX_CHUNK; 0: PL_LINK_CHUNK */
 	size_t lane_budget;        /* queue budget per lane in bytes; 0: PL_LINK_LANE_BUDGET */
 	uint32_t ping_interval_ms; /* PING after this much silence; 0: default */
@@ -120,6 +135,7 @@ typedef struct pl_link_event {
 			 * lane l below resume[l].  Also an implicit receipt of
 			 * resume[l] - 1: send items from resume[l] on. */
 			uint64_t resume[PL_LINK_LANES];
+			unsigned lanes; /* the lanes of this connection (as configured) */
 		} hello;
 		struct {
 			pl_link_lane lane;

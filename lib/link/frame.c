@@ -98,14 +98,21 @@ static int parse_hello(const pl_cbor *map, link_frame *f)
 				   (unsigned long long)ver, PL_LINK_VERSION);
 	uint64_t t;
 	const pl_cbor *next;
+	bool has_lanes = false;
 	const pl_cbor_field fields[] = {
 	    {"t", PL_CBOR_UINT, 0, 0, 0, &t, NULL},
 	    {"ver", PL_CBOR_UINT, 0, 0, 0, &f->ver, NULL},
 	    {"next", PL_CBOR_ARRAY, 0, PL_LINK_LANES, PL_LINK_LANES, &next, NULL},
 	    {"node", PL_CBOR_BYTES, 0, 1, PL_LINK_MAX_NODE_REC, &f->node, NULL},
+	    {"lanes", PL_CBOR_UINT, PL_FIELD_OPTIONAL, 0, 0, &f->lanes, &has_lanes},
 	};
 	if (pl_cbor_read_map(map, fields, sizeof(fields) / sizeof(fields[0])) != 0)
 		return fail_codec("malformed HELLO");
+	if (!has_lanes)
+		f->lanes = PL_LINK_LANES_ALL;
+	else if (f->lanes == 0 || f->lanes > PL_LINK_LANES_ALL)
+		return pl_err_fail(PL_ERR_PROTOCOL, "malformed HELLO: lane set %llu out of range",
+				   (unsigned long long)f->lanes);
 	for (unsigned i = 0; i < PL_LINK_LANES; i++) {
 		uint64_t x;
 		if (pl_cbor_get_uint(pl_cbor_at(next, i), &x) != 0)
@@ -267,12 +274,17 @@ int link_frame_parse(const uint8_t *p, size_t n, link_frame *f, pl_cbor **root)
 
 /* ---------------------------------------------------------------- encoding */
 
+static bool hello_all_lanes(const link_frame *f)
+{
+	return f->lanes == 0 || f->lanes == PL_LINK_LANES_ALL;
+}
+
 /* Keys in canonical order: shorter encodings first, then bytewise. */
 static void put_body(pl_cbor_enc *e, const link_frame *f)
 {
 	switch (f->type) {
 	case LINK_HELLO:
-		pl_cbor_put_map(e, 4);
+		pl_cbor_put_map(e, hello_all_lanes(f) ? 4 : 5);
 		pl_cbor_put_str(e, "t");
 		pl_cbor_put_uint(e, LINK_HELLO);
 		pl_cbor_put_str(e, "ver");
@@ -283,6 +295,10 @@ static void put_body(pl_cbor_enc *e, const link_frame *f)
 			pl_cbor_put_uint(e, f->next[i]);
 		pl_cbor_put_str(e, "node");
 		pl_cbor_put_bytes(e, f->node.p, f->node.n);
+		if (!hello_all_lanes(f)) { /* absent: every lane */
+			pl_cbor_put_str(e, "lanes");
+			pl_cbor_put_uint(e, f->lanes);
+		}
 		break;
 	case LINK_DATA:
 		pl_cbor_put_map(e, 7);

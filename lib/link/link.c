@@ -87,6 +87,8 @@ struct pl_link {
 	size_t out_pos;
 	tx_lane tx[PL_LINK_LANES];
 	rx_lane rx[PL_LINK_LANES];
+	unsigned lanes; /* the lanes this connection carries (PL_LINK_LANES_*) */
+	bool adopt;     /* lanes come from the peer's HELLO; ours waits for it */
 	/* events */
 	ev_node *evs;
 	size_t ev_head, ev_len, ev_cap;
@@ -291,6 +293,8 @@ int pl_link_new(const pl_link_config *cfg, pl_link **out)
 		if (cfg->resume[i] < 1 || cfg->resume[i] > PL_LINK_LSEQ_MAX + 1)
 			return pl_err_fail(PL_ERR_INVALID, "link: resume point %llu of lane %s",
 					   (unsigned long long)cfg->resume[i], lane_names[i]);
+	if (cfg->lanes > PL_LINK_LANES_ALL && cfg->lanes != PL_LINK_LANES_ADOPT)
+		return pl_err_fail(PL_ERR_INVALID, "link: lane set %u", cfg->lanes);
 	if (cfg->chunk > PL_LINK_MAX_CHUNK)
 		return pl_err_fail(PL_ERR_INVALID, "link: chunk of %zu bytes, at most %d",
 				   cfg->chunk, PL_LINK_MAX_CHUNK);
@@ -310,6 +314,8 @@ int pl_link_new(const pl_link_config *cfg, pl_link **out)
 	}
 	memcpy(l->node_rec, cfg->node_rec, cfg->node_rec_len);
 	l->node_rec_len = cfg->node_rec_len;
+	l->adopt = cfg->lanes == PL_LINK_LANES_ADOPT;
+	l->lanes = cfg->lanes && !l->adopt ? cfg->lanes : PL_LINK_LANES_ALL;
 	l->chunk = cfg->chunk ? cfg->chunk : PL_LINK_CHUNK;
 	l->budget = cfg->lane_budget ? cfg->lane_budget : PL_LINK_LANE_BUDGET;
 	l->ping_ms = ping;
@@ -348,8 +354,15 @@ static int on_hello(pl_link *l, const link_frame *f)
 	if (l->peer_hello)
 		return pl_err_fail(PL_ERR_PROTOCOL, "second HELLO");
 	l->peer_hello = true;
+	if (l->adopt)
+		l->lanes = (unsigned)f->lanes; /* frame.c checked 1..PL_LINK_LANES_ALL */
+	else if (f->lanes != l->lanes)
+		return pl_err_fail(PL_ERR_PROTOCOL,
+				   "the peer's HELLO carries lane set %llu, this connection %u",
+				   (unsigned long long)f->lanes, l->lanes);
 	pl_link_event ev = {.type = PL_LINK_EV_HELLO};
 	ev.hello.version = f->ver;
+	ev.hello.lanes = l->lanes;
 	for (unsigned i = 0; i < PL_LINK_LANES; i++) {
 		l->tx[i].peer_resume = f->next[i];
 		l->tx[i].peer_floor = f->next[i] - 1;
@@ -467,6 +480,16 @@ static int on_pong(pl_link *l, const link_frame *f)
 
 static const char *const frame_names[] = {"?", "HELLO", "DATA", "RECEIPT", "PING", "PONG", "CLOSE"};
 
+/* A DATA or RECEIPT frame f on a lane this connection does not carry is a
+ * protocol error. */
+static int carried(const pl_link *l, const link_frame *f)
+{
+	if (l->lanes & (1u << f->lane))
+		return 0;
+	return pl_err_fail(PL_ERR_PROTOCOL, "%s frame on lane %s, which this connection does not carry",
+			   frame_names[f->type], lane_names[f->lane]);
+}
+
 /* One complete frame body.  Errors are returned unhandled (the caller poisons). */
 static int on_frame(pl_link *l, const uint8_t *p, size_t n)
 {
@@ -484,10 +507,14 @@ static int on_frame(pl_link *l, const uint8_t *p, size_t n)
 			rc = on_hello(l, &f);
 			break;
 		case LINK_DATA:
-			rc = on_data(l, &f);
+			rc = carried(l, &f);
+			if (!rc)
+				rc = on_data(l, &f);
 			break;
 		case LINK_RECEIPT:
-			rc = on_receipt(l, &f);
+			rc = carried(l, &f);
+			if (!rc)
+				rc = on_receipt(l, &f);
 			break;
 		case LINK_PING:
 			l->pong_pending = true;
@@ -609,6 +636,9 @@ int pl_link_send_item(pl_link *l, pl_link_lane lane, uint64_t lseq, uint32_t kin
 		return rc;
 	if ((unsigned)lane >= PL_LINK_LANES)
 		return pl_err_fail(PL_ERR_INVALID, "link: no lane %d", (int)lane);
+	if (!(l->lanes & (1u << lane)))
+		return pl_err_fail(PL_ERR_INVALID, "link: this connection does not carry lane %s",
+				   lane_names[lane]);
 	if (kind == 0 || !p || n == 0 || n > PL_LINK_MAX_ITEM)
 		return pl_err_fail(PL_ERR_INVALID, "link: item of kind %u and %zu bytes (1..%d)",
 				   kind, n, PL_LINK_MAX_ITEM);
@@ -658,6 +688,9 @@ int pl_link_send_receipt(pl_link *l, pl_link_lane lane, uint64_t upto)
 		return rc;
 	if ((unsigned)lane >= PL_LINK_LANES)
 		return pl_err_fail(PL_ERR_INVALID, "link: no lane %d", (int)lane);
+	if (!(l->lanes & (1u << lane)))
+		return pl_err_fail(PL_ERR_INVALID, "link: this connection does not carry lane %s",
+				   lane_names[lane]);
 	rx_lane *rx = &l->rx[lane];
 	if (upto < rx->rcpt_upto)
 		return pl_err_fail(
@@ -720,8 +753,11 @@ static int build_next(pl_link *l)
 		if (!rc)
 			l->close_queued = false;
 	} else if (!l->hello_sent) {
+		if (l->adopt && !l->peer_hello)
+			return 0; /* our HELLO names the set the peer's names */
 		f.type = LINK_HELLO;
 		f.ver = PL_LINK_VERSION;
+		f.lanes = l->lanes;
 		for (unsigned i = 0; i < PL_LINK_LANES; i++)
 			f.next[i] = l->rx[i].expect;
 		f.node.p = l->node_rec;

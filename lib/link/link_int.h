@@ -33,6 +33,7 @@ typedef struct link_frame {
 	uint64_t ver;
 	pl_slice node;
 	uint64_t next[PL_LINK_LANES];
+	uint64_t lanes; /* PL_LINK_LANES_ALL when the key is absent */
 	/* DATA, RECEIPT */
 	unsigned lane;
 	uint64_t lseq;

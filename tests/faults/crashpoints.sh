@@ -23,7 +23,13 @@ faulty() {
 	stop "$1"
 	PARLEY_CRASH_AT="$point:2" "$PARLEY_TOOLS/parleyd-faulty" -c "$W/$1.ini" >>"$W/$1.log" 2>&1 &
 	PID[$1]=$!
-	pdrive wait --api "http://127.0.0.1:${API[$1]}" --timeout 10 >/dev/null || fail "$1 (faulty) did not come up"
+	# up, or already dead at the point: the first exchange at link-up (a
+	# checkpoint, a cosignature, each on its connection) may reach it first
+	for _ in $(seq 1 100); do
+		pdrive wait --api "http://127.0.0.1:${API[$1]}" --timeout 1 >/dev/null 2>&1 && return
+		grep -q "crash point $point reached" "$W/$1.log" && return
+	done
+	fail "$1 (faulty) did not come up"
 }
 state tehran; state islamabad
 peer tehran islamabad; peer islamabad tehran

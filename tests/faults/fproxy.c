@@ -16,6 +16,10 @@
  *                             connections stay open (TLS sees a torn stream)
  *   stall MS                  stop reading both sides; connections stay open,
  *                             TCP flow control holds the senders
+ *   stall-busy BYTES MS       stall only the connections that have carried
+ *                             BYTES or more (both ways) so far; the others,
+ *                             and new ones, pass
+ *   stall-quiet BYTES MS      the same for those that carried less
  *   delay MS JITTER_MS FOR_MS hold each chunk MS +- JITTER_MS, order kept
  *   reset BYTES FOR_MS        each connection is cut with a TCP RST after
  *                             BYTES more bytes (in the middle of a frame)
@@ -66,9 +70,21 @@
 #define RST_WAIT_MS   1000 /* how long a cut waits for its last bytes to leave */
 #define CTRL_LINE_MAX 256
 
-enum mode { M_PASS, M_DROP, M_STALL, M_DELAY, M_RESET, M_HALFOPEN, M_BLACKHOLE, M_FLAP };
-static const char *const mode_name[] = {"pass",  "drop",     "stall",     "delay",
-					"reset", "halfopen", "blackhole", "flap"};
+enum mode {
+	M_PASS,
+	M_DROP,
+	M_STALL,
+	M_DELAY,
+	M_RESET,
+	M_HALFOPEN,
+	M_BLACKHOLE,
+	M_FLAP,
+	M_STALL_BUSY,
+	M_STALL_QUIET
+};
+static const char *const mode_name[] = {"pass",      "drop", "stall",      "delay",
+					"reset",     "halfopen", "blackhole", "flap",
+					"stall-busy", "stall-quiet"};
 
 /* A chunk held back by delay, in arrival order. */
 typedef struct chunk {
@@ -100,6 +116,7 @@ struct conn {
 	bool tainted; /* lost bytes in halfopen/blackhole: reset when it ends */
 	bool closing; /* one side ended: close once the other drained */
 	bool rst_on_close;
+	bool held; /* stalled by stall-busy */
 	uint64_t bytes[2]; /* forwarded from each side */
 	conn *prev, *next;
 };
@@ -119,6 +136,7 @@ typedef struct proxy {
 	int64_t until;               /* end of the current fault */
 	int64_t delay_ms, jitter_ms; /* delay */
 	int64_t reset_bytes;         /* reset */
+	int64_t busy_bytes;          /* stall-busy, stall-quiet */
 	int halfopen_dir;            /* halfopen: the side whose bytes are discarded */
 	int64_t flap_up, flap_down;  /* flap */
 	bool flap_is_up;
@@ -359,9 +377,9 @@ static void pump(conn *c, int from)
 		bufferevent_disable(s->bev, EV_READ);
 }
 
-static bool reading_allowed(const proxy *px)
+static bool reading_allowed(const conn *c)
 {
-	return px->mode != M_STALL;
+	return c->px->mode != M_STALL && !c->held;
 }
 
 /* Deliver delayed chunks that are due, in order. */
@@ -378,7 +396,7 @@ static void flush_queue(conn *c, int from, int64_t t)
 		evbuffer_free(k->data);
 		free(k);
 	}
-	if (s->bev && !s->eof && !c->cutting && reading_allowed(c->px) &&
+	if (s->bev && !s->eof && !c->cutting && reading_allowed(c) &&
 	    s->qbytes <= HIGH_WATER / 2 && o->bev &&
 	    evbuffer_get_length(bufferevent_get_output(o->bev)) <= HIGH_WATER / 2 &&
 	    (s->idx == 0 || c->connected))
@@ -399,7 +417,7 @@ static void side_write_cb(struct bufferevent *bev, void *arg)
 	conn *c = o->c;
 	side *s = &c->s[1 - o->idx];
 	(void)bev;
-	if (s->bev && !s->eof && !c->cutting && reading_allowed(c->px) &&
+	if (s->bev && !s->eof && !c->cutting && reading_allowed(c) &&
 	    evbuffer_get_length(bufferevent_get_output(o->bev)) <= HIGH_WATER / 2)
 		bufferevent_enable(s->bev, EV_READ);
 }
@@ -408,11 +426,10 @@ static void side_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	side *s = arg;
 	conn *c = s->c;
-	proxy *px = c->px;
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		c->connected = true;
-		if (reading_allowed(px))
+		if (reading_allowed(c))
 			bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 		pump(c, 0);
 		return;
@@ -477,7 +494,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 				  &c->s[i]);
 		bufferevent_setwatermark(c->s[i].bev, EV_WRITE, HIGH_WATER / 2, 0);
 	}
-	if (reading_allowed(px))
+	if (reading_allowed(c))
 		bufferevent_enable(c->s[0].bev, EV_READ | EV_WRITE);
 	else
 		bufferevent_enable(c->s[0].bev, EV_WRITE);
@@ -530,6 +547,26 @@ static void conn_pause(conn *c)
 			bufferevent_disable(c->s[i].bev, EV_READ);
 }
 
+static void conn_hold_busy(conn *c)
+{
+	bool busy = (int64_t)(c->bytes[0] + c->bytes[1]) >= c->px->busy_bytes;
+	if (busy != (c->px->mode == M_STALL_BUSY)) {
+		logf_("conn %u: passes after %" PRIu64 " bytes", c->id, c->bytes[0] + c->bytes[1]);
+		return;
+	}
+	c->held = true;
+	conn_pause(c);
+	logf_("conn %u: stalled after %" PRIu64 " bytes", c->id, c->bytes[0] + c->bytes[1]);
+}
+
+static void conn_release(conn *c)
+{
+	if (!c->held)
+		return;
+	c->held = false;
+	conn_resume(c);
+}
+
 static void conn_arm_reset(conn *c)
 {
 	if (!c->cutting)
@@ -562,6 +599,10 @@ static void end_fault(proxy *px)
 	case M_STALL:
 		each_conn(px, conn_resume);
 		break;
+	case M_STALL_BUSY:
+	case M_STALL_QUIET:
+		each_conn(px, conn_release);
+		break;
 	case M_RESET:
 		each_conn(px, conn_disarm_reset);
 		break;
@@ -589,6 +630,10 @@ static void start_fault(proxy *px, enum mode m, int64_t ms)
 	switch (m) {
 	case M_STALL:
 		each_conn(px, conn_pause);
+		break;
+	case M_STALL_BUSY:
+	case M_STALL_QUIET:
+		each_conn(px, conn_hold_busy);
 		break;
 	case M_RESET:
 		each_conn(px, conn_arm_reset);
@@ -689,6 +734,10 @@ static bool ctl_command(proxy *px, struct bufferevent *bev, char *line)
 		px->delay_ms = a;
 		px->jitter_ms = b;
 		start_fault(px, M_DELAY, d);
+	} else if ((!strcmp(cmd, "stall-busy") || !strcmp(cmd, "stall-quiet")) && argc == 3 &&
+		   NUM(1, INT64_C(1) << 40, a) && a > 0 && NUM(2, MAX_FAULT_MS, d)) {
+		px->busy_bytes = a;
+		start_fault(px, !strcmp(cmd, "stall-busy") ? M_STALL_BUSY : M_STALL_QUIET, d);
 	} else if (!strcmp(cmd, "reset") && argc == 3 && NUM(1, INT64_C(1) << 40, a) && a > 0 &&
 		   NUM(2, MAX_FAULT_MS, d)) {
 		px->reset_bytes = a;

@@ -11,7 +11,9 @@
  * run); piece by piece with output written after every piece, checked for
  * invariants only.  Along the way the engine is used as node/ would: items
  * are sent on every lane after HELLO, every item is receipted, and finally
- * time jumps to fire the timers.
+ * time jumps to fire the timers.  Without the valid HELLO, the engine
+ * adopts the lane set the input's HELLO names; an item or receipt of
+ * another lane is a broken invariant.
  * Aborts on a broken invariant: an event out of range, any event after
  * CLOSED, an error code outside the documented ones, a closed link that
  * never finishes writing, or different events for different splits.
@@ -38,6 +40,7 @@ typedef struct run {
 	uint64_t digest; /* of every event, in order */
 	size_t events;
 	bool closed;
+	unsigned lanes; /* of the connection, from the peer's HELLO */
 } run;
 
 static void mix(run *r, const void *p, size_t n)
@@ -87,7 +90,13 @@ static void drain_events(run *r)
 				abort();
 			mix(r, ev.hello.node_rec, ev.hello.node_rec_len);
 			mix(r, ev.hello.resume, sizeof(ev.hello.resume));
+			if (ev.hello.lanes < 1 || ev.hello.lanes > PL_LINK_LANES_ALL)
+				abort();
+			r->lanes = ev.hello.lanes;
+			mix_u(r, ev.hello.lanes);
 			for (unsigned i = 0; i < PL_LINK_LANES; i++) {
+				if (!(r->lanes & (1u << i)))
+					continue;
 				uint64_t s = ev.hello.resume[i];
 				if (s < 1 || s > PL_LINK_LSEQ_MAX + 1)
 					abort();
@@ -104,7 +113,8 @@ static void drain_events(run *r)
 		case PL_LINK_EV_ITEM:
 			if ((unsigned)ev.item.lane >= PL_LINK_LANES || ev.item.lseq < 1 ||
 			    ev.item.lseq > PL_LINK_LSEQ_MAX || ev.item.kind < 1 || !ev.item.data ||
-			    ev.item.len < 1 || ev.item.len > PL_LINK_MAX_ITEM)
+			    ev.item.len < 1 || ev.item.len > PL_LINK_MAX_ITEM ||
+			    !(r->lanes & (1u << ev.item.lane)))
 				abort();
 			mix_u(r, ev.item.lane);
 			mix_u(r, ev.item.lseq);
@@ -116,7 +126,8 @@ static void drain_events(run *r)
 				abort();
 			break;
 		case PL_LINK_EV_RECEIPT:
-			if ((unsigned)ev.receipt.lane >= PL_LINK_LANES)
+			if ((unsigned)ev.receipt.lane >= PL_LINK_LANES ||
+			    !(r->lanes & (1u << ev.receipt.lane)))
 				abort();
 			mix_u(r, ev.receipt.lane);
 			mix_u(r, ev.receipt.upto);
@@ -167,6 +178,9 @@ static void one(run *r, bool prefix, const uint8_t *data, size_t size, size_t pi
 	cfg.resume[PL_LINK_LANE_ROUTINE] = 3; /* items 1 and 2 there are duplicates */
 	cfg.chunk = 64;                       /* small chunks reach the chunk logic */
 	cfg.lane_budget = 4096;
+	/* Without the valid HELLO in front the input's own HELLO chooses the
+	 * lane set, as a dialler does (docs/protocol.md, "Lane sets"). */
+	cfg.lanes = prefix ? 0 : PL_LINK_LANES_ADOPT;
 	memset(r, 0, sizeof(*r));
 	r->digest = 0xcbf29ce484222325u;
 	if (pl_link_new(&cfg, &r->l) != 0)

@@ -51,14 +51,15 @@ peer() {
 
 # start NAME: write node.ini and start parleyd; wait for /healthz.
 # NODE_EXTRA: more lines for the [node] section (e.g. checkpoint settings);
-# LINK_EXTRA: for the [link] section.
+# LINK_EXTRA: for the [link] section; LINK_DEAD_AFTER: its dead_after (4000 ms).
 start() {
 	local s=$1
 	{
 		printf '[node]\nname = %s-1\nhome = %s\nlisten = 127.0.0.1:%s\napi = 127.0.0.1:%s\nlog_level = info\n' \
 			"$s" "$W/$s" "${PEER[$s]}" "${API[$s]}"
 		[[ -n ${NODE_EXTRA:-} ]] && printf '%s\n' "$NODE_EXTRA"
-		printf '\n[link]\nping_interval = 1000\ndead_after = 4000\nbackoff_min = 100\nbackoff_max = 1000\n'
+		printf '\n[link]\nping_interval = 1000\ndead_after = %s\nbackoff_min = 100\nbackoff_max = 1000\n' \
+			"${LINK_DEAD_AFTER:-4000}"
 		[[ -n ${LINK_EXTRA:-} ]] && printf '%s\n' "$LINK_EXTRA"
 		cat "$W/$s.peers" 2>/dev/null
 	} >"$W/$s.ini"

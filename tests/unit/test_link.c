@@ -442,6 +442,162 @@ static void test_items_all_lanes(void **state)
 	pl_link_free(b);
 }
 
+/* ---------------------------------------------------------------- lane sets */
+
+static pl_link *mk_lanes(const uint8_t *node, size_t len, unsigned lanes)
+{
+	pl_link_config cfg = {0};
+	cfg.node_rec = node;
+	cfg.node_rec_len = len;
+	memcpy(cfg.resume, fresh, sizeof(cfg.resume));
+	cfg.lanes = lanes;
+	cfg.now_ms = 0;
+	pl_link *l = NULL;
+	assert_int_equal(pl_link_new(&cfg, &l), 0);
+	return l;
+}
+
+/* The first event of a link fed stream s: a CLOSED for a protocol error
+ * whose reason holds want. */
+static void expect_closed(pl_link *l, const pl_buf *s, const char *want)
+{
+	assert_int_equal(pl_link_recv(l, s->data, s->len, 1), PL_ERR_PROTOCOL);
+	evlog log = {0};
+	drain(l, &log);
+	assert_true(log.n >= 1);
+	const pl_link_event *ev = &log.v[log.n - 1].ev;
+	assert_int_equal(ev->type, PL_LINK_EV_CLOSED);
+	assert_int_equal(ev->closed.cause, PL_LINK_CLOSE_PROTOCOL);
+	if (!strstr(ev->closed.reason, want))
+		fail_msg("reason '%s' lacks '%s'", ev->closed.reason, want);
+	evlog_free(&log);
+}
+
+/* A connection may carry a set of lanes (docs/protocol.md, "Lane sets"):
+ * its HELLO says which; items and receipts of other lanes are refused both
+ * ways; both HELLOs must name the same set. */
+static void test_lane_sets(void **state)
+{
+	(void)state;
+	/* Known answer: the HELLO of the example frames with "lanes": 3 added. */
+	static const uint8_t node[] = {1, 2, 3, 4};
+	static const uint64_t resume[PL_LINK_LANES] = {1, 2, 3, 4, 5};
+	static const uint8_t want[] = {
+	    0x00, 0x00, 0x00, 0x25, 0xa5, 0x61, 0x74, 0x01, 0x63, 0x76, 0x65, 0x72, 0x01,
+	    0x64, 0x6e, 0x65, 0x78, 0x74, 0x85, 0x01, 0x02, 0x03, 0x04, 0x05, 0x64, 0x6e,
+	    0x6f, 0x64, 0x65, 0x44, 0x01, 0x02, 0x03, 0x04, 0x65, 0x6c, 0x61, 0x6e, 0x65,
+	    0x73, 0x03,
+	};
+	pl_link_config cfg = {0};
+	cfg.node_rec = node;
+	cfg.node_rec_len = sizeof(node);
+	memcpy(cfg.resume, resume, sizeof(cfg.resume));
+	cfg.lanes = PL_LINK_LANES_URGENT;
+	pl_link *k = NULL;
+	assert_int_equal(pl_link_new(&cfg, &k), 0);
+	const uint8_t *p;
+	size_t n;
+	assert_int_equal(pl_link_output(k, 0, &p, &n), 0);
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(p, want, sizeof(want));
+	pl_link_free(k);
+	cfg.lanes = 0x20; /* no such lane */
+	assert_int_equal(pl_link_new(&cfg, &k), PL_ERR_INVALID);
+
+	/* Both sides CONTROL+FLASH: FLASH flows, ROUTINE cannot be queued. */
+	pl_link *a = mk_lanes(node_a, sizeof(node_a) - 1, PL_LINK_LANES_URGENT);
+	pl_link *b = mk_lanes(node_b, sizeof(node_b) - 1, PL_LINK_LANES_URGENT);
+	evlog la = {0}, lb = {0};
+	handshake(a, b, &la, &lb);
+	assert_int_equal(lb.v[0].ev.type, PL_LINK_EV_HELLO);
+	assert_int_equal(lb.v[0].ev.hello.lanes, PL_LINK_LANES_URGENT);
+	assert_int_equal(pl_link_send_item(a, PL_LINK_LANE_ROUTINE, 1, 1, (const uint8_t *)"r", 1),
+			 PL_ERR_INVALID);
+	assert_int_equal(pl_link_send_item(a, PL_LINK_LANE_FLASH, 1, 1, (const uint8_t *)"f", 1), 0);
+	pump(a, b, 0);
+	evlog_reset(&lb);
+	drain(b, &lb);
+	assert_int_equal(lb.n, 1);
+	assert_item(&lb.v[0], PL_LINK_LANE_FLASH, 1, 1, (const uint8_t *)"f", 1);
+	assert_int_equal(pl_link_send_receipt(b, PL_LINK_LANE_ROUTINE, 0), PL_ERR_INVALID);
+	assert_int_equal(pl_link_send_receipt(b, PL_LINK_LANE_FLASH, 1), 0);
+	assert_true(pl_link_is_open(a));
+	assert_true(pl_link_is_open(b));
+	evlog_free(&la);
+	evlog_free(&lb);
+	pl_link_free(a);
+	pl_link_free(b);
+
+	/* The accepting side adopts the dialler's set; its HELLO waits for it. */
+	a = mk_lanes(node_a, sizeof(node_a) - 1, PL_LINK_LANES_BULK);
+	b = mk_lanes(node_b, sizeof(node_b) - 1, PL_LINK_LANES_ADOPT);
+	assert_int_equal(pl_link_output(b, 0, &p, &n), 0);
+	assert_int_equal(n, 0);
+	evlog_reset(&la);
+	evlog_reset(&lb);
+	handshake(a, b, &la, &lb);
+	assert_int_equal(la.v[0].ev.type, PL_LINK_EV_HELLO);
+	assert_int_equal(la.v[0].ev.hello.lanes, PL_LINK_LANES_BULK);
+	assert_int_equal(lb.v[0].ev.hello.lanes, PL_LINK_LANES_BULK);
+	assert_int_equal(pl_link_send_item(b, PL_LINK_LANE_FLASH, 1, 1, (const uint8_t *)"f", 1),
+			 PL_ERR_INVALID);
+	assert_int_equal(pl_link_send_item(b, PL_LINK_LANE_ROUTINE, 1, 1, (const uint8_t *)"r", 1),
+			 0);
+	evlog_free(&la);
+	evlog_free(&lb);
+	pl_link_free(a);
+	pl_link_free(b);
+
+	/* The two HELLOs name different sets: each side refuses the other's. */
+	a = mk_lanes(node_a, sizeof(node_a) - 1, PL_LINK_LANES_URGENT);
+	b = mk_lanes(node_b, sizeof(node_b) - 1, PL_LINK_LANES_BULK);
+	pl_buf s = {0};
+	take_all(a, 0, &s);
+	expect_closed(b, &s, "carries lane set 3, this connection 28");
+	pl_buf_clear(&s);
+	pl_link_free(a);
+	pl_link_free(b);
+	/* A HELLO without "lanes" (every lane) reaching a BULK connection. */
+	craft_hello(&s, 1, fresh);
+	b = mk_lanes(node_b, sizeof(node_b) - 1, PL_LINK_LANES_BULK);
+	expect_closed(b, &s, "carries lane set 31, this connection 28");
+	pl_link_free(b);
+	pl_buf_clear(&s);
+
+	/* Items and receipts of a lane not carried, after a matching HELLO. */
+	for (unsigned i = 0; i < 2; i++) {
+		kv h[] = {{"t", 'u', 1, 0, 0, 0},
+			  {"ver", 'u', 1, 0, 0, 0},
+			  {"next", 'a', 0, 0, 0, fresh},
+			  {"node", 'b', 0, "peer", 4, 0},
+			  {"lanes", 'u', PL_LINK_LANES_URGENT, 0, 0, 0}};
+		craft(&s, h, 5);
+		if (i == 0)
+			craft_data(&s, PL_LINK_LANE_ROUTINE, 1, 1, 1, 0, "x", 1);
+		else
+			craft_receipt(&s, PL_LINK_LANE_IMMEDIATE, 0);
+		b = mk_lanes(node_b, sizeof(node_b) - 1, PL_LINK_LANES_URGENT);
+		expect_closed(b, &s, i == 0 ? "DATA frame on lane ROUTINE, which this connection does not carry"
+					    : "RECEIPT frame on lane IMMEDIATE, which this connection does not carry");
+		pl_link_free(b);
+		pl_buf_clear(&s);
+	}
+	/* A lane set out of range in a HELLO. */
+	const uint64_t bad[] = {0, 32, 1000};
+	for (unsigned i = 0; i < 3; i++) {
+		kv h[] = {{"t", 'u', 1, 0, 0, 0},
+			  {"ver", 'u', 1, 0, 0, 0},
+			  {"next", 'a', 0, 0, 0, fresh},
+			  {"node", 'b', 0, "peer", 4, 0},
+			  {"lanes", 'u', bad[i], 0, 0, 0}};
+		craft(&s, h, 5);
+		b = mk_b(fresh);
+		expect_closed(b, &s, "malformed HELLO: lane set");
+		pl_link_free(b);
+		pl_buf_clear(&s);
+	}
+}
+
 /* pl_link_has_urgent: items of the lanes below FLASH are not urgent; a
  * FLASH or CONTROL item, a receipt, a close are, until taken. */
 static void test_has_urgent(void **state)
@@ -1421,6 +1577,7 @@ int main(void)
 	    cmocka_unit_test(test_other_known_answers),
 	    cmocka_unit_test(test_handshake),
 	    cmocka_unit_test(test_items_all_lanes),
+	    cmocka_unit_test(test_lane_sets),
 	    cmocka_unit_test(test_has_urgent),
 	    cmocka_unit_test(test_chunked_1mib),
 	    cmocka_unit_test(test_flash_overtakes_routine),
