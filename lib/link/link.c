@@ -821,10 +821,9 @@ int pl_link_output(pl_link *l, int64_t now_ms, const uint8_t **p, size_t *n)
 		if (rc)
 			return rc;
 	}
-	*p = l->out.data + l->out_pos;
 	*n = l->out.len - l->out_pos;
-	if (*n == 0)
-		*p = NULL;
+	/* nothing yet (an accepting side before the peer's HELLO): no buffer */
+	*p = *n ? l->out.data + l->out_pos : NULL;
 	return 0;
 }
 
