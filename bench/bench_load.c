@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -123,6 +124,14 @@ static struct evhttp_connection *open_conn(const endpoint *ep, int timeout_s)
 		die("cannot create a connection to %s:%d", ep->host, ep->port);
 	evhttp_connection_set_timeout(c, timeout_s);
 	return c;
+}
+
+/* Serve c before the other connections (priority 0 of 2). */
+static void conn_urgent(struct evhttp_connection *c)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c);
+	if (bev)
+		(void)bufferevent_priority_set(bev, 0);
 }
 
 /* A request with the usual headers; body (may be NULL) is copied. */
@@ -458,13 +467,19 @@ static void htab_init(long n)
 typedef struct sse {
 	const endpoint *ep;
 	const char *want; /* event type counted */
+	const char *path; /* NULL: /v1/events */
+	bool receipts;    /* its events are the sender's receipts (else the receiver's) */
 	struct evhttp_connection *conn;
 	struct evbuffer *in;
 	bool open, in_want;
 	long seen;
 } sse;
 
-static sse sse_snd = {.want = "receipt"}, sse_rcv = {.want = "envelope"};
+static sse sse_snd = {.want = "receipt", .receipts = true}, sse_rcv = {.want = "envelope"};
+/* drain: the FLASH probes' own streams (GET /v1/events?lanes=FLASH), so a
+ * probe's event is not read behind the backlog's thousands */
+static sse sse_snd_flash = {.want = "receipt", .path = "/v1/events?lanes=FLASH", .receipts = true},
+	   sse_rcv_flash = {.want = "envelope", .path = "/v1/events?lanes=FLASH"};
 static long done_count, stored_count;
 static bool receipts_broken;
 static void (*on_progress)(job *j);
@@ -476,16 +491,16 @@ static void sse_event(sse *e, const char *data, double t)
 	size_t got;
 	if (!p || pl_hex_decode(id, sizeof(id), &got, p + 6, 64) != 0)
 		return;
-	if (e == &sse_snd && !strstr(data, "\"delivered\""))
+	if (e->receipts && !strstr(data, "\"delivered\""))
 		return;
 	e->seen++;
 	job *j = hget(id);
 	if (!j)
 		return;
-	if (e == &sse_rcv && j->t_stored == 0) {
+	if (!e->receipts && j->t_stored == 0) {
 		j->t_stored = t;
 		stored_count++;
-	} else if (e == &sse_snd && j->t_done == 0) {
+	} else if (e->receipts && j->t_done == 0) {
 		j->t_done = t;
 		done_count++;
 	} else {
@@ -529,7 +544,8 @@ static void sse_start(sse *e, const endpoint *ep)
 	e->conn = open_conn(ep, 3600);
 	struct evhttp_request *req = new_req(ep, sse_end, e, NULL, 0);
 	evhttp_request_set_chunked_cb(req, sse_chunk);
-	if (!e->in || evhttp_make_request(e->conn, req, EVHTTP_REQ_GET, "/v1/events") != 0)
+	if (!e->in ||
+	    evhttp_make_request(e->conn, req, EVHTTP_REQ_GET, e->path ? e->path : "/v1/events") != 0)
 		die("cannot open the event stream");
 	double t0 = now_s();
 	while (!e->open && now_s() - t0 < 10)
@@ -901,6 +917,8 @@ static void run_loop(void)
 static stream *probe;
 static long probe_k; /* index of the job in flight */
 static double probe_gap_s;
+static double probe_period_s; /* drain: and at least this long from one submission to the next,
+			       * so a faster FLASH does not make more FLASH load */
 static bool probe_until_finished; /* drain: stop probing when the backlog is done */
 static bool probe_over;
 static bool probe_on_stored; /* drain: the next FLASH once the receiver stored this one */
@@ -935,7 +953,12 @@ static void probe_next(evutil_socket_t fd, short what, void *arg)
 
 static void probe_advance(void)
 {
-	struct timeval tv = {0, (suseconds_t)(probe_gap_s * 1e6)};
+	double wait = probe_gap_s;
+	if (probe_period_s > 0 && probe_k >= 0) {
+		double left = probe->jobs[probe_k].t_sub + probe_period_s - now_s();
+		wait = left > wait ? left : wait;
+	}
+	struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
 	probe_k = -1;
 	event_base_once(base, -1, EV_TIMEOUT, probe_next, NULL, &tv);
 }
@@ -1182,8 +1205,10 @@ static void mode_loaded(void)
 
 /* The receiver is back: time the drain of --count envelopes above --base;
  * FLASH probes one at a time meanwhile (channel <prefix>0, FLASH lane): the
- * next is submitted 5 ms after the receiver stored the previous one (its
- * receipt is still timed when it comes). */
+ * next is submitted 5 ms after the receiver stored the previous one, and
+ * 20 ms after the previous submission at the earliest (50 a second at
+ * most, whatever their latency); its receipt is still timed when it comes.
+ * The probes follow their own event streams (?lanes=FLASH, served first). */
 static void mode_drain(void)
 {
 	double t_start = now_s();
@@ -1202,6 +1227,13 @@ static void mode_drain(void)
 	snprintf(ch0, sizeof(ch0), "%s0", opt.prefix);
 	stream_init(probe, ch0, PL_LANE_FLASH, opt.flash);
 	probe->conn = open_conn(&snd, 60);
+	if (probe->n) {
+		sse_start(&sse_snd_flash, &snd);
+		sse_start(&sse_rcv_flash, &rcv);
+		conn_urgent(probe->conn);
+		conn_urgent(sse_snd_flash.conn);
+		conn_urgent(sse_rcv_flash.conn);
+	}
 	for (long k = 0; k < probe->n; k++) {
 		sign_job(probe, &probe->jobs[k]);
 		hput(&probe->jobs[k]);
@@ -1212,6 +1244,7 @@ static void mode_drain(void)
 	probe_until_finished = true;
 	probe_on_stored = true;
 	probe_gap_s = 0.005;
+	probe_period_s = 0.02;
 	probe_k = -1;
 	if (probe->n) {
 		probe_k = 0;
@@ -1324,6 +1357,11 @@ int main(int argc, char **argv)
 	    !opt.rapi || !opt.ras || !opt.rkey || !opt.rstate)
 		usage();
 	base = event_base_new();
+	/* two priorities: the FLASH probe's connections (0) are served before the
+	 * backlog's event streams (1), so a probe is not timed behind the
+	 * client's own parsing of thousands of ROUTINE events */
+	if (base)
+		(void)event_base_priority_init(base, 2);
 	bodybuf = malloc((size_t)opt.size);
 	if (!base || !bodybuf)
 		die("out of memory");

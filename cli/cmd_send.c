@@ -993,7 +993,12 @@ int cmd_watch(cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {{"channel", required_argument, NULL, 'c'},
 					     {"count", required_argument, NULL, 'n'},
 					     {"timeout", required_argument, NULL, 't'},
+					     {"precedence", required_argument, NULL, 'p'},
 					     {NULL, 0, NULL, 0}};
+	/* the node filters by precedence (GET /v1/events?lanes=) */
+	char path[64] = "/v1/events";
+	bool lanes[PL_LANE_ROUTINE + 1] = {false};
+	pl_lane lane;
 	struct watch *w = calloc(1, sizeof(*w));
 	if (!w)
 		return cli_fail(CLI_EXIT_FAIL, "out of memory");
@@ -1007,11 +1012,17 @@ int cmd_watch(cli_ctx *ctx, int argc, char **argv)
 			rc = parse_count("--count", optarg, 1000000, &w->count);
 		else if (opt == 't')
 			rc = parse_count("--timeout", optarg, 86400, &timeout);
-		else
+		else if (opt == 'p' && (rc = cli_parse_precedence(optarg, &lane)) == 0)
+			lanes[lane] = true;
+		else if (opt != 'p')
 			rc = CLI_EXIT_USAGE;
 		if (rc)
 			break;
 	}
+	for (int l = PL_LANE_FLASH; l <= PL_LANE_ROUTINE; l++)
+		if (lanes[l])
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s",
+				 strchr(path, '?') ? "," : "?lanes=", pl_lane_name((pl_lane)l));
 	if (!rc && optind < argc)
 		rc = cli_usage(cli_current, "unexpected argument '%s'", argv[optind]);
 	if (!rc && w->ch && !pl_name_is_valid(w->ch))
@@ -1020,7 +1031,7 @@ int cmd_watch(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_node_open(ctx, CLI_NODE_AUTH, &w->n);
 	bool timed_out = false;
 	if (!rc)
-		rc = cli_node_events(w->n, timeout * 1000, watch_cb, w, &timed_out);
+		rc = cli_node_events(w->n, path, timeout * 1000, watch_cb, w, &timed_out);
 	if (!rc && timed_out && w->count && w->seen < w->count)
 		rc = cli_fail(CLI_EXIT_FAIL, "watch: %ld of %ld events in %ld s", w->seen, w->count,
 			      timeout);

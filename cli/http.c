@@ -527,11 +527,12 @@ static size_t sse_write(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-int cli_node_events(cli_node *n, long timeout_ms, cli_event_fn fn, void *arg, bool *timed_out)
+int cli_node_events(cli_node *n, const char *path, long timeout_ms, cli_event_fn fn, void *arg,
+		    bool *timed_out)
 {
 	*timed_out = false;
 	char url[URL_MAX + 64];
-	int rc = url_for(n, "/v1/events", url, sizeof(url));
+	int rc = url_for(n, path, url, sizeof(url));
 	if (rc)
 		return rc;
 	struct curl_slist *h = headers(n, false, "Accept: text/event-stream");

@@ -86,11 +86,13 @@ int cli_node_report(const cli_problem *pb, const char *what);
 typedef int (*cli_event_fn)(void *arg, const char *type, const char *data);
 
 /*
- * Follow GET /v1/events, calling fn for each event, until fn returns 1
- * (returns 0), timeout_ms passes (0 means never; returns 0 with
- * *timed_out true), or the stream fails or ends (reported; exit code).
+ * Follow GET /v1/events (path: "/v1/events" and its query, e.g.
+ * "?lanes=FLASH"), calling fn for each event, until fn returns 1 (returns
+ * 0), timeout_ms passes (0 means never; returns 0 with *timed_out true), or
+ * the stream fails or ends (reported; exit code).
  */
-int cli_node_events(cli_node *n, long timeout_ms, cli_event_fn fn, void *arg, bool *timed_out);
+int cli_node_events(cli_node *n, const char *path, long timeout_ms, cli_event_fn fn, void *arg,
+		    bool *timed_out);
 
 /*
  * Make text from the node safe to print on a terminal: bytes that could

@@ -196,9 +196,11 @@ static const cli_cmd commands[] = {
 	{NULL, "read", "ID", "show one envelope in full, with its delivery to each peer state",
 	 "  ID                 the envelope's id: 64 hex digits, or a unique prefix of 8 or more\n",
 	 cmd_read},
-	{NULL, "watch", "[--channel C] [--count N] [--timeout S]",
+	{NULL, "watch", "[--channel C] [--precedence P]... [--count N] [--timeout S]",
 	 "follow what happens on the node, one line per event, until Ctrl-C",
 	 "  --channel C        only events about channel C\n"
+	 "  --precedence P     only envelopes and receipts of precedence P (FLASH, IMMEDIATE,\n"
+	 "                     PRIORITY, ROUTINE; repeat for several), and events of no lane\n"
 	 "  --count N          stop after N events\n"
 	 "  --timeout S        stop after S seconds (exit 1 if --count was not reached)\n",
 	 cmd_watch},

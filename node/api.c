@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "config.h"
 #include "httpguard.h"
 #include "parley/crypto.h"
 #include "parley/err.h"
@@ -134,6 +135,7 @@ typedef struct token {
 typedef struct sub {
 	api *a;
 	struct evhttp_request *req;
+	unsigned lanes; /* ?lanes=: bit 1 << API_LANE_*; 0: every event */
 } sub;
 
 struct api {
@@ -1477,12 +1479,19 @@ static void sub_send(api *a, sub *s, const char *p, size_t len)
 	evhttp_send_reply_chunk(s->req, b);
 }
 
-/* Send to every subscriber; iterating backwards survives drops. */
-static void subs_send_all(api *a, const char *p, size_t len)
+/* Send to every subscriber that takes events of lane (bit 1 << API_LANE_*,
+ * 0: an event of no lane, which all take); iterating backwards survives
+ * drops. */
+static void subs_send_lane(api *a, const char *p, size_t len, unsigned lane)
 {
 	for (unsigned i = a->nsubs; i-- > 0;)
-		if (i < a->nsubs)
+		if (i < a->nsubs && (!lane || !a->subs[i]->lanes || (a->subs[i]->lanes & lane)))
 			sub_send(a, a->subs[i], p, len);
+}
+
+static void subs_send_all(api *a, const char *p, size_t len)
+{
+	subs_send_lane(a, p, len, 0);
 }
 
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
@@ -1515,9 +1524,10 @@ void api_publish(api *a, const char *event, json_t *data)
 	char *js = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	if (data && !js)
 		return; /* out of memory: better no event than a wrong one */
+	int lane = parse_lane(json_string_value(json_object_get(data, "precedence")));
 	pl_buf b = {0};
 	if (pl_buf_printf(&b, "event: %s\ndata: %s\n\n", event, js ? js : "null") == 0)
-		subs_send_all(a, (const char *)b.data, b.len);
+		subs_send_lane(a, (const char *)b.data, b.len, lane ? 1u << lane : 0);
 	pl_buf_clear(&b);
 	free(js);
 }
@@ -1539,9 +1549,43 @@ unsigned api_connection_count(const api *a)
 	return st.open;
 }
 
+/* ?lanes=FLASH,IMMEDIATE: the lanes' bits (1 << API_LANE_*) into *out (0:
+ * no parameter, every event); false when malformed. */
+static bool parse_lanes(rq *r, unsigned *out)
+{
+	struct evkeyvalq kv;
+	*out = 0;
+	if (!parse_query(r, &kv))
+		return false;
+	const char *v = evhttp_find_header(&kv, "lanes");
+	bool ok = true;
+	if (v) {
+		char buf[64];
+		size_t n = strlen(v);
+		ok = n > 0 && n < sizeof(buf);
+		if (ok)
+			memcpy(buf, v, n + 1);
+		for (char *save = NULL, *t = ok ? strtok_r(buf, ",", &save) : NULL; t;
+		     t = strtok_r(NULL, ",", &save)) {
+			int lane = parse_lane(t);
+			ok = ok && lane;
+			*out |= lane ? 1u << lane : 0;
+		}
+		ok = ok && *out;
+	}
+	evhttp_clear_headers(&kv);
+	return ok;
+}
+
 static void h_events(rq *r)
 {
 	api *a = r->a;
+	unsigned lanes = 0;
+	if (!parse_lanes(r, &lanes)) {
+		reply_bad_request(r, "lanes must be a comma-separated list of FLASH, IMMEDIATE, "
+				     "PRIORITY and ROUTINE");
+		return;
+	}
 	if (a->nsubs >= a->cfg.max_subscribers) {
 		reply_problem(r, 503, "too-many-subscribers", "Too many subscribers",
 			      "this node serves at most %u event streams at once",
@@ -1558,6 +1602,7 @@ static void h_events(rq *r)
 	}
 	s->a = a;
 	s->req = r->req;
+	s->lanes = lanes;
 
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
@@ -1891,51 +1936,11 @@ api *api_new(struct event_base *base, const api_backend *be, void *be_ctx, const
 	return a;
 }
 
-/* Split "host:port" / "[v6]:port" into host (cap bytes) and a port number. */
-static int split_hostport(const char *hp, char *host, size_t cap, int *port)
-{
-	const char *colon;
-	const char *h = hp;
-	size_t hlen;
-	if (hp[0] == '[') {
-		const char *close = strchr(hp, ']');
-		if (!close || close[1] != ':')
-			return -1;
-		h = hp + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(hp, ':');
-		if (!colon)
-			return -1;
-		hlen = (size_t)(colon - hp);
-		if (memchr(hp, ':', hlen))
-			return -1; /* a bare IPv6 address needs brackets */
-	}
-	if (hlen == 0 || hlen >= cap)
-		return -1;
-	long v = 0;
-	const char *ps = colon + 1;
-	if (!*ps || strlen(ps) > 5)
-		return -1;
-	for (const char *p = ps; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	if (v > 65535)
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (int)v;
-	return 0;
-}
-
 int api_listen(api *a, const char *hostport)
 {
 	char host[256];
-	int port = 0;
-	if (!a || !hostport || split_hostport(hostport, host, sizeof(host), &port) != 0)
+	uint16_t port = 0;
+	if (!a || !hostport || node_addr_split(hostport, host, sizeof(host), &port, true) != 0)
 		return pl_err_fail(PL_ERR_INVALID, "API address \"%s\" is not host:port",
 				   hostport ? hostport : "");
 	errno = 0;

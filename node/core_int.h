@@ -22,6 +22,7 @@
 #include "tls.h"
 
 #define CORE_MAX_PEERS 16
+#define NODE_PRIORITIES 3 /* event priorities: 0 urgent links, 1 the rest, 2 deferred work */
 #define CORE_MAX_CHANNELS 256
 
 /* One peer state and the links to it: one connection for every lane, or
@@ -167,6 +168,7 @@ struct node_core {
 	bool batch_open;
 	bool batch_receipts;  /* the open batch records receipts */
 	struct event *commit_ev;
+	struct event *commit_urgent_ev; /* the same, at priority 0: a FLASH is in it */
 	core_witness w;
 	/* officials' work (work.c, stmt.c): events noted inside a transaction,
 	 * published after its commit (JSON arrays, or NULL when none) */
@@ -213,6 +215,9 @@ int core_join(node_core *n);
 /* Emit event type with data (taken) once the open transaction commits
  * (work_flush publishes them); dropped if it fails. */
 void core_emit_after_commit(node_core *n, const char *type, json_t *data);
+/* The open group batch holds something urgent (a FLASH submission, a
+ * receipt of CONTROL or FLASH): commit it before the loop's other work. */
+void core_commit_urgent(node_core *n);
 /* A write into the open group batch failed: roll it all back, answer the
  * submitters with rc, drop its events. */
 void core_batch_fail(node_core *n, int rc);

@@ -556,48 +556,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ================================================================ setup and teardown */
 
-/* Split "host:port" / "[v6]:port" into host (cap bytes) and a port number. */
-static int split_hostport(const char *hp, char *host, size_t cap, int *port)
-{
-	const char *colon, *h = hp;
-	size_t hlen;
-	if (hp[0] == '[') {
-		const char *close = strchr(hp, ']');
-		if (!close || close[1] != ':')
-			return -1;
-		h = hp + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(hp, ':');
-		if (!colon)
-			return -1;
-		hlen = (size_t)(colon - hp);
-		if (memchr(hp, ':', hlen))
-			return -1; /* a bare IPv6 address needs brackets */
-	}
-	const char *ps = colon + 1;
-	if (hlen == 0 || hlen >= cap || !*ps || strlen(ps) > 5)
-		return -1;
-	long v = 0;
-	for (const char *p = ps; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	if (v > 65535)
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (int)v;
-	return 0;
-}
-
 feed *feed_new(struct event_base *base, node_core *n, const char *addr, char *err, size_t errlen)
 {
 	char host[256];
-	int port = 0;
-	if (!base || !n || !addr || split_hostport(addr, host, sizeof(host), &port) != 0) {
+	uint16_t port = 0;
+	if (!base || !n || !addr || node_addr_split(addr, host, sizeof(host), &port, true) != 0) {
 		snprintf(err, errlen, "feed address \"%s\" is not host:port", addr ? addr : "");
 		return NULL;
 	}

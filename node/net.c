@@ -959,6 +959,12 @@ void net_close(net_conn *c, const char *reason)
 	conn_end(c, copy, false);
 }
 
+void net_set_priority(net_conn *c, int prio)
+{
+	if (c->bev && !c->closed)
+		(void)bufferevent_priority_set(c->bev, prio);
+}
+
 void net_set_reading(net_conn *c, bool on)
 {
 	if (c->closed || c->reading == on)

@@ -167,6 +167,9 @@ size_t net_output_pending(const net_conn *c);
 /* Close c now, discarding pending output; on_close(reason) is called before
  * this returns (reason copied).  A second call is a no-op. */
 void net_close(net_conn *c, const char *reason);
+/* Give c's events priority prio of the event base (0: first; see
+ * event_base_priority_init); ignored when the base has fewer. */
+void net_set_priority(net_conn *c, int prio);
 /* Pause (false) or resume (true) reading from c; input already received
  * is delivered after resuming. */
 void net_set_reading(net_conn *c, bool on);

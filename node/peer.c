@@ -40,6 +40,7 @@
 				* written later waits behind at most this much */
 #define PRE_MAX (4 + PL_LINK_MAX_FRAME) /* an inbound HELLO fits in this */
 #define PUMP_BATCH 64
+#define PUMP_AHEAD (64 * 1024) /* bytes of a lane below FLASH queued in the link */
 
 static void conn_drop(core_conn *cc, const char *reason);
 
@@ -209,11 +210,19 @@ static bool conn_preferred(node_core *n, const core_conn *a, const core_conn *b)
 	return true; /* same direction: the newer one (a) wins */
 }
 
+/* The "receipt" event of envelope id (hex) of lane delivered to p. */
+static json_t *receipt_event(const core_peer *p, const char *id, int lane)
+{
+	return json_pack("{s:s,s:s,s:s,s:s}", "id", id, "peer", p->state, "state", "delivered",
+			 "precedence", pl_lane_name((pl_lane)lane));
+}
+
 struct acked {
 	node_core *n;
 	core_peer *p;
+	int lane;
 	int64_t now;
-	json_t *ids; /* delivered envelope ids (hex), or NULL */
+	json_t *ids; /* "receipt" events of the envelopes delivered, or NULL */
 	bool logged; /* an item of a logged kind was acknowledged */
 };
 
@@ -229,7 +238,7 @@ static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH
 	char hx[2 * PL_HASH_BYTES + 1];
 	pl_hex_encode(hx, id, PL_HASH_BYTES);
 	if (a->ids)
-		json_array_append_new(a->ids, json_string(hx));
+		json_array_append_new(a->ids, receipt_event(a->p, hx, a->lane));
 	return nstore_deliv_set(a->n->db, id, a->p->state, "delivered", a->now);
 }
 
@@ -243,7 +252,7 @@ static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH
  */
 static int ack_logged(node_core *n, core_peer *p, int lane, uint64_t upto, json_t *delivered)
 {
-	struct acked a = {n, p, core_now(), delivered, false};
+	struct acked a = {n, p, lane, core_now(), delivered, false};
 	int rc = nstore_out_ack(n->db, p->state, lane, upto, acked_cb, &a);
 	if (!rc && a.logged)
 		rc = witness_log_receipt(n, p, lane, upto);
@@ -331,6 +340,8 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	}
 	cc->peer = p;
 	snprintf(cc->expect, sizeof(cc->expect), "%s", p->state);
+	if (cc->lanes == PL_LINK_LANES_URGENT)
+		net_set_priority(cc->c, 0); /* read and written before the bulk */
 	for (int l = 0; l < PL_LINK_LANES; l++)
 		if (cc->lanes & (1u << l))
 			p->conn[l] = cc;
@@ -668,11 +679,6 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	return rc;
 }
 
-/* The "receipt" event of envelope id (hex) delivered to p. */
-static json_t *receipt_event(const core_peer *p, json_t *id)
-{
-	return json_pack("{s:O,s:s,s:s}", "id", id, "peer", p->state, "state", "delivered");
-}
 
 /*
  * A receipt: the peer durably holds the lane's items up to upto.  Recording
@@ -700,11 +706,13 @@ static int take_receipt(core_conn *cc, const pl_link_event *ev, struct batch *b,
 		core_batch_fail(n, rc);
 	} else if (joined) {
 		n->batch_receipts = true;
+		if (lane <= PL_LINK_LANE_FLASH)
+			core_commit_urgent(n);
 		size_t i;
 		json_t *v;
 		json_array_foreach(ids, i, v)
 		{
-			core_emit_after_commit(n, "receipt", receipt_event(p, v));
+			core_emit_after_commit(n, "receipt", json_incref(v));
 		}
 	}
 	if (joined)
@@ -854,7 +862,7 @@ static void process_events(core_conn *cc)
 		}
 		json_array_foreach(delivered, i, v)
 		{
-			core_emit(n, "receipt", receipt_event(cc->peer, v));
+			core_emit(n, "receipt", json_incref(v));
 		}
 	}
 	json_decref(b.events);
@@ -1095,6 +1103,12 @@ void peer_pump(core_peer *p)
 		for (;;) {
 			size_t room = pump_room(n, p, lane);
 			if (room == 0)
+				break;
+			/* Below FLASH, enough to keep the output busy: more would
+			 * only hold the loop (reading items from the store) while a
+			 * FLASH or a receipt waits for it. */
+			if (lane > PL_LINK_LANE_FLASH &&
+			    pl_link_queued_bytes(cc->link, lane) >= PUMP_AHEAD)
 				break;
 			struct pump w = {p, cc, lane, false, 0};
 			int rc = nstore_out_walk(n->db, p->state, lane, p->sent[lane] + 1,

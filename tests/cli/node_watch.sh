@@ -69,6 +69,28 @@ has "$TMP/teh.out" '"body":"Convoy received at Taftan"'
 has "$TMP/teh.out" '"author":"fm"'
 has "$TMP/teh.out" '"state":"islamabad"'
 
+# --precedence: the node sends only the FLASH envelope (the ROUTINE one sent
+# first is not even on the stream), then Tehran's receipt of it carries its lane.
+watch_bg isf as_i fm watch --channel ops --precedence FLASH --count 1 --timeout 15
+expect 0 as_t amb send --channel ops --precedence ROUTINE "Routine before the flash"
+expect 0 as_t amb send --channel ops --precedence FLASH "Shots heard at Taftan"
+watch_end isf 0
+has "$TMP/isf.out" "ops FLASH from amb@tehran"
+hasnt "$TMP/isf.out" "Routine before the flash"
+# Tehran: the IMMEDIATE envelope, then its delivery receipt (which names
+# its precedence too); nothing of the PRIORITY one.
+watch_bg tf as_t fm --json watch --precedence flash --precedence IMMEDIATE --count 2 --timeout 15
+expect 0 as_t amb send --channel ops --precedence PRIORITY "Priority, not watched"
+expect 0 as_t amb send --channel ops --precedence IMMEDIATE "Immediate, watched"
+watch_end tf 0
+has "$TMP/tf.out" '"precedence":"IMMEDIATE"'
+has "$TMP/tf.out" '"precedence":"IMMEDIATE","state":"delivered"},"event":"receipt"'
+has "$TMP/tf.out" '"state":"delivered"'
+hasnt "$TMP/tf.out" "Priority, not watched"
+hasnt "$TMP/tf.out" '"precedence":"PRIORITY"'
+expect 2 as_t fm watch --precedence CONTROL
+has "$ERR" "--precedence must be FLASH, IMMEDIATE, PRIORITY or ROUTINE, not 'CONTROL'"
+
 # --timeout ends a quiet watch: fine without --count, a failure before it.
 expect 0 as_t fm watch --channel nothing-happens-here --timeout 1
 has "$ERR" "watching"

@@ -522,7 +522,7 @@ static void on_stream_end(struct evhttp_request *req, void *arg)
 		s->status = evhttp_request_get_response_code(req);
 }
 
-static void stream_open(T *t, stream *s, const char *tok)
+static void stream_open_path(T *t, stream *s, const char *tok, const char *path)
 {
 	memset(s, 0, sizeof(*s));
 	s->t = t;
@@ -535,7 +535,12 @@ static void stream_open(T *t, stream *s, const char *tok)
 	snprintf(auth, sizeof(auth), "Bearer %s", tok);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Authorization", auth);
-	assert_int_equal(evhttp_make_request(s->conn, req, EVHTTP_REQ_GET, "/v1/events"), 0);
+	assert_int_equal(evhttp_make_request(s->conn, req, EVHTTP_REQ_GET, path), 0);
+}
+
+static void stream_open(T *t, stream *s, const char *tok)
+{
+	stream_open_path(t, s, tok, "/v1/events");
 }
 
 static void stream_close(stream *s)

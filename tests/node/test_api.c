@@ -873,6 +873,69 @@ static void test_events(void **state)
 	resp_clear(&r);
 }
 
+static void publish_lane(T *t, const char *type, const char *id, const char *lane)
+{
+	json_t *d = lane ? json_pack("{s:s, s:s}", "id", id, "precedence", lane)
+			 : json_pack("{s:s}", "id", id);
+	api_publish(t->a, type, d);
+	json_decref(d);
+}
+
+/* ?lanes=: a subscriber hears the events of those lanes and every event
+ * that has no lane; the others not.  (The fixture serves two streams.) */
+static void events_lanes_pair(T *t, const char *tok, const char *path, const bool want[4])
+{
+	stream all, some;
+	stream_open(t, &all, tok);
+	stream_open_path(t, &some, tok, path);
+	stream *ss[] = {&all, &some};
+	for (int i = 0; i < 2; i++) {
+		stream_want w = {ss[i], ": parley events\n\n"};
+		loop_until(t, stream_has, &w);
+	}
+	publish_lane(t, "envelope", "r1", "ROUTINE");
+	publish_lane(t, "envelope", "f1", "FLASH");
+	publish_lane(t, "link", "l1", NULL);
+	publish_lane(t, "receipt", "i1", "IMMEDIATE");
+	publish_lane(t, "alarm", "end", NULL);
+	const char *ids[] = {"\"r1\"", "\"f1\"", "\"l1\"", "\"i1\""};
+	for (int i = 0; i < 2; i++) {
+		stream_want w = {ss[i], "\"end\""};
+		loop_until(t, stream_has, &w);
+		assert_int_equal(pl_buf_append(&ss[i]->got, "", 1), 0); /* a C string */
+		for (int k = 0; k < 4; k++) {
+			bool sent = strstr((const char *)ss[i]->got.data, ids[k]) != NULL;
+			if (sent != (i == 0 || want[k]))
+				fail_msg("%s: %s %s", i ? path : "/v1/events", ids[k],
+					 sent ? "sent" : "missing");
+		}
+		stream_close(ss[i]);
+	}
+	loop_until(t, no_subscribers, t);
+}
+
+static void test_events_lanes(void **state)
+{
+	T *t = *state;
+	char tok[64];
+	login(t, tok);
+	const bool flash[4] = {false, true, true, false}, two[4] = {true, true, true, false};
+	events_lanes_pair(t, tok, "/v1/events?lanes=FLASH", flash);
+	events_lanes_pair(t, tok, "/v1/events?lanes=flash,ROUTINE", two);
+
+	const char *bad[] = {"/v1/events?lanes=CONTROL", "/v1/events?lanes=",
+			     "/v1/events?lanes=FLASH,BOGUS", "/v1/events?lanes=,"};
+	for (int i = 0; i < 4; i++) {
+		resp r;
+		request(t, EVHTTP_REQ_GET, bad[i], NULL, tok, &r);
+		assert_problem(&r, 400, "bad-request",
+			       "lanes must be a comma-separated list of FLASH, IMMEDIATE, PRIORITY "
+			       "and ROUTINE");
+		resp_clear(&r);
+	}
+	assert_int_equal(api_subscriber_count(t->a), 0);
+}
+
 static void test_events_limit(void **state)
 {
 	T *t = *state;
@@ -1045,6 +1108,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_charters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_slow_subscriber, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_and_listen, setup, teardown),
