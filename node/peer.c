@@ -17,10 +17,10 @@
  * "Lane sets").  When two connections reach the same peer for the same
  * lanes (both sides dialled), the one dialled by the state whose name sorts
  * first is kept, on both sides, so they agree without talking.  Items of
- * the lanes below FLASH are sent only while nothing of CONTROL and FLASH
- * queued before them waits for its receipt on the other connection: the
- * receiver takes a charter or a status list before what depends on it, as
- * on a single connection.
+ * the lanes below FLASH are sent only while no FLASH item, charter, status
+ * list or node record waits for its receipt on the other connection: the
+ * receiver takes what an envelope depends on before it, as on a single
+ * connection (lower_lanes_settled).
  *
  * The transcript (witness.c) rides on the same batches: every envelope
  * taken, every refused item of an envelope lane and every receipt that
@@ -1061,19 +1061,53 @@ static size_t pump_room(const node_core *n, const core_peer *p, int lane)
 	return window - flying < PUMP_BATCH ? (size_t)(window - flying) : PUMP_BATCH;
 }
 
+/* Unacknowledged CONTROL items looked at, at most, before holding anyway. */
+#define HOLD_SCAN 64
+
+struct hold {
+	bool hold;
+	size_t seen;
+};
+
+/* A CONTROL item an envelope may depend on: a charter, a status list, a
+ * node record.  Checkpoints, cosignatures and refusals to cosign depend on
+ * nothing the other lanes carry, and nothing there depends on them. */
+static int hold_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+{
+	struct hold *h = ctx;
+	(void)lseq;
+	(void)id;
+	h->seen++;
+	h->hold = h->seen > HOLD_SCAN || kind == PL_LINK_KIND_CHARTER ||
+		  kind == PL_LINK_KIND_STATUS_LIST || kind == PL_LINK_KIND_NODE_REC;
+	return h->hold ? 1 : 0;
+}
+
 /*
- * May items of lane be sent on its connection now?  Not while an item
- * queued on a lower lane that another connection carries waits for its
- * receipt (or is not even sent): the peer would take this lane's items
- * first, perhaps an envelope of an official whose charter is still on its
- * way, and refuse it for good.  On one connection the link's own order
- * (lower lanes first) and the peer's in-order processing see to it.
+ * May items of lane be sent on its connection now?  Not while an item of a
+ * lower lane that another connection carries, and that an envelope may
+ * depend on, waits for its receipt (or is not even sent): the peer would
+ * take this lane's items first, perhaps an envelope of an official whose
+ * charter is still on its way, or the answer to a FLASH request, and
+ * refuse it for good.  Those are every FLASH item and the charters, status
+ * lists and node records of CONTROL; the transcript's items on CONTROL
+ * (checkpoints and cosignatures, about one per thousand envelopes during a
+ * drain) hold nothing.  On one connection the link's own order (lower
+ * lanes first) and the peer's in-order processing see to it.
  */
 static bool lower_lanes_settled(node_core *n, core_peer *p, int lane)
 {
 	for (int k = 0; k < lane; k++) {
 		if (p->conn[k] == p->conn[lane])
 			continue;
+		if (k == PL_LINK_LANE_CONTROL) {
+			/* the queue holds exactly the items not acknowledged */
+			struct hold h = {false, 0};
+			if (nstore_out_walk(n->db, p->state, k, 1, HOLD_SCAN + 1, hold_cb, &h) < 0 ||
+			    h.hold)
+				return false;
+			continue;
+		}
 		uint64_t last = 0, acked = 0;
 		if (nstore_out_last(n->db, p->state, k, &last) != 0 ||
 		    nstore_out_acked(n->db, p->state, k, &acked) != 0 || acked < last)

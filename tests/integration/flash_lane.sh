@@ -11,7 +11,8 @@
 # the backlog is still held.  With urgent_connection = false (one
 # connection for every lane) the FLASH waits behind the stalled backlog and
 # this test fails.  Then the order of a charter and an envelope that needs
-# it, when the CONTROL+FLASH connection is the one stalled.
+# it, when the CONTROL+FLASH connection is the one stalled; and that the
+# transcript's checkpoints, also on CONTROL, do not hold ROUTINE back.
 . "$(dirname "$0")/lib.sh"
 state tehran; state islamabad
 PX_PORT=$(free_port); PX_CTL=$(free_port)
@@ -39,10 +40,13 @@ printf '\n[peer tehran]\naddress = 127.0.0.1:%s\n' "$PX_PORT" >>"$W/islamabad.pe
 # a stalled connection must not be closed as silent (and redialled past the
 # stall) while the test looks
 export LINK_DEAD_AFTER=120000
-# checkpoints (CONTROL items that grow with the traffic) once, at the start:
-# the CONTROL+FLASH connection then carries little, which the proxy needs
+# islamabad's checkpoints (CONTROL items that grow with the traffic: proofs
+# for tehran's envelopes) once, at the start, so the CONTROL+FLASH
+# connection carries little, which the proxy needs; tehran's after every new
+# entry (small ones), so that one is always waiting for its cosignature
+NODE_EXTRA=$'checkpoint_interval = 3600\ncheckpoint_entries = 1' start tehran
 export NODE_EXTRA=$'checkpoint_interval = 3600\ncheckpoint_entries = 100000000'
-start tehran; start islamabad
+start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm
 grep -q 'link up.*lanes=CONTROL+FLASH' "$W/islamabad.log" || fail "no CONTROL+FLASH connection"
@@ -92,7 +96,7 @@ pdrive check $(as islamabad) --channel fm --ids "$W/routine.ids" --ids "$W/flash
 # slower one: the lanes below FLASH are held while a CONTROL item queued
 # before them waits for its receipt (else islamabad would refuse the
 # envelope of a channel it does not know, for good).
-px stall-quiet 1048576 60000 >/dev/null # the CONTROL+FLASH connection: it carried little
+px stall-quiet 8388608 60000 >/dev/null # the CONTROL+FLASH connection: it carried little
 charter fm2 tehran islamabad
 pdrive send $(as tehran) --channel fm2 --lane ROUTINE --count 1 --ids "$W/fm2.ids" >/dev/null || fail "fm2"
 sleep 1
@@ -101,4 +105,29 @@ depth=$(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}')
 px pass >/dev/null
 wait_delivered tehran islamabad "$W/fm2.ids"
 pdrive check $(as islamabad) --channel fm2 --ids "$W/fm2.ids" >/dev/null || fail "islamabad lacks the envelope of fm2"
-finish "2 passed, 0 failed"
+
+# The transcript's items on CONTROL hold nothing: with the CONTROL+FLASH
+# connection stalled again and a checkpoint of tehran's waiting there for
+# its cosignature, ROUTINE envelopes still go.
+px stall-quiet 8388608 60000 >/dev/null
+# one envelope, whose receipt grows tehran's log: a checkpoint is then due
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 1 --ids "$W/one.ids" >/dev/null || fail "one"
+cp=0
+for _ in $(seq 1 100); do
+	cp=$(metric tehran 'parley_queue_depth{peer="islamabad",lane="CONTROL"}')
+	((cp > 0)) && break
+	sleep 0.1
+done
+((cp > 0)) || fail "no checkpoint waiting on the stalled connection: the test cannot tell"
+before=$(metric islamabad 'parley_envelopes_accepted_total{origin="peer"}')
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 20 --ids "$W/late.ids" >/dev/null || fail "late"
+got=0
+for _ in $(seq 1 100); do
+	got=$(($(metric islamabad 'parley_envelopes_accepted_total{origin="peer"}') - before))
+	((got >= 20)) && break
+	sleep 0.1
+done
+((got >= 20)) || fail "ROUTINE held behind a checkpoint: $got of 20 arrived"
+echo "20 ROUTINE delivered while $cp CONTROL item(s) waited on the stalled connection"
+px pass >/dev/null
+finish "3 passed, 0 failed"
