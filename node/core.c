@@ -215,16 +215,32 @@ static int charter_cache_put(node_core *n, pl_charter *c)
 	return 0;
 }
 
+/*
+ * A stored record that fails to open: a record this node verified when it
+ * stored it, malformed now or with a signature that no longer covers its
+ * text, is a damaged store (the node refuses to start, as for any other
+ * damage: docs/faults.md); one whose signer is no longer trusted (a peer
+ * removed from the configuration) is only left aside.
+ */
+static int stored_record_refused(const char *what, const char *key, int rc)
+{
+	char why[256];
+	snprintf(why, sizeof(why), "%s", pl_err_detail());
+	if (rc == PL_ERR_MALFORMED || rc == PL_ERR_BAD_SIGNATURE)
+		return pl_err_fail(PL_ERR_STORE, "store is damaged: the stored %s %s does not "
+				   "verify any more: %s", what, key, why);
+	node_log(NODE_LOG_WARN, "stored record left aside", "what=%s key=%s reason=%s", what, key,
+		 why);
+	return 0;
+}
+
 static int load_charter_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
 {
 	node_core *n = ctx;
 	pl_charter c;
 	int rc = pl_charter_open(val, len, n->trust, &c);
-	if (rc) {
-		node_log(NODE_LOG_WARN, "stored charter refused", "channel=%s reason=%s", key,
-			 pl_err_detail());
-		return 0;
-	}
+	if (rc)
+		return stored_record_refused("charter", key, rc);
 	rc = charter_cache_put(n, &c);
 	pl_charter_clear(&c);
 	return rc;
@@ -235,11 +251,8 @@ static int load_status_cb(void *ctx, const char *key, const uint8_t *val, size_t
 	node_core *n = ctx;
 	pl_status_list l;
 	int rc = pl_status_list_open(val, len, n->trust, &l);
-	if (rc) {
-		node_log(NODE_LOG_WARN, "stored status list refused", "state=%s reason=%s", key,
-			 pl_err_detail());
-		return 0;
-	}
+	if (rc)
+		return stored_record_refused("status list", key, rc);
 	rc = status_cache_put(n, &l);
 	pl_status_list_clear(&l);
 	return rc;

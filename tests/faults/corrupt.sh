@@ -10,6 +10,7 @@
 #   corrupt.sh [CASE...]   (default: all)
 #     db-middle      one bit flipped in the middle byte of the node store
 #     db-envelope    one bit flipped in every stored copy of an envelope's body
+#     db-charter     one bit flipped near the end (in a signature) of the stored charter
 #     db-truncated   the last page of the node store cut off
 #     wal-truncated  the node killed with commits in its WAL, the WAL cut in half
 #     wal-crash      the same crash without damage: the case that must pass, so
@@ -18,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 command -v sqlite3 >/dev/null || fail "corrupt.sh needs the sqlite3 CLI"
 CASES=("$@")
-((${#CASES[@]})) || CASES=(db-middle db-envelope db-truncated wal-crash wal-truncated)
+((${#CASES[@]})) || CASES=(db-middle db-envelope db-charter db-truncated wal-crash wal-truncated)
 
 # flip FILE OFFSET: invert the lowest bit of one byte.
 flip() {
@@ -77,7 +78,7 @@ verdict() {
 }
 
 for c in "${CASES[@]}"; do
-	[[ $c =~ ^(db-middle|db-envelope|db-truncated|wal-crash|wal-truncated)$ ]] || fail "unknown case $c"
+	[[ $c =~ ^(db-middle|db-envelope|db-charter|db-truncated|wal-crash|wal-truncated)$ ]] || fail "unknown case $c"
 done
 state tehran; state islamabad
 peer tehran islamabad; peer islamabad tehran
@@ -114,6 +115,17 @@ for c in "${CASES[@]}"; do
 		offs=$(grep -obUa 'fm ROUTINE #20 ' "$db" | cut -d: -f1)
 		[[ -n $offs ]] || fail "no envelope body found in $db"
 		for off in $offs; do flip "$db" $((off + 3)); done
+		;;
+	db-charter)
+		# the row of channel fm's charter (kind 109), one bit of its tenth
+		# byte from the end: in the last signature
+		hex=$(sqlite3 "$db" "SELECT hex(value) FROM objects WHERE kind = 109 AND key = 'fm'")
+		[[ -n $hex ]] || fail "no stored charter in $db"
+		pos=$((${#hex} - 20))
+		hex="${hex:0:pos}$(printf '%02X' $((0x${hex:pos:2} ^ 1)))${hex:pos+2}"
+		sqlite3 "$db" "UPDATE objects SET value = X'$hex' WHERE kind = 109 AND key = 'fm'" ||
+			fail "cannot damage the charter"
+		rm -f "$db-wal" "$db-shm"
 		;;
 	db-truncated)
 		truncate -s $(($(size "$db") - 4096)) "$db"
