@@ -79,13 +79,16 @@ static const char *lanes_name(unsigned lanes)
 					     : "all";
 }
 
-/* Does cc carry any lane of p? */
-static bool carries(const core_peer *p, const core_conn *cc)
+/* Take cc off the lanes of p it carries; false when it carried none. */
+static bool detach(core_peer *p, const core_conn *cc)
 {
+	bool carried = false;
 	for (int l = 0; l < PL_LINK_LANES; l++)
-		if (p->conn[l] == cc)
-			return true;
-	return false;
+		if (p->conn[l] == cc) {
+			p->conn[l] = NULL;
+			carried = true;
+		}
+	return carried;
 }
 
 bool peer_is_up(const core_peer *p)
@@ -331,9 +334,7 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	bool was_up = peer_is_up(p);
 	for (size_t i = 0; i < nolds; i++) {
 		core_conn *old = olds[i];
-		for (int l = 0; l < PL_LINK_LANES; l++)
-			if (p->conn[l] == old)
-				p->conn[l] = NULL;
+		(void)detach(p, old);
 		old->peer = NULL;
 		pl_link_close(old->link, "replaced by a newer connection");
 		conn_flush(old);
@@ -452,11 +453,8 @@ static void on_close(void *ctx, net_conn *c, const char *reason)
 	if (!cc)
 		return;
 	core_peer *p = cc->peer;
-	if (p && carries(p, cc)) {
-		bool was_up = peer_is_up(p);
-		for (int l = 0; l < PL_LINK_LANES; l++)
-			if (p->conn[l] == cc)
-				p->conn[l] = NULL;
+	bool was_up = p && peer_is_up(p);
+	if (p && detach(p, cc)) {
 		node_log(NODE_LOG_INFO, "link down", "peer=%s lanes=%s reason=%s", p->state,
 			 lanes_name(cc->lanes), reason ? reason : "");
 		if (was_up)
@@ -678,7 +676,6 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	}
 	return rc;
 }
-
 
 /*
  * A receipt: the peer durably holds the lane's items up to upto.  Recording
@@ -1065,21 +1062,24 @@ static size_t pump_room(const node_core *n, const core_peer *p, int lane)
 #define HOLD_SCAN 64
 
 struct hold {
+	int lane;
 	bool hold;
 	size_t seen;
 };
 
-/* A CONTROL item an envelope may depend on: a charter, a status list, a
- * node record.  Checkpoints, cosignatures and refusals to cosign depend on
- * nothing the other lanes carry, and nothing there depends on them. */
+/* An item an envelope may depend on: any FLASH item; on CONTROL a charter,
+ * a status list, a node record.  Checkpoints, cosignatures and refusals to
+ * cosign depend on nothing the other lanes carry, and nothing there depends
+ * on them. */
 static int hold_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
 {
 	struct hold *h = ctx;
 	(void)lseq;
 	(void)id;
 	h->seen++;
-	h->hold = h->seen > HOLD_SCAN || kind == PL_LINK_KIND_CHARTER ||
-		  kind == PL_LINK_KIND_STATUS_LIST || kind == PL_LINK_KIND_NODE_REC;
+	h->hold = h->lane != PL_LINK_LANE_CONTROL || h->seen > HOLD_SCAN ||
+		  kind == PL_LINK_KIND_CHARTER || kind == PL_LINK_KIND_STATUS_LIST ||
+		  kind == PL_LINK_KIND_NODE_REC;
 	return h->hold ? 1 : 0;
 }
 
@@ -1100,17 +1100,10 @@ static bool lower_lanes_settled(node_core *n, core_peer *p, int lane)
 	for (int k = 0; k < lane; k++) {
 		if (p->conn[k] == p->conn[lane])
 			continue;
-		if (k == PL_LINK_LANE_CONTROL) {
-			/* the queue holds exactly the items not acknowledged */
-			struct hold h = {false, 0};
-			if (nstore_out_walk(n->db, p->state, k, 1, HOLD_SCAN + 1, hold_cb, &h) < 0 ||
-			    h.hold)
-				return false;
-			continue;
-		}
-		uint64_t last = 0, acked = 0;
-		if (nstore_out_last(n->db, p->state, k, &last) != 0 ||
-		    nstore_out_acked(n->db, p->state, k, &acked) != 0 || acked < last)
+		/* the queue holds exactly the items not acknowledged */
+		struct hold h = {k, false, 0};
+		if (nstore_out_walk(n->db, p->state, k, 1, HOLD_SCAN + 1, hold_cb, &h) < 0 ||
+		    h.hold)
 			return false;
 	}
 	return true;

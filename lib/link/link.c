@@ -626,6 +626,13 @@ static int check_open(const pl_link *l)
 	return 0;
 }
 
+/* The application's call names a lane this connection does not carry. */
+static int not_carried(pl_link_lane lane)
+{
+	return pl_err_fail(PL_ERR_INVALID, "link: this connection does not carry lane %s",
+			   lane_names[lane]);
+}
+
 int pl_link_send_item(pl_link *l, pl_link_lane lane, uint64_t lseq, uint32_t kind, const uint8_t *p,
 		      size_t n)
 {
@@ -637,8 +644,7 @@ int pl_link_send_item(pl_link *l, pl_link_lane lane, uint64_t lseq, uint32_t kin
 	if ((unsigned)lane >= PL_LINK_LANES)
 		return pl_err_fail(PL_ERR_INVALID, "link: no lane %d", (int)lane);
 	if (!(l->lanes & (1u << lane)))
-		return pl_err_fail(PL_ERR_INVALID, "link: this connection does not carry lane %s",
-				   lane_names[lane]);
+		return not_carried(lane);
 	if (kind == 0 || !p || n == 0 || n > PL_LINK_MAX_ITEM)
 		return pl_err_fail(PL_ERR_INVALID, "link: item of kind %u and %zu bytes (1..%d)",
 				   kind, n, PL_LINK_MAX_ITEM);
@@ -689,8 +695,7 @@ int pl_link_send_receipt(pl_link *l, pl_link_lane lane, uint64_t upto)
 	if ((unsigned)lane >= PL_LINK_LANES)
 		return pl_err_fail(PL_ERR_INVALID, "link: no lane %d", (int)lane);
 	if (!(l->lanes & (1u << lane)))
-		return pl_err_fail(PL_ERR_INVALID, "link: this connection does not carry lane %s",
-				   lane_names[lane]);
+		return not_carried(lane);
 	rx_lane *rx = &l->rx[lane];
 	if (upto < rx->rcpt_upto)
 		return pl_err_fail(
