@@ -233,6 +233,14 @@ rq = runs_of("parley-rss-queued")
 if rq:
     rss_max = fig(G, f"RSS of the sender with {backlog_n} queued", "MiB",
                   [d["sender_kib"] / 1024 for d in rq], digits=1)
+mq_ = runs_of("parley-metrics-queued")
+if mq_:
+    bad = [d for d in mq_ if d.get("depth") != d.get("count")]
+    fig(G, f"GET /metrics of the sender with {backlog_n} queued", "ms",
+        [d["ms"] for d in mq_],
+        "median of 5 scrapes (parley_queue_depth among the gauges)"
+        + (f"; ROUTINE DEPTH WRONG in {len(bad)} run(s): {bad[0].get('depth')} reported"
+           if bad else ""), digits=2)
 rd = runs_of("parley-rss-drained")
 if rd:
     fig(G, "peak RSS (VmHWM) of the sender, whole catch-up", "MiB",

@@ -387,34 +387,84 @@ int nstore_seq_set(nstore *s, const char *state, const char *author, const char 
 
 /* ---------------------------------------------------------------- queues */
 
+/*
+ * Kind 105 holds "<last lseq> <depth>": the last lseq assigned and how many
+ * items the queue (kind 104) holds, kept by push, ack and requeue in the
+ * same transaction so that the depth is one read, not a walk of the queue.
+ * A store written before the depth was kept has "<last lseq>" alone: the
+ * depth is counted once (-1 in *depth until then).
+ */
+static int outseq_get(nstore *s, const char *peer, int lane, uint64_t *last, int64_t *depth)
+{
+	char key[256], buf[64];
+	KEYF(key, "%s/%d", peer, lane);
+	*last = 0;
+	*depth = 0;
+	int rc = get_text(s, K_OUTSEQ, key, buf, sizeof(buf));
+	if (rc == PL_ERR_NOT_FOUND)
+		return 0;
+	const char *end = NULL;
+	uint64_t d = 0;
+	if (!rc)
+		rc = parse_u64(buf, last, &end);
+	if (rc)
+		return rc;
+	if (*end == '\0') {
+		*depth = -1;
+		return 0;
+	}
+	if (*end != ' ' || parse_u64(end + 1, &d, &end) || *end != '\0' || d > *last)
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad queue position %s: '%.40s'",
+				   key, buf);
+	*depth = (int64_t)d;
+	return 0;
+}
+
+static int outseq_put(nstore *s, const char *peer, int lane, uint64_t last, uint64_t depth)
+{
+	char key[256], buf[64];
+	KEYF(key, "%s/%d", peer, lane);
+	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, last, depth);
+	return put_text(s, K_OUTSEQ, key, buf);
+}
+
+static int out_count(nstore *s, const char *peer, int lane, uint64_t *n);
+
+/* The position with a known depth: an old store's is counted here. */
+static int outseq_load(nstore *s, const char *peer, int lane, uint64_t *last, uint64_t *depth)
+{
+	int64_t d;
+	int rc = outseq_get(s, peer, lane, last, &d);
+	if (rc || d >= 0) {
+		*depth = rc ? 0 : (uint64_t)d;
+		return rc;
+	}
+	return out_count(s, peer, lane, depth);
+}
+
 int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq)
 {
-	char key[256];
-	KEYF(key, "%s/%d", peer, lane);
-	return get_u64(s, K_OUTSEQ, key, 0, lseq);
+	int64_t d;
+	return outseq_get(s, peer, lane, lseq, &d);
 }
 
 int nstore_out_skip(nstore *s, const char *peer, int lane, uint64_t lseq)
 {
-	char key[256];
-	uint64_t last = 0;
-	int rc = nstore_out_last(s, peer, lane, &last);
+	uint64_t last = 0, depth = 0;
+	int rc = outseq_load(s, peer, lane, &last, &depth);
 	if (rc || lseq <= last)
 		return rc;
-	KEYF(key, "%s/%d", peer, lane);
-	return put_u64(s, K_OUTSEQ, key, lseq);
+	return outseq_put(s, peer, lane, lseq, depth);
 }
 
 int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
 		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq)
 {
 	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
-	uint64_t last = 0;
-	int rc = nstore_out_last(s, peer, lane, &last);
-	if (rc)
-		return rc;
-	KEYF(key, "%s/%d", peer, lane);
-	rc = put_u64(s, K_OUTSEQ, key, last + 1);
+	uint64_t last = 0, depth = 0;
+	int rc = outseq_load(s, peer, lane, &last, &depth);
+	if (!rc)
+		rc = outseq_put(s, peer, lane, last + 1, depth + 1);
 	if (rc)
 		return rc;
 	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, last + 1);
@@ -513,15 +563,22 @@ int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_
 	/* fn may write (delivery states): collect first, call it after the walk. */
 	struct item_list l = {0};
 	struct item_walk w = {collect_cb, &l, 0};
-	int rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
+	uint64_t last = 0, depth = 0;
+	int rc = outseq_load(s, peer, lane, &last, &depth);
+	if (!rc)
+		rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		rc = put_item(s, K_OUTDONE, peer, lane, l.v[i].lseq, l.v[i].kind, l.v[i].id);
 		if (!rc && fn)
 			rc = fn(ctx, l.v[i].lseq, l.v[i].kind, l.v[i].id);
 	}
+	size_t dropped = l.n;
 	free(l.v);
-	if (!rc)
+	if (!rc && dropped) {
 		rc = pl_store_del_range(s->st, K_OUTQ, lo, hi, NULL);
+		if (!rc)
+			rc = outseq_put(s, peer, lane, last, depth >= dropped ? depth - dropped : 0);
+	}
 	if (!rc && upto > OUTDONE_KEEP) {
 		KEYF(hi, "%s/%d/%020" PRIu64, peer, lane, upto - OUTDONE_KEEP);
 		rc = pl_store_del_range(s->st, K_OUTDONE, lo, hi, NULL);
@@ -543,9 +600,14 @@ int nstore_out_requeue(nstore *s, const char *peer, int lane, uint64_t from, uin
 	KEYF(hi, "%s/%d/~", peer, lane);
 	struct item_list l = {0};
 	struct item_walk w = {collect_cb, &l, 0};
-	int rc = pl_store_range(s->st, K_OUTDONE, lo, hi, 0, item_cb, &w);
+	uint64_t last = 0, depth = 0;
+	int rc = outseq_load(s, peer, lane, &last, &depth);
+	if (!rc)
+		rc = pl_store_range(s->st, K_OUTDONE, lo, hi, 0, item_cb, &w);
 	for (size_t i = 0; !rc && i < l.n; i++)
 		rc = put_item(s, K_OUTQ, peer, lane, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+	if (!rc && l.n)
+		rc = outseq_put(s, peer, lane, last, depth + l.n);
 	if (count)
 		*count = l.n;
 	free(l.v);
@@ -565,7 +627,7 @@ int nstore_out_acked(nstore *s, const char *peer, int lane, uint64_t *upto)
 	return get_u64(s, K_OUTACK, key, 0, upto);
 }
 
-int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
+static int out_count(nstore *s, const char *peer, int lane, uint64_t *n)
 {
 	char lo[256], hi[256];
 	KEYF(lo, "%s/%d/", peer, lane);
@@ -574,6 +636,12 @@ int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
 	int rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
 	*n = w.count;
 	return rc;
+}
+
+int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
+{
+	uint64_t last;
+	return outseq_load(s, peer, lane, &last, n);
 }
 
 int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next)

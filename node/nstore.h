@@ -90,6 +90,8 @@ int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t
  * Also records upto as the peer's acknowledged point when it is higher. */
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
 		   void *ctx);
+/* How many items are queued for peer on lane: one read (push, ack and
+ * requeue keep the count with the last lseq), not a walk of the queue. */
 int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n);
 /* The peer holds items up to lseq that this store never assigned (this
  * store went back, e.g. restored from a backup): the next item gets

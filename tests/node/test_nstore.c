@@ -16,6 +16,7 @@
 
 #include "nstore.h"
 #include "parley/err.h"
+#include "parley/store.h"
 
 static char dir[512], path[600];
 
@@ -121,6 +122,125 @@ static void test_queues(void **state)
 	mkid(id, 13);
 	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
 	assert_int_equal(lseq, 13);
+	nstore_close(s);
+}
+
+/* The store's own kinds (docs/formats.md, "Node store"). */
+enum { KIND_OUTQ = 104, KIND_OUTSEQ = 105 };
+
+static void raw_put(uint32_t kind, const char *key, const char *val)
+{
+	pl_store *st;
+	assert_int_equal(pl_store_open(path, 0, NULL, &st), 0);
+	assert_int_equal(pl_store_put(st, kind, key, (const uint8_t *)val, strlen(val), 0), 0);
+	pl_store_close(st);
+}
+
+static void raw_del(uint32_t kind, const char *key)
+{
+	pl_store *st;
+	assert_int_equal(pl_store_open(path, 0, NULL, &st), 0);
+	assert_int_equal(pl_store_del(st, kind, key), 0);
+	pl_store_close(st);
+}
+
+static uint64_t depth_of(nstore *s, int lane)
+{
+	uint64_t d = 99;
+	assert_int_equal(nstore_out_depth(s, "islamabad", lane, &d), 0);
+	return d;
+}
+
+/*
+ * The depth is a count kept with the queue's last lseq, not a walk: a
+ * /metrics scrape with a million queued must not read a million rows in
+ * the event loop.  Rows taken out behind nstore's back do not change it
+ * (a walk would see them gone); a store written before the count existed
+ * ("<lseq>" alone) is counted once, and push, ack, requeue and skip keep
+ * the count right from there.
+ */
+static void test_queue_depth_is_kept(void **state)
+{
+	(void)state;
+	nstore *s;
+	uint8_t id[PL_HASH_BYTES];
+	assert_int_equal(nstore_open(path, &s), 0);
+	assert_int_equal(nstore_begin(s), 0);
+	for (int i = 1; i <= 5; i++) {
+		mkid(id, i);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	}
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(depth_of(s, 4), 5);
+	nstore_close(s);
+
+	/* one row gone behind its back: the kept count does not walk to see it */
+	raw_del(KIND_OUTQ, "islamabad/4/00000000000000000003");
+	assert_int_equal(nstore_open(path, &s), 0);
+	assert_int_equal(depth_of(s, 4), 5);
+	nstore_close(s);
+
+	/* an old store's position: counted (4 rows), then kept */
+	raw_put(KIND_OUTSEQ, "islamabad/4", "5");
+	assert_int_equal(nstore_open(path, &s), 0);
+	assert_int_equal(depth_of(s, 4), 4);
+	uint64_t last;
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(last, 5);
+	assert_int_equal(nstore_begin(s), 0);
+	mkid(id, 6);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(depth_of(s, 4), 5);
+	nstore_close(s);
+	raw_del(KIND_OUTQ, "islamabad/4/00000000000000000006");
+	assert_int_equal(nstore_open(path, &s), 0);
+	assert_int_equal(depth_of(s, 4), 5); /* kept since the push */
+
+	/* ack: lseq 1, 2 and 4 are queued up to 4 (3 was taken out above) */
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_out_ack(s, "islamabad", 4, 4, NULL, NULL), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(depth_of(s, 4), 2);
+	/* a receipt that drops nothing changes nothing */
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_out_ack(s, "islamabad", 4, 4, NULL, NULL), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(depth_of(s, 4), 2);
+	/* requeue from 2: the acknowledged 2 and 4 come back */
+	uint64_t back = 0;
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_out_requeue(s, "islamabad", 4, 2, &back), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(back, 2);
+	assert_int_equal(depth_of(s, 4), 4);
+	/* skip moves the numbering, not the count */
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_out_skip(s, "islamabad", 4, 40), 0);
+	mkid(id, 41);
+	uint64_t lseq = 0;
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(lseq, 41);
+	assert_int_equal(depth_of(s, 4), 5);
+	/* a rolled-back push leaves the count as it was */
+	assert_int_equal(nstore_begin(s), 0);
+	mkid(id, 42);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	assert_int_equal(depth_of(s, 4), 6);
+	nstore_rollback(s);
+	assert_int_equal(depth_of(s, 4), 5);
+	/* the other lanes are their own */
+	assert_int_equal(depth_of(s, 3), 0);
+	nstore_close(s);
+
+	/* a damaged position is refused, not read as a count */
+	raw_put(KIND_OUTSEQ, "islamabad/4", "41 x");
+	assert_int_equal(nstore_open(path, &s), 0);
+	uint64_t d;
+	assert_int_equal(nstore_out_depth(s, "islamabad", 4, &d), PL_ERR_MALFORMED);
+	raw_put(KIND_OUTSEQ, "islamabad/4", "41 42");
+	assert_int_equal(nstore_out_depth(s, "islamabad", 4, &d), PL_ERR_MALFORMED);
 	nstore_close(s);
 }
 
@@ -256,6 +376,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_depth_is_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
