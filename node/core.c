@@ -307,7 +307,10 @@ static int queue_control(node_core *n, int kind, const uint8_t *buf, size_t len,
 	for (size_t i = 0; !rc && i < nstates; i++) {
 		if (strcmp(states[i], n->self.name) == 0 || !core_find_peer(n, states[i]))
 			continue;
-		rc = nstore_out_push(n->db, states[i], PL_LINK_LANE_CONTROL, kind, id, NULL);
+		uint64_t lseq = 0;
+		rc = nstore_out_push(n->db, states[i], PL_LINK_LANE_CONTROL, kind, id, &lseq);
+		if (!rc)
+			peer_hold_mark(n, states[i], PL_LINK_LANE_CONTROL, lseq);
 	}
 	return rc;
 }
@@ -619,8 +622,11 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 				 "channel=%s state=%s", env->ch, ch->states[i]);
 			continue;
 		}
+		uint64_t lseq = 0;
 		rc = nstore_out_push(n->db, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
-				     res->id, NULL);
+				     res->id, &lseq);
+		if (!rc && env->lane == PL_LANE_FLASH)
+			peer_hold_mark(n, ch->states[i], PL_LINK_LANE_FLASH, lseq);
 		if (!rc)
 			rc = nstore_deliv_set(n->db, res->id, ch->states[i], "queued", now);
 	}
@@ -1096,6 +1102,14 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		if (n->m.link_refused[k])
 			rc = pl_buf_printf(out, "parley_link_refused_total{reason=\"%s\"} %" PRIu64 "\n",
 					   pl_err_name(-k), n->m.link_refused[k]);
+	if (!rc)
+		rc = pl_buf_printf(out,
+				   "# HELP parley_link_batches_cut_total Batches of the lanes below "
+				   "FLASH a peer sent that were cut short because bytes waited on its "
+				   "CONTROL+FLASH connection.\n"
+				   "# TYPE parley_link_batches_cut_total counter\n"
+				   "parley_link_batches_cut_total %" PRIu64 "\n",
+				   n->m.batches_cut);
 	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_link_in_flight Items of the lanes below FLASH "
 					"sent to a peer and not yet acknowledged ([link] window).\n"

@@ -24,6 +24,7 @@
 #define CORE_MAX_PEERS 16
 #define NODE_PRIORITIES 3 /* event priorities: 0 urgent links, 1 the rest, 2 deferred work */
 #define CORE_MAX_CHANNELS 256
+#define CORE_HOLD_MARKS 64 /* per peer: see core_peer.marks */
 
 /* One peer state and the links to it: one connection for every lane, or
  * two ([link] urgent_connection): CONTROL and FLASH on one, the lanes below
@@ -43,6 +44,16 @@ typedef struct core_peer {
 	uint8_t pk[PL_PK_BYTES];
 	bool have_pk;
 	int64_t cp_sent_at; /* when a checkpoint was last queued for it (memory only) */
+	/* Items the lanes below FLASH wait for (FLASH items; charters and
+	 * status lists on CONTROL), each with the last lseq of every lane
+	 * queued before it: those may go while it waits (peer_hold_mark).
+	 * Memory only: after a restart the whole of those lanes waits. */
+	struct core_hold_mark {
+		int lane;
+		uint64_t lseq;
+		uint64_t before[PL_LINK_LANES];
+	} marks[CORE_HOLD_MARKS];
+	size_t nmarks;
 } core_peer;
 
 /* One transport connection (from net), verified or not yet. */
@@ -69,6 +80,9 @@ typedef struct core_conn {
 	 * when the previous batch was taken less than gather_us ago */
 	struct event *gather_ev;
 	int64_t taken_us; /* when the previous batch was taken (monotonic) */
+	/* a batch of the lanes below FLASH cut short for the FLASH connection
+	 * goes on here, at the lowest priority (process_events) */
+	struct event *resume_ev;
 	pl_buf out_block; /* conn_flush's block of frames, kept between calls */
 } core_conn;
 
@@ -88,6 +102,7 @@ typedef struct core_status {
 typedef struct core_metrics {
 	uint64_t accepted_local, accepted_peer, duplicates;
 	uint64_t redelivered; /* peer items skipped: taken before on another connection */
+	uint64_t batches_cut; /* bulk batches cut short for bytes on the FLASH connection */
 	uint64_t deferred;    /* peer envelopes not taken yet: dated ahead of our clock */
 	uint64_t store_behind; /* HELLOs of peers holding items this store never numbered */
 	uint64_t peer_behind;  /* HELLOs of peers that lost items they had acknowledged */
@@ -226,6 +241,10 @@ void core_batch_fail(node_core *n, int rc);
 extern const net_callbacks core_net_callbacks;
 void peer_pump(core_peer *p);
 void peer_pump_all(node_core *n);
+/* An item the lanes below FLASH must not overtake was queued for peer
+ * state on lane (FLASH, or a charter or status list on CONTROL) as lseq:
+ * remember what was queued on those lanes before it, which need not wait. */
+void peer_hold_mark(node_core *n, const char *state, int lane, uint64_t lseq);
 /* Items of the lanes below FLASH handed to the link and not yet acknowledged. */
 uint64_t peer_in_flight(const core_peer *p);
 /* Every lane of p has a verified connection. */

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -963,6 +964,19 @@ void net_set_priority(net_conn *c, int prio)
 {
 	if (c->bev && !c->closed)
 		(void)bufferevent_priority_set(c->bev, prio);
+}
+
+bool net_conn_readable(const net_conn *c)
+{
+	if (!c->bev || c->closed || !c->opened)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return true;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (ssl && SSL_pending(ssl) > 0)
+		return true;
+	struct pollfd pfd = {.fd = bufferevent_getfd(c->bev), .events = POLLIN};
+	return pfd.fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
 void net_set_reading(net_conn *c, bool on)

@@ -170,6 +170,10 @@ void net_close(net_conn *c, const char *reason);
 /* Give c's events priority prio of the event base (0: first; see
  * event_base_priority_init); ignored when the base has fewer. */
 void net_set_priority(net_conn *c, int prio);
+/* True when bytes from the peer wait to be read: in the kernel's socket
+ * buffer or in the TLS layer, not yet delivered to on_data.  One poll(2)
+ * with no wait; false for a connection that is not open. */
+bool net_conn_readable(const net_conn *c);
 /* Pause (false) or resume (true) reading from c; input already received
  * is delivered after resuming. */
 void net_set_reading(net_conn *c, bool on);

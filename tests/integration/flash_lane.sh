@@ -12,7 +12,8 @@
 # connection for every lane) the FLASH waits behind the stalled backlog and
 # this test fails.  Then the order of a charter and an envelope that needs
 # it, when the CONTROL+FLASH connection is the one stalled; and that the
-# transcript's checkpoints, also on CONTROL, do not hold ROUTINE back.
+# transcript's checkpoints, also on CONTROL, do not hold ROUTINE back; and
+# that a FLASH holds back only what was queued after it.
 . "$(dirname "$0")/lib.sh"
 state tehran; state islamabad
 PX_PORT=$(free_port); PX_CTL=$(free_port)
@@ -130,4 +131,37 @@ done
 ((got >= 20)) || fail "ROUTINE held behind a checkpoint: $got of 20 arrived"
 echo "20 ROUTINE delivered while $cp CONTROL item(s) waited on the stalled connection"
 px pass >/dev/null
-finish "3 passed, 0 failed"
+
+# The hold is precise: with a FLASH waiting on the stalled CONTROL+FLASH
+# connection, the ROUTINE envelopes queued before it still go (they cannot
+# depend on it); one queued after it waits, and arrives after it.
+wait_delivered tehran islamabad "$W/late.ids"
+before=$(metric islamabad 'parley_envelopes_accepted_total{origin="peer"}')
+# every connection stalled while they are queued, so that most of the 500
+# (16 MiB, more than the socket buffers hold) are still in tehran's queue
+# when the FLASH joins it; then only the CONTROL+FLASH connection stays
+# stalled
+px stall 60000 >/dev/null
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 500 --size 32768 --ids "$W/early.ids" >/dev/null ||
+	fail "early"
+pdrive send $(as tehran) --channel fm --lane FLASH --count 1 --ids "$W/flash2.ids" >/dev/null || fail "flash2"
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 1 --ids "$W/after.ids" >/dev/null || fail "after"
+sleep 0.5
+px stall-quiet 8388608 60000 >/dev/null
+got=0
+for _ in $(seq 1 300); do
+	got=$(($(metric islamabad 'parley_envelopes_accepted_total{origin="peer"}') - before))
+	((got >= 500)) && break
+	sleep 0.1
+done
+((got >= 500)) || fail "ROUTINE queued before a FLASH held behind it: $got of 500 arrived"
+sleep 1
+got=$(($(metric islamabad 'parley_envelopes_accepted_total{origin="peer"}') - before))
+((got == 500)) || fail "$got arrived while the FLASH was stalled: the ROUTINE queued after it overtook it"
+echo "the 500 ROUTINE queued before the stalled FLASH delivered; the one after it waits"
+px pass >/dev/null
+wait_delivered tehran islamabad "$W/early.ids" "$W/flash2.ids" "$W/after.ids"
+pdrive check $(as islamabad) --channel fm --ids "$W/routine.ids" --ids "$W/flash.ids" --ids "$W/one.ids" \
+	--ids "$W/late.ids" --ids "$W/early.ids" --ids "$W/flash2.ids" --ids "$W/after.ids" \
+	--require-before "$(cat "$W/flash2.ids"):$(cat "$W/after.ids")" || fail "the ROUTINE after the FLASH arrived first"
+finish "4 passed, 0 failed"

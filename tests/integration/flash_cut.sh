@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A receiver taking a batch of ROUTINE items stops when bytes wait on the
+# peer's CONTROL+FLASH connection, takes the FLASH first and goes on with
+# the rest (docs/protocol.md, "Two connections per peer"): FLASH envelopes
+# submitted one by one while 20,000 ROUTINE drain must cut at least one
+# batch short (parley_link_batches_cut_total; 0 without the cut), and the
+# cut must lose, repeat or reorder nothing: every envelope is stored once,
+# the ROUTINE stream in its order (a gap or a repeat in a stream is refused
+# by the receiver, and counted), and the queue ends empty.
+. "$(dirname "$0")/lib.sh"
+state tehran; state islamabad
+peer tehran islamabad; peer islamabad tehran
+start tehran; start islamabad
+charter fm tehran islamabad
+wait_charter islamabad fm
+stop islamabad
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 20000 --ids "$W/routine.ids" >/dev/null ||
+	fail "backlog"
+start islamabad
+for _ in $(seq 1 600); do
+	(($(metric tehran 'parley_link_receipts_total{direction="in"}') > 0)) && break
+	sleep 0.05
+done
+# one FLASH at a time while the backlog drains, until a batch was cut (at
+# most 40: each lands in a batch being taken about half of the time)
+: >"$W/flash.ids"
+sent=0 cut=0
+for _ in $(seq 1 40); do
+	pdrive send $(as tehran) --channel fm --lane FLASH --count 1 --ids "$W/one.ids" >/dev/null || fail "flash"
+	cat "$W/one.ids" >>"$W/flash.ids"
+	sent=$((sent + 1))
+	cut=$(metric islamabad parley_link_batches_cut_total)
+	((cut > 0)) && break
+	(($(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}') > 2000)) || break
+done
+echo "$sent FLASH sent during the drain; islamabad cut $cut batches"
+((cut > 0)) || fail "no ROUTINE batch was cut short for a FLASH"
+wait_count islamabad fm $((20000 + sent)) 300
+pdrive check $(as islamabad) --channel fm --ids "$W/routine.ids" --ids "$W/flash.ids" ||
+	fail "an envelope is missing at islamabad"
+dup=$(metric islamabad parley_envelopes_duplicate_total)
+((dup == 0)) || fail "$dup envelopes stored twice"
+# nothing refused (a reordered stream would be: "gap" or "replay")
+metrics islamabad | grep -q '^parley_envelopes_rejected_total{' && fail "islamabad refused envelopes: $(metrics islamabad | grep '^parley_envelopes_rejected_total{')"
+for _ in $(seq 1 200); do
+	(($(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}') == 0)) && break
+	sleep 0.05
+done
+left=$(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}')
+((left == 0)) || fail "$left ROUTINE still queued at tehran after every receipt"
+finish "1 passed, 0 failed"
