@@ -42,6 +42,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -124,6 +127,20 @@ static struct evhttp_connection *open_conn(const endpoint *ep, int timeout_s)
 		die("cannot create a connection to %s:%d", ep->host, ep->port);
 	evhttp_connection_set_timeout(c, timeout_s);
 	return c;
+}
+
+/*
+ * Nagle off on c's socket (once it has one: after evhttp_make_request).
+ * evhttp leaves it on, and a request of 16 KiB or more is written in parts:
+ * the last part then waits for the node's delayed acknowledgement, 40 ms
+ * (measured: 44 ms per envelope at --size 16000 and 32768, against 3 at 2048).
+ */
+static void no_delay(struct evhttp_connection *c)
+{
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c));
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* Serve c before the other connections (priority 0 of 2). */
@@ -703,6 +720,7 @@ static bool submit_one(stream *s)
 		t_first = t;
 	if (evhttp_make_request(s->conn, req, EVHTTP_REQ_POST, "/v1/envelopes") != 0)
 		die("cannot submit on %s", s->ch);
+	no_delay(s->conn);
 	s->busy = true;
 	s->next_send += k;
 	submitted += k;

@@ -54,8 +54,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -154,6 +158,12 @@ static int call(const char *method, const char *path, json_t *body, json_t **out
 	enum evhttp_cmd_type cmd = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
 	if (evhttp_make_request(conn, req, cmd, path) != 0)
 		die("cannot send %s %s", method, path);
+	/* evhttp leaves Nagle on: the last part of a request of 16 KiB or
+	 * more would wait for the node's delayed acknowledgement (40 ms) */
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(conn));
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	while (!r.done)
 		event_base_dispatch(base);
 	if (out) {
