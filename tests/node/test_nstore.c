@@ -128,19 +128,16 @@ static void test_queues(void **state)
 /* The store's own kinds (docs/formats.md, "Node store"). */
 enum { KIND_OUTQ = 104, KIND_OUTSEQ = 105 };
 
-static void raw_put(uint32_t kind, const char *key, const char *val)
+/* Write (val) or delete (NULL) one row behind nstore's back. */
+static void raw_set(uint32_t kind, const char *key, const char *val)
 {
 	pl_store *st;
 	assert_int_equal(pl_store_open(path, 0, NULL, &st), 0);
-	assert_int_equal(pl_store_put(st, kind, key, (const uint8_t *)val, strlen(val), 0), 0);
-	pl_store_close(st);
-}
-
-static void raw_del(uint32_t kind, const char *key)
-{
-	pl_store *st;
-	assert_int_equal(pl_store_open(path, 0, NULL, &st), 0);
-	assert_int_equal(pl_store_del(st, kind, key), 0);
+	if (val)
+		assert_int_equal(
+		    pl_store_put(st, kind, key, (const uint8_t *)val, strlen(val), 0), 0);
+	else
+		assert_int_equal(pl_store_del(st, kind, key), 0);
 	pl_store_close(st);
 }
 
@@ -175,13 +172,13 @@ static void test_queue_depth_is_kept(void **state)
 	nstore_close(s);
 
 	/* one row gone behind its back: the kept count does not walk to see it */
-	raw_del(KIND_OUTQ, "islamabad/4/00000000000000000003");
+	raw_set(KIND_OUTQ, "islamabad/4/00000000000000000003", NULL);
 	assert_int_equal(nstore_open(path, &s), 0);
 	assert_int_equal(depth_of(s, 4), 5);
 	nstore_close(s);
 
 	/* an old store's position: counted (4 rows), then kept */
-	raw_put(KIND_OUTSEQ, "islamabad/4", "5");
+	raw_set(KIND_OUTSEQ, "islamabad/4", "5");
 	assert_int_equal(nstore_open(path, &s), 0);
 	assert_int_equal(depth_of(s, 4), 4);
 	uint64_t last;
@@ -193,7 +190,7 @@ static void test_queue_depth_is_kept(void **state)
 	assert_int_equal(nstore_commit(s), 0);
 	assert_int_equal(depth_of(s, 4), 5);
 	nstore_close(s);
-	raw_del(KIND_OUTQ, "islamabad/4/00000000000000000006");
+	raw_set(KIND_OUTQ, "islamabad/4/00000000000000000006", NULL);
 	assert_int_equal(nstore_open(path, &s), 0);
 	assert_int_equal(depth_of(s, 4), 5); /* kept since the push */
 
@@ -235,11 +232,11 @@ static void test_queue_depth_is_kept(void **state)
 	nstore_close(s);
 
 	/* a damaged position is refused, not read as a count */
-	raw_put(KIND_OUTSEQ, "islamabad/4", "41 x");
+	raw_set(KIND_OUTSEQ, "islamabad/4", "41 x");
 	assert_int_equal(nstore_open(path, &s), 0);
 	uint64_t d;
 	assert_int_equal(nstore_out_depth(s, "islamabad", 4, &d), PL_ERR_MALFORMED);
-	raw_put(KIND_OUTSEQ, "islamabad/4", "41 42");
+	raw_set(KIND_OUTSEQ, "islamabad/4", "41 42");
 	assert_int_equal(nstore_out_depth(s, "islamabad", 4, &d), PL_ERR_MALFORMED);
 	nstore_close(s);
 }
