@@ -2,7 +2,9 @@
 /*
  * The machine's own limits that bound Parley and are not in bench_core:
  * fdatasync()s per second with 1 and with 64 records of 256 bytes per sync
- * (appending to a file in the benchmark's temporary folder), and TLS 1.3
+ * (appending to a file in the benchmark's temporary folder), and after a
+ * 16 KiB write appended or over blocks written before (a WAL commit while
+ * the WAL grows, and once it is reused), and TLS 1.3
  * on loopback (OpenSSL): the round trip of a 256-byte record between two
  * threads, and a full handshake.  It measures; it does not interpret (the
  * driver, scripts/bench, derives Parley's ceiling from these figures).
@@ -19,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +80,49 @@ static double fsync_rate(const char *dir, int per_sync, double secs)
 				fail("write");
 		if (fdatasync(fd) != 0)
 			fail("fdatasync");
+	}
+	double dt = now_s() - t0;
+	close(fd);
+	unlink(path);
+	return (double)n / dt;
+}
+
+/*
+ * Syncs per second of a commit shaped like a node's WAL commit: 16 KiB
+ * (four pages and their frame headers) written, then fdatasync.  append:
+ * the file grows with every write, as a WAL does until its first
+ * checkpoint (each sync also writes the new blocks' allocation and the
+ * size); overwrite: the writes go over blocks written and synced before,
+ * as a WAL's do once it is reused from its start after a checkpoint.
+ */
+#define WAL_WRITE (16 * 1024 + 96)
+#define WAL_RING  256 /* writes before an overwriting file wraps: 4 MiB */
+
+static double wal_sync_rate(const char *dir, bool overwrite, double secs)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/walsync-%d.dat", dir, (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		fail(path);
+	static char buf[WAL_WRITE];
+	memset(buf, 'w', sizeof(buf));
+	if (overwrite) {
+		for (int i = 0; i < WAL_RING; i++)
+			if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+				fail("write");
+		if (fsync(fd) != 0)
+			fail("fsync");
+	}
+	long n = 0;
+	double t0 = now_s();
+	while (n < 1000000 && now_s() - t0 < secs) {
+		off_t at = (off_t)(overwrite ? n % WAL_RING : n) * WAL_WRITE;
+		if (pwrite(fd, buf, sizeof(buf), at) != (ssize_t)sizeof(buf))
+			fail("pwrite");
+		if (fdatasync(fd) != 0)
+			fail("fdatasync");
+		n++;
 	}
 	double dt = now_s() - t0;
 	close(fd);
@@ -293,6 +339,12 @@ int main(int argc, char **argv)
 		for (int r = 0; r < runs; r++)
 			v[r] = fsync_rate(dir, 64, secs);
 		emit("fdatasync-64-per-sync", "records/s", v, runs);
+		for (int r = 0; r < runs; r++)
+			v[r] = wal_sync_rate(dir, false, secs);
+		emit("fdatasync-16k-append", "syncs/s", v, runs);
+		for (int r = 0; r < runs; r++)
+			v[r] = wal_sync_rate(dir, true, secs);
+		emit("fdatasync-16k-overwrite", "syncs/s", v, runs);
 	}
 	if (!only || !strcmp(only, "tls")) {
 		make_contexts();

@@ -91,6 +91,8 @@ lim = {d["name"]: d for d in runs_of("limits")}
 names = {
     "fdatasync-1-per-sync": ("fdatasync, 1 record (256 B) per sync", "records/s"),
     "fdatasync-64-per-sync": ("fdatasync, 64 records per sync", "records/s"),
+    "fdatasync-16k-append": ("fdatasync after a 16 KiB write, appended (a WAL that grows)", "syncs/s"),
+    "fdatasync-16k-overwrite": ("fdatasync after a 16 KiB write over written blocks (a WAL in reuse)", "syncs/s"),
     "tls13-rtt-p50": ("TLS 1.3 loopback round trip (256 B), p50", "µs"),
     "tls13-rtt-p99": ("TLS 1.3 loopback round trip (256 B), p99", "µs"),
     "tls13-mutual-handshakes": ("TLS 1.3 mutual-auth handshakes (Ed25519 certs)", "/s"),
