@@ -17,10 +17,11 @@
  * "Lane sets").  When two connections reach the same peer for the same
  * lanes (both sides dialled), the one dialled by the state whose name sorts
  * first is kept, on both sides, so they agree without talking.  Items of
- * the lanes below FLASH are sent only while no FLASH item, charter, status
- * list or node record waits for its receipt on the other connection: the
- * receiver takes what an envelope depends on before it, as on a single
- * connection (lower_lanes_settled).
+ * the lanes below FLASH queued after a FLASH item, charter, status list or
+ * node record are sent only once it has its receipt on the other
+ * connection: the receiver takes what an envelope depends on before it, as
+ * on a single connection (lower_lanes_bounds).  A receiver's batch of those
+ * lanes stops for bytes waiting on the FLASH connection (urgent_waits).
  *
  * The transcript (witness.c) rides on the same batches: every envelope
  * taken, every refused item of an envelope lane and every receipt that

@@ -80,6 +80,19 @@ stop_senders() { for p in "${SENDERS[@]}"; do kill "$p" 2>/dev/null; done; SENDE
 # them behind, and a later process with the same pid then fails to start.
 FT_PIDS=()
 ft_clean() { local p; for p in "$@"; do rm -f "/dev/shm/faketime_shm_$p" "/dev/shm/sem.faketime_sem_$p"; done; }
+# Those of processes gone, whoever left them (another run, a test killed by
+# its timeout): the faketime wrapper and libfaketime refuse to start with
+# "sem_open: File exists" when their pid's are there.  Before every start.
+ft_sweep() {
+	local f p
+	for f in /dev/shm/faketime_shm_* /dev/shm/sem.faketime_sem_*; do
+		[[ -e $f ]] || continue
+		p=${f##*_}
+		[[ $p =~ ^[0-9]+$ ]] && [[ ! -d /proc/$p ]] && rm -f "$f"
+	done
+	return 0
+}
+ft_sweep
 trap 'rc=$?; stop_senders; ((rc == 0)) || KEEP=1; cleanup; ft_clean "${FT_PIDS[@]}"' EXIT # a failed run is kept
 log() { echo "[$(date +%T)] $*" >>"$W/harness.log"; ((short)) || echo "faults: $*" >&2; }
 
@@ -153,6 +166,7 @@ launch() {
 		cat "$W/$s.peers"
 	} >"$W/$s.ini"
 	if ((needs_faketime && $# == 0)); then
+		ft_sweep
 		[[ -f $W/$s.clock ]] || echo "+0" >"$W/$s.clock"
 		env "$@" LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$W/$s.clock" FAKETIME_NO_CACHE=1 \
 			FAKETIME_DONT_FAKE_MONOTONIC=1 "$bin" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
