@@ -310,7 +310,7 @@ static int queue_control(node_core *n, int kind, const uint8_t *buf, size_t len,
 		uint64_t lseq = 0;
 		rc = nstore_out_push(n->db, states[i], PL_LINK_LANE_CONTROL, kind, id, &lseq);
 		if (!rc)
-			peer_hold_mark(n, states[i], PL_LINK_LANE_CONTROL, lseq);
+			peer_hold_mark(n, states[i], PL_LINK_LANE_CONTROL, kind, lseq);
 	}
 	return rc;
 }
@@ -625,8 +625,9 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 		uint64_t lseq = 0;
 		rc = nstore_out_push(n->db, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
 				     res->id, &lseq);
-		if (!rc && env->lane == PL_LANE_FLASH)
-			peer_hold_mark(n, ch->states[i], PL_LINK_LANE_FLASH, lseq);
+		if (!rc)
+			peer_hold_mark(n, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
+				       lseq);
 		if (!rc)
 			rc = nstore_deliv_set(n->db, res->id, ch->states[i], "queued", now);
 	}

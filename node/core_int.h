@@ -241,10 +241,11 @@ void core_batch_fail(node_core *n, int rc);
 extern const net_callbacks core_net_callbacks;
 void peer_pump(core_peer *p);
 void peer_pump_all(node_core *n);
-/* An item the lanes below FLASH must not overtake was queued for peer
- * state on lane (FLASH, or a charter or status list on CONTROL) as lseq:
- * remember what was queued on those lanes before it, which need not wait. */
-void peer_hold_mark(node_core *n, const char *state, int lane, uint64_t lseq);
+/* An item of kind was queued for peer state on lane as lseq.  When the
+ * lanes below FLASH must not overtake it (a FLASH item; a charter or status
+ * list on CONTROL), remember what was queued on them before it, which need
+ * not wait; other items are no-ops. */
+void peer_hold_mark(node_core *n, const char *state, int lane, int kind, uint64_t lseq);
 /* Items of the lanes below FLASH handed to the link and not yet acknowledged. */
 uint64_t peer_in_flight(const core_peer *p);
 /* Every lane of p has a verified connection. */

@@ -793,12 +793,12 @@ static bool urgent_waits(const core_conn *cc)
 	return u && u != cc && u->c && !u->closing && net_conn_readable(u->c);
 }
 
-static void resume_cb(evutil_socket_t fd, short what, void *arg);
+static void take_later_cb(evutil_socket_t fd, short what, void *arg);
 
 static void resume_later(core_conn *cc)
 {
 	if (!cc->resume_ev) {
-		cc->resume_ev = event_new(cc->n->base, -1, 0, resume_cb, cc);
+		cc->resume_ev = event_new(cc->n->base, -1, 0, take_later_cb, cc);
 		if (!cc->resume_ev || event_priority_set(cc->resume_ev, NODE_PRIORITIES - 1) != 0)
 			return; /* the next read takes the rest */
 	}
@@ -915,16 +915,9 @@ static void process_events(core_conn *cc)
 	}
 }
 
-static void resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	core_conn *cc = arg;
-	if (!cc->closing && cc->link)
-		process_events(cc);
-}
-
-static void gather_cb(evutil_socket_t fd, short what, void *arg)
+/* What the link holds is taken now: after a gather (gather_ev) or a batch
+ * cut short for the FLASH connection (resume_ev). */
+static void take_later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -940,7 +933,7 @@ static void gather_cb(evutil_socket_t fd, short what, void *arg)
  * after it, with whatever else arrives meanwhile; a read after a quiet spell
  * is taken at once, so a lone envelope waits for nothing, and so is a read
  * that brought anything urgent (a FLASH or CONTROL item, a receipt: see
- * pl_link_has_urgent).  True when the read was left for gather_cb.
+ * pl_link_has_urgent).  True when the read was left for take_later_cb.
  */
 static bool gather(core_conn *cc)
 {
@@ -956,7 +949,7 @@ static bool gather(core_conn *cc)
 	if (since >= (int64_t)us)
 		return false;
 	if (!cc->gather_ev) {
-		cc->gather_ev = evtimer_new(cc->n->base, gather_cb, cc);
+		cc->gather_ev = evtimer_new(cc->n->base, take_later_cb, cc);
 		if (!cc->gather_ev)
 			return false;
 	}
@@ -1126,21 +1119,28 @@ struct hold {
  * a status list, a node record.  Checkpoints, cosignatures and refusals to
  * cosign depend on nothing the other lanes carry, and nothing there depends
  * on them. */
+static bool item_holds(int lane, int kind)
+{
+	return lane == PL_LINK_LANE_FLASH ||
+	       (lane == PL_LINK_LANE_CONTROL &&
+		(kind == PL_LINK_KIND_CHARTER || kind == PL_LINK_KIND_STATUS_LIST ||
+		 kind == PL_LINK_KIND_NODE_REC));
+}
+
 static int hold_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
 {
 	struct hold *h = ctx;
 	(void)id;
 	h->seen++;
-	h->hold = h->lane != PL_LINK_LANE_CONTROL || kind == PL_LINK_KIND_CHARTER ||
-		  kind == PL_LINK_KIND_STATUS_LIST || kind == PL_LINK_KIND_NODE_REC;
+	h->hold = item_holds(h->lane, kind);
 	h->lseq = h->hold ? lseq : 0; /* 0: too many to look at, no mark */
 	h->hold = h->hold || h->seen > HOLD_SCAN;
 	return h->hold ? 1 : 0;
 }
 
-void peer_hold_mark(node_core *n, const char *state, int lane, uint64_t lseq)
+void peer_hold_mark(node_core *n, const char *state, int lane, int kind, uint64_t lseq)
 {
-	core_peer *p = core_find_peer(n, state);
+	core_peer *p = item_holds(lane, kind) ? core_find_peer(n, state) : NULL;
 	if (!p)
 		return;
 	/* forget the marks of items acknowledged since */
@@ -1154,11 +1154,10 @@ void peer_hold_mark(node_core *n, const char *state, int lane, uint64_t lseq)
 	struct core_hold_mark *m = &p->marks[p->nmarks];
 	m->lane = lane;
 	m->lseq = lseq;
-	for (int l = 0; l < PL_LINK_LANES; l++) {
-		m->before[l] = 0;
-		if (l > PL_LINK_LANE_FLASH && nstore_out_last(n->db, state, l, &m->before[l]) != 0)
+	memset(m->before, 0, sizeof(m->before));
+	for (int l = PL_LINK_LANE_FLASH + 1; l < PL_LINK_LANES; l++)
+		if (nstore_out_last(n->db, state, l, &m->before[l]) != 0)
 			return; /* unknown: no mark, the item holds everything */
-	}
 	p->nmarks++;
 }
 
