@@ -5,10 +5,10 @@
  * SQLite checks its pages and B-trees but not what they hold, so a bit
  * flipped inside a row, a key or a value goes unseen by it.  This check
  * holds the node data model to its invariants: every channel-log row names
- * an envelope that still hashes to its id, whose metadata agrees with the
- * envelope's own fields and with the row, and which is the transcript
- * entry at its position; there are exactly as many envelopes and metadata
- * rows as log rows; the transcript has one entry per index below its size
+ * an envelope whose transcript entry (its bytes: nstore.h) still hashes to
+ * its id, and whose metadata agrees with the envelope's own fields and
+ * with the row; there are exactly as many envelopes (metadata rows) as log
+ * rows; the transcript has one entry per index below its size
  * and each leaf hash matches its entry (full: every stored interior hash
  * too).  It reads only, and stops at the first problem.
  */

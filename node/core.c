@@ -608,7 +608,7 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 	meta.received = now;
 	int rc = witness_log(n, TLOG_ENVELOPE, buf, len, NULL, res->id, &meta.pos);
 	if (!rc)
-		rc = nstore_env_put_at(n->db, res->id, buf, len, &meta);
+		rc = nstore_env_index(n->db, res->id, &meta);
 	if (!rc)
 		rc = nstore_seq_set(n->db, env->state, env->author, env->ch, (int)env->lane,
 				    env->seq, res->id);

@@ -3,8 +3,11 @@
  * The node store: Parley's node data model as keys of lib/store.
  *
  * Kinds and keys (docs/formats.md, "Node store"):
- *   100 ENV      hex(id)                      -> envelope bytes
- *   101 META     hex(id)                      -> JSON metadata (nstore_meta)
+ *   100 ENV      hex(id)                      -> envelope bytes: written by stores
+ *                                                 before 2026-11-28, read no more
+ *   101 META     hex(id)                      -> JSON metadata (nstore_meta); the
+ *                                                 envelope's bytes are its transcript
+ *                                                 entry (113) at the metadata's pos
  *   102 CHLOG    ch "/" %020 pos              -> hex(id)
  *   103 SEQ      state "/" author "/" ch "/" lane -> "seq hex(id)"
  *   104 OUTQ     peer "/" lane "/" %020 lseq  -> "kind hex(id)"
@@ -14,7 +17,7 @@
  *   108 BLOB     hex(id)                      -> bytes (charters, status lists in flight)
  *   109 CHARTER  channel                      -> latest signed charter
  *   110 STATUS   state                        -> latest signed status list
- *   111 COUNTER  "pos"                        -> next log position
+ *   111 COUNTER  (no longer written)
  *   112 REJECT   peer "/" lane "/" %020 lseq  -> reason
  * The transcript (node/tlog.c, node/witness.c; docs/transcript.md):
  *   113 TLOG_ENTRY   %020 index                   -> type byte || object
@@ -45,6 +48,7 @@
 #include <jansson.h>
 
 #include "nstore.h"
+#include "parley/channel.h"
 #include "parley/err.h"
 
 enum {
@@ -230,44 +234,52 @@ static int meta_parse(const uint8_t *p, size_t n, nstore_meta *m)
 	return rc == 0 ? 0 : pl_err_fail(PL_ERR_MALFORMED, "node store: incomplete metadata");
 }
 
-int nstore_log_size(nstore *s, uint64_t *n)
-{
-	return get_u64(s, K_COUNTER, "pos", 0, n);
-}
-
-int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
-		   nstore_meta *meta)
-{
-	uint64_t pos = 0;
-	int rc = nstore_log_size(s, &pos);
-	if (rc)
-		return rc;
-	meta->pos = pos;
-	rc = nstore_env_put_at(s, id, buf, len, meta);
-	if (!rc)
-		rc = put_u64(s, K_COUNTER, "pos", pos + 1);
-	return rc;
-}
-
-int nstore_env_put_at(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
-		      const nstore_meta *meta)
+int nstore_env_index(nstore *s, const uint8_t id[PL_HASH_BYTES], const nstore_meta *meta)
 {
 	char hx[2 * PL_HASH_BYTES + 1], key[256];
 	hexid(hx, id);
-	uint64_t pos = meta->pos;
 	json_t *j = meta_json(meta);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)
 		return PL_ERR_NOMEM;
-	int rc = pl_store_put(s->st, K_ENV, hx, buf, len, PL_STORE_NO_REPLACE);
-	if (!rc)
-		rc = put_text(s, K_META, hx, text);
+	int rc = pl_store_put(s->st, K_META, hx, (const uint8_t *)text, strlen(text),
+			      PL_STORE_NO_REPLACE);
 	free(text);
 	if (rc)
 		return rc;
-	KEYF(key, "%s/%020" PRIu64, meta->ch, pos);
+	KEYF(key, "%s/%020" PRIu64, meta->ch, meta->pos);
 	return put_text(s, K_CHLOG, key, hx);
+}
+
+/* The envelope's bytes: its transcript entry, which must be an envelope
+ * entry hashing to the id (anything else is a damaged store). */
+static int env_bytes(nstore *s, const uint8_t id[PL_HASH_BYTES], const char *hx, uint64_t pos,
+		     uint8_t **buf, size_t *len)
+{
+	char key[24];
+	KEYF(key, "%020" PRIu64, pos);
+	uint8_t *e = NULL, got[PL_HASH_BYTES];
+	size_t n = 0;
+	int rc = pl_store_get(s->st, NSTORE_TLOG_ENTRY, key, &e, &n);
+	if (rc == PL_ERR_NOT_FOUND)
+		return pl_err_fail(PL_ERR_CORRUPT,
+				   "store is damaged: envelope %s has no transcript entry (%s)", hx,
+				   key);
+	if (rc)
+		return rc;
+	if (n > 1 && e[0] == NSTORE_ENTRY_ENVELOPE)
+		pl_env_id(got, e + 1, n - 1);
+	if (n <= 1 || e[0] != NSTORE_ENTRY_ENVELOPE || !pl_ct_equal(got, id, PL_HASH_BYTES)) {
+		free(e);
+		return pl_err_fail(PL_ERR_CORRUPT,
+				   "store is damaged: transcript entry %s is not envelope %s", key,
+				   hx);
+	}
+	memmove(e, e + 1, n - 1);
+	*buf = e;
+	*len = n - 1;
+	return 0;
 }
 
 int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
@@ -275,25 +287,17 @@ int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, si
 {
 	char hx[2 * PL_HASH_BYTES + 1];
 	hexid(hx, id);
-	int rc = 0;
-	if (meta) {
-		uint8_t *m = NULL;
-		size_t n = 0;
-		rc = pl_store_get(s->st, K_META, hx, &m, &n);
-		if (!rc)
-			rc = meta_parse(m, n, meta);
-		free(m);
-		if (rc)
-			return rc;
-	}
-	if (buf)
-		rc = pl_store_get(s->st, K_ENV, hx, buf, len);
-	else if (!meta) {
-		uint8_t *tmp = NULL;
-		size_t n = 0;
-		rc = pl_store_get(s->st, K_ENV, hx, &tmp, &n);
-		free(tmp);
-	}
+	nstore_meta m;
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int rc = pl_store_get(s->st, K_META, hx, &v, &n);
+	if (!rc && (meta || buf))
+		rc = meta_parse(v, n, &m);
+	free(v);
+	if (!rc && buf)
+		rc = env_bytes(s, id, hx, m.pos, buf, len);
+	if (!rc && meta)
+		*meta = m;
 	return rc;
 }
 

@@ -52,20 +52,19 @@ int nstore_commit(nstore *s);
 void nstore_rollback(nstore *s);
 
 /* ---- envelopes (and other blobs, by id) */
-int nstore_env_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
-		   nstore_meta *meta); /* assigns meta->pos from its own counter */
-/* Store an envelope at the position the caller gives in meta->pos (the
- * node uses its transcript index, node/tlog.h); the counter of
- * nstore_env_put is not touched. */
-int nstore_env_put_at(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
-		      const nstore_meta *meta);
-/* Either output may be NULL.  PL_ERR_NOT_FOUND when absent. */
+/* An envelope is stored once, as its transcript entry (node/tlog.h: the
+ * byte NSTORE_ENTRY_ENVELOPE, then the envelope), appended by the caller
+ * at meta->pos first; this indexes it: its metadata by id (PL_ERR_EXISTS
+ * for an id already held) and its channel-log row. */
+#define NSTORE_ENTRY_ENVELOPE 1
+int nstore_env_index(nstore *s, const uint8_t id[PL_HASH_BYTES], const nstore_meta *meta);
+/* Either output may be NULL.  PL_ERR_NOT_FOUND when absent; PL_ERR_CORRUPT
+ * when the transcript entry its metadata names is missing or is not the
+ * envelope (does not hash to id). */
 int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
 		   nstore_meta *meta);
 int nstore_blob_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len);
 int nstore_blob_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len);
-/* Number of envelopes accepted so far (next position). */
-int nstore_log_size(nstore *s, uint64_t *n);
 
 /* ---- channel log: envelopes of ch with pos > after, ascending */
 typedef int (*nstore_log_fn)(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_BYTES]);
@@ -121,7 +120,7 @@ int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_f
 /* ---- named objects: charters (by channel), status lists (by state), and
  * the transcript's records (node/tlog.c, node/witness.c; keys in nstore.c) */
 enum {
-	NSTORE_ENV = 100,   /* for walks by node/check.c; use nstore_env_* otherwise */
+	NSTORE_ENV = 100,   /* no longer written: envelopes are transcript entries */
 	NSTORE_META = 101,
 	NSTORE_CHLOG = 102,
 	NSTORE_CHARTER = 109,

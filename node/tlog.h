@@ -27,7 +27,7 @@
 
 /* Entry types: the first byte of every entry (docs/transcript.md). */
 enum tlog_type {
-	TLOG_ENVELOPE = 1, /* an envelope's bytes (COSE_Sign1), own or received */
+	TLOG_ENVELOPE = NSTORE_ENTRY_ENVELOPE, /* an envelope's bytes (COSE_Sign1), own or received */
 	TLOG_CHARTER = 2,  /* a signed charter as taken (merged signatures) */
 	TLOG_STATUS = 3,   /* a signed status list */
 	TLOG_RECEIPT = 4,  /* a receipt record: a peer acknowledged our items */

@@ -61,7 +61,9 @@ verdict() {
 	[[ $integ == "ok " ]] || problems+=("integrity_check: $integ")
 	while IFS='|' read -r key hex; do
 		[[ $(xxd -r -p <<<"$hex" | sha256sum | cut -c1-64) == "$key" ]] || bad=$((bad + 1))
-	done < <(sqlite3 -cmd ".timeout 5000" "$db" "SELECT key, hex(value) FROM objects WHERE kind = 100;" 2>/dev/null)
+	done < <(sqlite3 -cmd ".timeout 5000" "$db" "SELECT m.key, hex(substr(e.value, 2)) FROM objects m
+		LEFT JOIN objects e ON e.kind = 113 AND e.key = printf('%020d', json_extract(CAST(m.value AS TEXT), '\$.pos'))
+		WHERE m.kind = 101;" 2>/dev/null)
 	((bad == 0)) || problems+=("$bad stored envelope(s) no longer hash to their id")
 	# Give the link a moment to bring back what the peer still holds, then count.
 	sleep 2

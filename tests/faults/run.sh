@@ -744,7 +744,8 @@ if ((control)); then
 	stop "$s"
 	db="$W/$s/node-$s-1.db"
 	q() { sqlite3 -cmd ".timeout 5000" "$db" "$@"; }
-	# CHLOG (kind 102): "fm/<pos>" -> hex id; META (101) and ENV (100) by hex id.
+	# CHLOG (kind 102): "fm/<pos>" -> hex id; META (101) by hex id (and ENV, 100,
+	# in stores written before envelopes were kept only as transcript entries).
 	mapfile -t gone < <(q "SELECT key, CAST(value AS TEXT) FROM objects WHERE kind = 102 AND key LIKE 'fm/%' ORDER BY key DESC LIMIT 3;")
 	((${#gone[@]} == 3)) || fail "control: cannot read $db"
 	for row in "${gone[@]}"; do

@@ -197,7 +197,10 @@ static int fx_take(fx *f, fx_official *o, const uint8_t *buf, size_t len, int64_
 			 strcmp(env.state, "tehran") == 0 ? "local" : "islamabad");
 		meta.received = now;
 		assert_int_equal(nstore_begin(n->db), 0);
-		assert_int_equal(nstore_env_put(n->db, env.id, buf, len, &meta), 0);
+		assert_int_equal(witness_log(n, NSTORE_ENTRY_ENVELOPE, buf, len, NULL, env.id,
+					     &meta.pos),
+				 0);
+		assert_int_equal(nstore_env_index(n->db, env.id, &meta), 0);
 		assert_int_equal(stmt_apply(n, &env, env.id, now), 0);
 		assert_int_equal(nstore_commit(n->db), 0);
 		o->seq++;

@@ -15,8 +15,10 @@
 #include <cmocka.h>
 
 #include "nstore.h"
+#include "parley/channel.h"
 #include "parley/err.h"
 #include "parley/store.h"
+#include "tlog.h"
 
 static char dir[512], path[600];
 
@@ -269,17 +271,38 @@ static void test_resume_and_replay(void **state)
 
 struct logw {
 	uint64_t pos[16];
+	uint8_t id[16][PL_HASH_BYTES];
 	int n;
 };
 
 static int log_cb(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_BYTES])
 {
 	struct logw *w = ctx;
-	assert_int_equal(id[31], 0xaa);
-	if (w->n < 16)
+	if (w->n < 16) {
 		w->pos[w->n] = pos;
+		memcpy(w->id[w->n], id, PL_HASH_BYTES);
+	}
 	w->n++;
 	return 0;
+}
+
+static int count_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
+{
+	(void)key;
+	(void)v;
+	(void)n;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Envelope i's bytes, id, and its transcript entry appended (as the node
+ * does before indexing it). */
+static void put_env(nstore *s, int i, uint8_t id[PL_HASH_BYTES], nstore_meta *m)
+{
+	const uint8_t body[] = {1, 2, 3, (uint8_t)i};
+	pl_env_id(id, body, sizeof(body));
+	assert_int_equal(tlog_append(s, TLOG_ENVELOPE, body, sizeof(body), &m->pos), 0);
+	assert_int_equal(nstore_env_index(s, id, m), 0);
 }
 
 static void test_envelopes_and_paging(void **state)
@@ -287,7 +310,7 @@ static void test_envelopes_and_paging(void **state)
 	(void)state;
 	nstore *s;
 	assert_int_equal(nstore_open(path, &s), 0);
-	uint8_t id[PL_HASH_BYTES];
+	uint8_t id[PL_HASH_BYTES], ids[6][PL_HASH_BYTES];
 	for (int i = 0; i < 6; i++) {
 		nstore_meta m = {.lane = 4, .seq = (uint64_t)i + 1, .at = 100, .received = 101};
 		strcpy(m.ch, i % 2 ? "border" : "fm");
@@ -295,42 +318,57 @@ static void test_envelopes_and_paging(void **state)
 		strcpy(m.author, "amb");
 		strcpy(m.kind, "message");
 		strcpy(m.origin, "local");
-		mkid(id, i);
-		const uint8_t body[] = {1, 2, 3, (uint8_t)i};
-		assert_int_equal(nstore_env_put(s, id, body, sizeof(body), &m), 0);
+		put_env(s, i, ids[i], &m);
 		assert_int_equal(m.pos, (uint64_t)i);
 	}
 	/* the same id twice is refused, not duplicated */
-	nstore_meta again = {.lane = 4};
+	nstore_meta again = {.lane = 4, .pos = 9};
 	strcpy(again.ch, "fm");
-	assert_int_equal(nstore_env_put(s, id, (const uint8_t *)"x", 1, &again), PL_ERR_EXISTS);
-	uint64_t size;
-	assert_int_equal(nstore_log_size(s, &size), 0);
-	assert_int_equal(size, 6);
+	assert_int_equal(nstore_env_index(s, ids[5], &again), PL_ERR_EXISTS);
+	/* the bytes are stored once: as the transcript entry, no envelope row */
+	int rows = 0;
+	assert_int_equal(nstore_obj_list(s, NSTORE_ENV, count_cb, &rows), 0);
+	assert_int_equal(rows, 0);
 
 	nstore_meta m;
 	uint8_t *buf;
 	size_t len;
-	mkid(id, 3);
-	assert_int_equal(nstore_env_get(s, id, &buf, &len, &m), 0);
+	assert_int_equal(nstore_env_get(s, ids[3], &buf, &len, &m), 0);
 	assert_int_equal(len, 4);
 	assert_int_equal(buf[3], 3);
 	free(buf);
 	assert_string_equal(m.ch, "border");
 	assert_int_equal(m.seq, 4);
 	assert_int_equal(m.pos, 3);
+	assert_int_equal(nstore_env_get(s, ids[3], NULL, NULL, NULL), 0);
 	mkid(id, 77);
 	assert_int_equal(nstore_env_get(s, id, NULL, NULL, &m), PL_ERR_NOT_FOUND);
+	assert_int_equal(nstore_env_get(s, id, NULL, NULL, NULL), PL_ERR_NOT_FOUND);
 
 	/* paging the "fm" channel: positions 0, 2, 4; cursor after 0 gives 2, 4 */
 	struct logw w = {0};
 	assert_int_equal(nstore_chlog_walk(s, "fm", 0, false, 0, log_cb, &w), 0);
 	assert_int_equal(w.n, 3);
 	assert_int_equal(w.pos[2], 4);
+	assert_memory_equal(w.id[2], ids[4], PL_HASH_BYTES);
 	struct logw w2 = {0};
 	assert_int_equal(nstore_chlog_walk(s, "fm", 0, true, 1, log_cb, &w2), 0);
 	assert_int_equal(w2.n, 1);
 	assert_int_equal(w2.pos[0], 2);
+
+	/* A transcript entry that is not the envelope its metadata names (a
+	 * forked or rewritten transcript), or none at all: a damaged store,
+	 * never another envelope's bytes. */
+	const uint8_t other[] = {9, 9, 9};
+	assert_int_equal(nstore_obj_put(s, NSTORE_TLOG_ENTRY, "00000000000000000002", other,
+					sizeof(other)),
+			 0);
+	assert_int_equal(nstore_env_get(s, ids[2], &buf, &len, NULL), PL_ERR_CORRUPT);
+	assert_non_null(strstr(pl_err_detail(), "is not envelope"));
+	assert_int_equal(nstore_env_get(s, ids[2], NULL, NULL, &m), 0); /* the index alone */
+	assert_int_equal(nstore_obj_del(s, NSTORE_TLOG_ENTRY, "00000000000000000004"), 0);
+	assert_int_equal(nstore_env_get(s, ids[4], &buf, &len, NULL), PL_ERR_CORRUPT);
+	assert_non_null(strstr(pl_err_detail(), "no transcript entry"));
 	nstore_close(s);
 }
 
