@@ -629,7 +629,7 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 			peer_hold_mark(n, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
 				       lseq);
 		if (!rc)
-			rc = nstore_deliv_set(n->db, res->id, ch->states[i], "queued", now);
+			rc = nstore_deliv_set(n->db, meta.pos, ch->states[i], "queued", now);
 	}
 	res->position = meta.pos;
 	return rc;
@@ -817,7 +817,7 @@ json_t *core_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *c
 	if (b64)
 		pl_b64_encode(b64, env.body, env.body_len);
 	json_t *deliv = json_object();
-	(void)nstore_deliv_walk(n->db, id, deliv_cb, deliv);
+	(void)nstore_deliv_walk(n->db, id, m.pos, deliv_cb, deliv);
 	json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s?,s:o}", "id", hx,
 			      "position", (json_int_t)m.pos, "channel", m.ch, "precedence",
 			      pl_lane_name((pl_lane)m.lane), "state", m.state, "author", m.author,

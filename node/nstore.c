@@ -13,7 +13,8 @@
  *   104 OUTQ     peer "/" lane "/" %020 lseq  -> "kind hex(id)"
  *   105 OUTSEQ   peer "/" lane                -> last lseq assigned
  *   106 INSEQ    peer "/" lane                -> next lseq expected
- *   107 DELIV    hex(id) "/" peer             -> "state time"
+ *   107 DELIV    hex(id) "/" peer             -> "state time": written by stores
+ *                                                 before 2026-11-28 (see 132), read
  *   108 BLOB     hex(id)                      -> bytes (charters, status lists in flight)
  *   109 CHARTER  channel                      -> latest signed charter
  *   110 STATUS   state                        -> latest signed status list
@@ -29,7 +30,8 @@
  *   119 TLOG_WITNESS origin                       -> JSON: the last checkpoint of origin
  *                                                    this node cosigned
  *   120 TLOG_THEIRS  origin "/" %020 size         -> that checkpoint with our cosignature
- *   121 TLOG_SEEN    origin "/" hex(id)           -> JSON: own envelope proven in origin's log
+ *   121 TLOG_SEEN    origin "/e/" %020 pos        -> JSON: own envelope proven in origin's log
+ *                                                    (origin "/" hex(id) before 2026-11-28)
  *   122 TLOG_FROM    peer "/" %020 index          -> type byte || id or refusal record:
  *                                                    entries of items the peer sent
  *   123 TLOG_ALARM   %020 number                  -> JSON alarm record with evidence
@@ -37,6 +39,9 @@
  *   125 NODEREC      node name                    -> a peer node's signed record
  *   131 OUTDONE      peer "/" lane "/" %020 lseq  -> "kind hex(id)": acknowledged items,
  *                                                    the last 65536 per peer and lane
+ *   132 DELIVP       %020 pos "/" peer            -> "state time": by the envelope's
+ *                                                    position, so that the rows of the
+ *                                                    envelopes of one commit share pages
  * Zero-padded numbers make bytewise key order the numeric order.
  */
 #include <errno.h>
@@ -67,6 +72,7 @@ enum {
 	K_REJECT,
 	K_OUTACK = 124,
 	K_OUTDONE = 131,
+	K_DELIVP = 132,
 };
 
 /* Acknowledged items kept per peer and lane, in case the peer loses them
@@ -664,14 +670,12 @@ int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next)
 
 /* ---------------------------------------------------------------- delivery */
 
-int nstore_deliv_set(nstore *s, const uint8_t id[PL_HASH_BYTES], const char *peer,
-		     const char *state, int64_t t)
+int nstore_deliv_set(nstore *s, uint64_t pos, const char *peer, const char *state, int64_t t)
 {
-	char key[256], hx[2 * PL_HASH_BYTES + 1], val[96];
-	hexid(hx, id);
-	KEYF(key, "%s/%s", hx, peer);
+	char key[256], val[96];
+	KEYF(key, "%020" PRIu64 "/%s", pos, peer);
 	snprintf(val, sizeof(val), "%s %lld", state, (long long)t);
-	return put_text(s, K_DELIV, key, val);
+	return put_text(s, K_DELIVP, key, val);
 }
 
 struct deliv_walk {
@@ -695,14 +699,19 @@ static int deliv_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
 	return w->fn(w->ctx, slash + 1, val, strtoll(sp + 1, NULL, 10));
 }
 
-int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_fn fn, void *ctx)
+int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], uint64_t pos,
+		      nstore_deliv_fn fn, void *ctx)
 {
 	char lo[256], hi[256], hx[2 * PL_HASH_BYTES + 1];
+	struct deliv_walk w = {fn, ctx};
+	/* kind 107 first: a store written before kind 132 has its rows there */
 	hexid(hx, id);
 	KEYF(lo, "%s/", hx);
 	KEYF(hi, "%s/~", hx);
-	struct deliv_walk w = {fn, ctx};
-	return pl_store_range(s->st, K_DELIV, lo, hi, 0, deliv_cb, &w);
+	int rc = pl_store_range(s->st, K_DELIV, lo, hi, 0, deliv_cb, &w);
+	KEYF(lo, "%020" PRIu64 "/", pos);
+	KEYF(hi, "%020" PRIu64 "/~", pos);
+	return rc ? rc : pl_store_range(s->st, K_DELIVP, lo, hi, 0, deliv_cb, &w);
 }
 
 /* ---------------------------------------------------------------- objects */

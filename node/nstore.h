@@ -111,11 +111,15 @@ int nstore_out_acked(nstore *s, const char *peer, int lane, uint64_t *upto);
 int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next);
 int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next);
 
-/* ---- delivery states: "queued" or "delivered" (with time) per envelope and peer */
-int nstore_deliv_set(nstore *s, const uint8_t id[PL_HASH_BYTES], const char *peer,
-		     const char *state, int64_t t);
+/* ---- delivery states: "queued" or "delivered" (with time) per envelope and
+ * peer, keyed by the envelope's position (its metadata's pos) rather than
+ * its id, so that the rows of envelopes accepted together share pages. */
+int nstore_deliv_set(nstore *s, uint64_t pos, const char *peer, const char *state, int64_t t);
 typedef int (*nstore_deliv_fn)(void *ctx, const char *peer, const char *state, int64_t t);
-int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], nstore_deliv_fn fn, void *ctx);
+/* The states of the envelope id at pos; a peer may be seen twice (a row of
+ * a store written before, then the current one), the last is the latest. */
+int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], uint64_t pos,
+		      nstore_deliv_fn fn, void *ctx);
 
 /* ---- named objects: charters (by channel), status lists (by state), and
  * the transcript's records (node/tlog.c, node/witness.c; keys in nstore.c) */

@@ -245,7 +245,11 @@ static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH
 	pl_hex_encode(hx, id, PL_HASH_BYTES);
 	if (a->ids)
 		json_array_append_new(a->ids, receipt_event(a->p, hx, a->lane));
-	return nstore_deliv_set(a->n->db, id, a->p->state, "delivered", a->now);
+	nstore_meta m;
+	int rc = nstore_env_get(a->n->db, id, NULL, NULL, &m);
+	if (rc == PL_ERR_NOT_FOUND)
+		return 0; /* nothing to mark (a queue written by hand, a damaged store) */
+	return rc ? rc : nstore_deliv_set(a->n->db, m.pos, a->p->state, "delivered", a->now);
 }
 
 /*

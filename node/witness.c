@@ -686,6 +686,7 @@ typedef struct incl {
 	pl_slice id, entry, proof;
 	bool has_id, has_entry;
 	char seen_key[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 40];
+	char seen_old[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8]; /* the key before 2026-11-28 */
 } incl;
 
 static int read_incl(const pl_cbor *it, incl *x)
@@ -703,6 +704,22 @@ static int read_incl(const pl_cbor *it, incl *x)
 	if (!rc && x->proof.n % H)
 		rc = pl_err_fail(PL_ERR_MALFORMED, "an inclusion proof is not whole hashes");
 	return rc;
+}
+
+/* The TLOG_SEEN record under key, or else under old (a key of a store
+ * written before; may be empty): 0 (with *j if j), PL_ERR_NOT_FOUND, or a
+ * store error. */
+static int seen_get(node_core *n, const char *key, const char *old, json_t **j)
+{
+	int rc = 0;
+	json_t *v = nstore_json_get(n->db, NSTORE_TLOG_SEEN, key, &rc);
+	if (!v && !rc && old && *old)
+		v = nstore_json_get(n->db, NSTORE_TLOG_SEEN, old, &rc);
+	if (v && j)
+		*j = v;
+	else
+		json_decref(v);
+	return v ? 0 : rc ? rc : PL_ERR_NOT_FOUND;
 }
 
 /*
@@ -741,7 +758,11 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 		pl_merkle_leaf_hash(leaf, e, len + 1);
 		free(e);
 		free(buf);
-		snprintf(x->seen_key, sizeof(x->seen_key), "%s/%s", origin, hx);
+		/* by our position, not the id: the rows of one checkpoint's
+		 * envelopes are neighbours (a store written before has them under
+		 * "origin/hex(id)": seen_before looks there too) */
+		snprintf(x->seen_key, sizeof(x->seen_key), "%s/e/%020" PRIu64, origin, meta.pos);
+		snprintf(x->seen_old, sizeof(x->seen_old), "%s/%s", origin, hx);
 	} else {
 		tlog_refusal r;
 		if (x->entry.p[0] != TLOG_REFUSAL ||
@@ -766,10 +787,7 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 			 hx, x->index);
 		return 1;
 	}
-	uint8_t *v = NULL;
-	size_t vl = 0;
-	int rc = nstore_obj_get(n->db, NSTORE_TLOG_SEEN, x->seen_key, &v, &vl);
-	free(v);
+	int rc = seen_get(n, x->seen_key, x->seen_old, NULL);
 	if (rc == 0) {
 		snprintf(why, wlen, "our %.16s... is listed twice", hx);
 		return 1;
@@ -1494,6 +1512,7 @@ static json_t *own_log_proof(node_core *n, uint64_t index)
 struct seen_scan {
 	node_core *n;
 	const char *hexid;
+	uint64_t pos;
 	json_t *proofs;
 };
 
@@ -1501,10 +1520,11 @@ struct seen_scan {
 static int seen_scan_cb(void *ctx, const char *origin, const uint8_t *val, size_t len)
 {
 	struct seen_scan *c = ctx;
-	char key[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8];
-	snprintf(key, sizeof(key), "%s/%s", origin, c->hexid);
-	int rc = 0;
-	json_t *seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, key, &rc);
+	char key[PL_CHECKPOINT_ORIGIN_MAX + 32], old[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8];
+	snprintf(key, sizeof(key), "%s/e/%020" PRIu64, origin, c->pos);
+	snprintf(old, sizeof(old), "%s/%s", origin, c->hexid);
+	json_t *seen = NULL;
+	(void)seen_get(c->n, key, old, &seen);
 	json_t *w = json_loadb((const char *)val, len, 0, NULL);
 	if (!seen || !w) {
 		json_decref(seen);
@@ -1557,7 +1577,7 @@ json_t *witness_proof_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *c
 	json_t *own = own_log_proof(n, meta.pos);
 	if (own)
 		json_array_append_new(proofs, own);
-	struct seen_scan c = {n, hx, proofs};
+	struct seen_scan c = {n, hx, meta.pos, proofs};
 	if (strcmp(meta.origin, "local") == 0)
 		(void)nstore_obj_list(n->db, NSTORE_TLOG_WITNESS, seen_scan_cb, &c);
 	if (json_array_size(proofs) == 0) {

@@ -82,6 +82,20 @@ grep -q "^ok$" "$W/verify.out" || fail "verify: $(cat "$W/verify.out")"
 grep -q "signatures verified" "$W/verify.out" || fail "verify did not check signatures: $(cat "$W/verify.out")"
 stop tehran
 db="$W/tehran/node-tehran-1.db"
+# A store written before 2026-11-28 keeps what it learnt of its envelopes in
+# islamabad's log under "origin/hex(id)", not "origin/e/position": the proof
+# still finds it.
+sqlite3 "$db" "UPDATE objects SET key = substr(key, 1, instr(key, '/e/') - 1) || '/' || (
+	SELECT m.key FROM objects m WHERE m.kind = 101 AND
+	json_extract(CAST(m.value AS TEXT), '\$.pos') = CAST(substr(objects.key, instr(objects.key, '/e/') + 3) AS INTEGER))
+	WHERE kind = 121 AND key LIKE '%/e/%'" || fail "sqlite3: old keys"
+[[ $(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind = 121 AND key LIKE '%/$id'") == 1 ]] ||
+	fail "no old-style row for $id: $(sqlite3 "$db" "SELECT key FROM objects WHERE kind = 121")"
+start tehran
+cli log prove "$id" --out "$W/proof2.json" >"$W/prove2.out" || fail "log prove (old keys): $(cat "$W/prove2.out")"
+grep -q "islamabad.parley/islamabad-1" "$W/prove2.out" || fail "prove (old keys): $(cat "$W/prove2.out")"
+stop tehran
+passed=$((passed + 1))
 sqlite3 "$db" "UPDATE objects SET value = value || X'00' WHERE kind = 113 AND key = printf('%020d', 3)" ||
 	fail "sqlite3"
 parley --home "$W/tehran" log verify --store "$db" >"$W/verify.out" 2>&1 && fail "an altered entry passed verify"

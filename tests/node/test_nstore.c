@@ -388,22 +388,62 @@ static int deliv_cb(void *ctx, const char *peer, const char *st, int64_t t)
 	return 0;
 }
 
+struct keys {
+	char key[4][64];
+	int n;
+};
+
+static int key_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
+{
+	(void)v;
+	(void)n;
+	struct keys *k = ctx;
+	if (k->n < 4)
+		snprintf(k->key[k->n], 64, "%s", key);
+	k->n++;
+	return 0;
+}
+
 static void test_delivery_states(void **state)
 {
 	(void)state;
 	nstore *s;
 	assert_int_equal(nstore_open(path, &s), 0);
-	uint8_t id[PL_HASH_BYTES];
+	uint8_t id[PL_HASH_BYTES], other[PL_HASH_BYTES];
 	mkid(id, 1);
-	assert_int_equal(nstore_deliv_set(s, id, "islamabad", "queued", 10), 0);
-	assert_int_equal(nstore_deliv_set(s, id, "kabul", "queued", 10), 0);
-	assert_int_equal(nstore_deliv_set(s, id, "islamabad", "delivered", 12), 0);
+	mkid(other, 2);
+	assert_int_equal(nstore_deliv_set(s, 7, "islamabad", "queued", 10), 0);
+	assert_int_equal(nstore_deliv_set(s, 7, "kabul", "queued", 10), 0);
+	assert_int_equal(nstore_deliv_set(s, 8, "islamabad", "queued", 11), 0);
+	assert_int_equal(nstore_deliv_set(s, 7, "islamabad", "delivered", 12), 0);
 	struct dw w = {0};
-	assert_int_equal(nstore_deliv_walk(s, id, deliv_cb, &w), 0);
+	assert_int_equal(nstore_deliv_walk(s, id, 7, deliv_cb, &w), 0);
 	assert_int_equal(w.n, 2);
 	assert_string_equal(w.peer[0], "islamabad");
 	assert_string_equal(w.st[0], "delivered");
 	assert_string_equal(w.st[1], "queued");
+	/* Rows are keyed by position, not by the (random) id: the rows of
+	 * envelopes accepted one after the other are neighbours. */
+	struct keys k = {0};
+	assert_int_equal(nstore_obj_list(s, 132, key_cb, &k), 0);
+	assert_int_equal(k.n, 3);
+	assert_string_equal(k.key[0], "00000000000000000007/islamabad");
+	assert_string_equal(k.key[2], "00000000000000000008/islamabad");
+	/* A store written before has the row of id under kind 107; a later
+	 * state under 132 comes after it, so it is the one kept. */
+	char hx[2 * PL_HASH_BYTES + 1], key[128];
+	pl_hex_encode(hx, other, PL_HASH_BYTES);
+	snprintf(key, sizeof(key), "%s/islamabad", hx);
+	assert_int_equal(nstore_obj_put(s, 107, key, (const uint8_t *)"queued 5", 8), 0);
+	struct dw w2 = {0};
+	assert_int_equal(nstore_deliv_walk(s, other, 9, deliv_cb, &w2), 0);
+	assert_int_equal(w2.n, 1);
+	assert_string_equal(w2.st[0], "queued");
+	assert_int_equal(nstore_deliv_set(s, 9, "islamabad", "delivered", 13), 0);
+	struct dw w3 = {0};
+	assert_int_equal(nstore_deliv_walk(s, other, 9, deliv_cb, &w3), 0);
+	assert_int_equal(w3.n, 2);
+	assert_string_equal(w3.st[1], "delivered");
 	nstore_close(s);
 }
 
