@@ -385,6 +385,8 @@ typedef struct vstate {
 	/* this chunk's leaves (filled by the range callback, checked after it) */
 	uint8_t (*leaves)[H];
 	size_t nleaves;
+	bool by_level; /* hash keys "%02 level/%020 index" (transcripts begun before
+			* 2026-11-28), not "%020 end/%02 level" (docs/transcript.md) */
 } vstate;
 
 static void mismatch(vstate *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -405,7 +407,11 @@ static void mismatch(vstate *v, const char *fmt, ...)
 static int check_stored(vstate *v, unsigned level, uint64_t index, const uint8_t h[H])
 {
 	char key[32];
-	snprintf(key, sizeof(key), "%02u/%020" PRIu64, level, index);
+	if (v->by_level)
+		snprintf(key, sizeof(key), "%02u/%020" PRIu64, level, index);
+	else
+		snprintf(key, sizeof(key), "%020" PRIu64 "/%02u",
+			 (index << level) + (((uint64_t)1 << level) - 1), level);
 	uint8_t *val = NULL;
 	size_t len = 0;
 	int rc = pl_store_get(v->s, TK_HASH, key, &val, &len);
@@ -808,6 +814,15 @@ int cmd_log_verify(cli_ctx *ctx, int argc, char **argv)
 			size = size * 10 + (uint64_t)(sv[i] - '0');
 	}
 	free(sv);
+	if (!rc && size > 0) { /* the layout of the first leaf's hash is the store's */
+		uint8_t *h = NULL;
+		size_t hlen = 0;
+		rc = pl_store_get(v->s, TK_HASH, "00/00000000000000000000", &h, &hlen);
+		free(h);
+		v->by_level = rc == 0;
+		if (rc == PL_ERR_NOT_FOUND)
+			rc = 0;
+	}
 	if (!rc)
 		rc = pl_store_list(v->s, TK_CP, cps_cb, &c);
 	if (rc) {

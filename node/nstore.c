@@ -22,7 +22,10 @@
  *   112 REJECT   peer "/" lane "/" %020 lseq  -> reason
  * The transcript (node/tlog.c, node/witness.c; docs/transcript.md):
  *   113 TLOG_ENTRY   %020 index                   -> type byte || object
- *   114 TLOG_HASH    %02 level "/" %020 index     -> 32-byte subtree hash
+ *   114 TLOG_HASH    %020 end "/" %02 level       -> 32-byte subtree hash (end: its
+ *                                                    last leaf; %02 level "/" %020 index
+ *                                                    in transcripts begun before
+ *                                                    2026-11-28: node/tlog.c)
  *   115 TLOG_META    "size", "cp", "alarms"       -> decimal numbers
  *   116 TLOG_CP      %020 size                    -> own signed checkpoint note
  *   117 TLOG_COSIG   %020 size "/" peer           -> the peer's cosignature line on it
@@ -81,7 +84,18 @@ enum {
 
 struct nstore {
 	pl_store *st;
+	int tlog_layout; /* node/tlog.c's, 0 until it knows */
 };
+
+int nstore_tlog_layout(const nstore *s)
+{
+	return s->tlog_layout;
+}
+
+void nstore_tlog_layout_set(nstore *s, int layout)
+{
+	s->tlog_layout = layout;
+}
 
 static void hexid(char out[2 * PL_HASH_BYTES + 1], const uint8_t id[PL_HASH_BYTES])
 {

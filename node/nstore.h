@@ -47,6 +47,10 @@ void nstore_close(nstore *s);
 /* The backend's own structure check (pl_store_check; thorough when full):
  * 0, or PL_ERR_CORRUPT with a detail.  node/check.c does the rest. */
 int nstore_check_structure(nstore *s, bool full);
+/* Which key layout the transcript's hashes have (node/tlog.c's to say;
+ * 0 until it has looked). */
+int nstore_tlog_layout(const nstore *s);
+void nstore_tlog_layout_set(nstore *s, int layout);
 int nstore_begin(nstore *s);
 int nstore_commit(nstore *s);
 void nstore_rollback(nstore *s);

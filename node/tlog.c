@@ -5,8 +5,9 @@
  * the log (receipts and refusals).
  *
  * Rows (nstore.c): kind 113 "%020 index" -> entry; kind 114
- * "%02 level/%020 index" -> hash of the perfect subtree of 2^level leaves
- * starting at leaf index * 2^level; kind 115 "size" -> decimal.  Appending
+ * "%020 end/%02 level" (or "%02 level/%020 index": hash_key) -> hash of
+ * the perfect subtree of 2^level leaves starting at leaf index * 2^level;
+ * kind 115 "size" -> decimal.  Appending
  * leaf i writes level 0 at i, then for each level l >= 1 with
  * (i + 1) % 2^l == 0 the parent of the two level l-1 subtrees it just
  * completed; the right child was computed in this call, the left one is
@@ -30,9 +31,52 @@ static void entry_key(char out[24], uint64_t index)
 	snprintf(out, 24, "%020" PRIu64, index);
 }
 
-static void hash_key(char out[32], uint64_t level, uint64_t index)
+/*
+ * Kind 114's keys.  A transcript begun before 2026-11-28 keys a hash by
+ * "%02 level/%020 index", which makes each level an append point of its
+ * own (a page of each written by every commit); since, by "%020 end/%02
+ * level", end being the subtree's last leaf, so that every hash one append
+ * writes has the same end and all of them go to one place.  A store's
+ * layout is that of its first leaf's hash; known once, it is kept in the
+ * nstore (an empty store's first append may roll back: it stays empty,
+ * and empty means the new layout).
+ */
+enum { LAYOUT_BY_LEVEL = 1, LAYOUT_BY_END = 2 };
+
+static int layout(nstore *s, int *out)
 {
-	snprintf(out, 32, "%02" PRIu64 "/%020" PRIu64, level, index);
+	int l = nstore_tlog_layout(s);
+	if (!l) {
+		uint64_t n = 0;
+		int rc = tlog_size(s, &n);
+		uint8_t *v = NULL;
+		size_t len = 0;
+		if (!rc && n > 0)
+			rc = nstore_obj_get(s, NSTORE_TLOG_HASH, "00/00000000000000000000", &v, &len);
+		free(v);
+		if (rc && rc != PL_ERR_NOT_FOUND)
+			return rc;
+		l = n > 0 && rc == 0 ? LAYOUT_BY_LEVEL : LAYOUT_BY_END;
+		nstore_tlog_layout_set(s, l);
+	}
+	*out = l;
+	return 0;
+}
+
+static int hash_key(nstore *s, char out[32], uint64_t level, uint64_t index)
+{
+	int l = 0, rc = layout(s, &l);
+	if (rc)
+		return rc;
+	if (level > 63 || index > (UINT64_MAX >> level) - 1)
+		return pl_err_fail(PL_ERR_NOT_FOUND, "transcript: no hash %" PRIu64 "/%" PRIu64,
+				   level, index);
+	if (l == LAYOUT_BY_LEVEL)
+		snprintf(out, 32, "%02" PRIu64 "/%020" PRIu64, level, index);
+	else
+		snprintf(out, 32, "%020" PRIu64 "/%02" PRIu64,
+			 (index << level) + (((uint64_t)1 << level) - 1), level);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- size */
@@ -73,12 +117,12 @@ static int put_size(nstore *s, uint64_t n)
 int tlog_get_hash(void *ctx, uint64_t level, uint64_t index, uint8_t out[H])
 {
 	char key[32];
-	if (level > 63)
-		return pl_err_fail(PL_ERR_NOT_FOUND, "transcript: no level %" PRIu64, level);
-	hash_key(key, level, index);
+	int rc = hash_key(ctx, key, level, index);
+	if (rc)
+		return rc;
 	uint8_t *v = NULL;
 	size_t len = 0;
-	int rc = nstore_obj_get(ctx, NSTORE_TLOG_HASH, key, &v, &len);
+	rc = nstore_obj_get(ctx, NSTORE_TLOG_HASH, key, &v, &len);
 	if (rc == PL_ERR_NOT_FOUND)
 		return pl_err_fail(PL_ERR_NOT_FOUND, "transcript: no hash %s", key);
 	if (rc)
@@ -95,8 +139,8 @@ int tlog_get_hash(void *ctx, uint64_t level, uint64_t index, uint8_t out[H])
 static int put_hash(nstore *s, uint64_t level, uint64_t index, const uint8_t h[H])
 {
 	char key[32];
-	hash_key(key, level, index);
-	return nstore_obj_put(s, NSTORE_TLOG_HASH, key, h, H);
+	int rc = hash_key(s, key, level, index);
+	return rc ? rc : nstore_obj_put(s, NSTORE_TLOG_HASH, key, h, H);
 }
 
 /* ---------------------------------------------------------------- append */

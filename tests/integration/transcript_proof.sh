@@ -91,10 +91,24 @@ sqlite3 "$db" "UPDATE objects SET key = substr(key, 1, instr(key, '/e/') - 1) ||
 	WHERE kind = 121 AND key LIKE '%/e/%'" || fail "sqlite3: old keys"
 [[ $(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind = 121 AND key LIKE '%/$id'") == 1 ]] ||
 	fail "no old-style row for $id: $(sqlite3 "$db" "SELECT key FROM objects WHERE kind = 121")"
+# ... and its transcript's hashes under "%02 level/%020 index", not "%020
+# last leaf/%02 level": `parley log verify` and the node read them there,
+# and the node appends in that layout.
+sqlite3 "$db" "UPDATE objects SET key = printf('%02d/%020d', CAST(substr(key, 22) AS INTEGER),
+	(CAST(substr(key, 1, 20) AS INTEGER) + 1) / (1 << CAST(substr(key, 22) AS INTEGER)) - 1)
+	WHERE kind = 114" || fail "sqlite3: old hash keys"
+[[ $(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind = 114 AND key LIKE '00/%'") -gt 4 ]] ||
+	fail "no old-style hash keys: $(sqlite3 "$db" "SELECT key FROM objects WHERE kind = 114 LIMIT 5")"
+parley --home "$W/tehran" log verify --store "$db" >"$W/verify-old.out" 2>&1 || fail "verify (old keys): $(cat "$W/verify-old.out")"
 start tehran
+pdrive send $(as tehran) --channel fm --lane ROUTINE --count 2 --ids "$W/t2.ids" >/dev/null || fail "send (old keys)"
+wait_cosigned tehran islamabad
 cli log prove "$id" --out "$W/proof2.json" >"$W/prove2.out" || fail "log prove (old keys): $(cat "$W/prove2.out")"
 grep -q "islamabad.parley/islamabad-1" "$W/prove2.out" || fail "prove (old keys): $(cat "$W/prove2.out")"
 stop tehran
+[[ $(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind = 114 AND key NOT LIKE '__/%'") == 0 ]] ||
+	fail "the node appended hashes in the new layout to an old store"
+parley --home "$W/tehran" log verify --store "$db" >"$W/verify-old.out" 2>&1 || fail "verify (old keys, grown): $(cat "$W/verify-old.out")"
 passed=$((passed + 1))
 sqlite3 "$db" "UPDATE objects SET value = value || X'00' WHERE kind = 113 AND key = printf('%020d', 3)" ||
 	fail "sqlite3"

@@ -38,7 +38,7 @@ stop islamabad
 # The largest perfect subtree of the cosigned log: level floor(log2 m), index 0.
 level=0
 while (((1 << (level + 1)) <= m)); do level=$((level + 1)); done
-key=$(printf '%02d/%020d' "$level" 0)
+key=$(printf '%020d/%02d' $(((1 << level) - 1)) "$level") # "%020 last leaf/%02 level"
 db="$W/islamabad/node-islamabad-1.db"
 before=$(sqlite3 "$db" "SELECT hex(value) FROM objects WHERE kind = 114 AND key = '$key'")
 [[ ${#before} == 64 ]] || fail "no stored hash $key in $db"
