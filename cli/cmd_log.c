@@ -386,7 +386,7 @@ typedef struct vstate {
 	uint8_t (*leaves)[H];
 	size_t nleaves;
 	bool by_level; /* hash keys "%02 level/%020 index" (transcripts begun before
-			* 2026-11-28), not "%020 end/%02 level" (docs/transcript.md) */
+			* the night of 2026-11-27), not "%020 end/%02 level" (docs/transcript.md) */
 } vstate;
 
 static void mismatch(vstate *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,8 +3,8 @@
  * The node store: Parley's node data model as keys of lib/store.
  *
  * Kinds and keys (docs/formats.md, "Node store"):
- *   100 ENV      hex(id)                      -> envelope bytes: written by stores
- *                                                 before 2026-11-28, read no more
+ *   100 ENV      hex(id)                      -> envelope bytes: written by older
+ *                                                 stores (2026-11-27), read no more
  *   101 META     hex(id)                      -> JSON metadata (nstore_meta); the
  *                                                 envelope's bytes are its transcript
  *                                                 entry (113) at the metadata's pos
@@ -13,8 +13,8 @@
  *   104 OUTQ     peer "/" lane "/" %020 lseq  -> "kind hex(id)"
  *   105 OUTSEQ   peer "/" lane                -> last lseq assigned
  *   106 INSEQ    peer "/" lane                -> next lseq expected
- *   107 DELIV    hex(id) "/" peer             -> "state time": written by stores
- *                                                 before 2026-11-28 (see 132), read
+ *   107 DELIV    hex(id) "/" peer             -> "state time": written by older
+ *                                                 stores (see 132), still read
  *   108 BLOB     hex(id)                      -> bytes (charters, status lists in flight)
  *   109 CHARTER  channel                      -> latest signed charter
  *   110 STATUS   state                        -> latest signed status list
@@ -24,8 +24,7 @@
  *   113 TLOG_ENTRY   %020 index                   -> type byte || object
  *   114 TLOG_HASH    %020 end "/" %02 level       -> 32-byte subtree hash (end: its
  *                                                    last leaf; %02 level "/" %020 index
- *                                                    in transcripts begun before
- *                                                    2026-11-28: node/tlog.c)
+ *                                                    in older transcripts: node/tlog.c)
  *   115 TLOG_META    "size", "cp", "alarms"       -> decimal numbers
  *   116 TLOG_CP      %020 size                    -> own signed checkpoint note
  *   117 TLOG_COSIG   %020 size "/" peer           -> the peer's cosignature line on it
@@ -34,7 +33,7 @@
  *                                                    this node cosigned
  *   120 TLOG_THEIRS  origin "/" %020 size         -> that checkpoint with our cosignature
  *   121 TLOG_SEEN    origin "/e/" %020 pos        -> JSON: own envelope proven in origin's log
- *                                                    (origin "/" hex(id) before 2026-11-28)
+ *                                                    (origin "/" hex(id) in older stores)
  *   122 TLOG_FROM    peer "/" %020 index          -> type byte || id or refusal record:
  *                                                    entries of items the peer sent
  *   123 TLOG_ALARM   %020 number                  -> JSON alarm record with evidence

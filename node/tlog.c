@@ -32,14 +32,14 @@ static void entry_key(char out[24], uint64_t index)
 }
 
 /*
- * Kind 114's keys.  A transcript begun before 2026-11-28 keys a hash by
- * "%02 level/%020 index", which makes each level an append point of its
- * own (a page of each written by every commit); since, by "%020 end/%02
- * level", end being the subtree's last leaf, so that every hash one append
- * writes has the same end and all of them go to one place.  A store's
- * layout is that of its first leaf's hash; known once, it is kept in the
- * nstore (an empty store's first append may roll back: it stays empty,
- * and empty means the new layout).
+ * Kind 114's keys.  A transcript begun before the night of 2026-11-27
+ * keys a hash by "%02 level/%020 index", which makes each level an append
+ * point of its own (a page of each written by every commit); since, by
+ * "%020 end/%02 level", end being the subtree's last leaf, so that every
+ * hash one append writes has the same end and all of them go to one
+ * place.  A store's layout is that of its first leaf's hash; known once,
+ * it is kept in the nstore (an empty store's first append may roll back:
+ * it stays empty, and empty means the new layout).
  */
 enum { LAYOUT_BY_LEVEL = 1, LAYOUT_BY_END = 2 };
 

@@ -686,7 +686,7 @@ typedef struct incl {
 	pl_slice id, entry, proof;
 	bool has_id, has_entry;
 	char seen_key[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 40];
-	char seen_old[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8]; /* the key before 2026-11-28 */
+	char seen_old[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8]; /* an older store's key */
 } incl;
 
 static int read_incl(const pl_cbor *it, incl *x)
@@ -704,22 +704,6 @@ static int read_incl(const pl_cbor *it, incl *x)
 	if (!rc && x->proof.n % H)
 		rc = pl_err_fail(PL_ERR_MALFORMED, "an inclusion proof is not whole hashes");
 	return rc;
-}
-
-/* The TLOG_SEEN record under key, or else under old (a key of a store
- * written before; may be empty): 0 (with *j if j), PL_ERR_NOT_FOUND, or a
- * store error. */
-static int seen_get(node_core *n, const char *key, const char *old, json_t **j)
-{
-	int rc = 0;
-	json_t *v = nstore_json_get(n->db, NSTORE_TLOG_SEEN, key, &rc);
-	if (!v && !rc && old && *old)
-		v = nstore_json_get(n->db, NSTORE_TLOG_SEEN, old, &rc);
-	if (v && j)
-		*j = v;
-	else
-		json_decref(v);
-	return v ? 0 : rc ? rc : PL_ERR_NOT_FOUND;
 }
 
 /*
@@ -760,7 +744,7 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 		free(buf);
 		/* by our position, not the id: the rows of one checkpoint's
 		 * envelopes are neighbours (a store written before has them under
-		 * "origin/hex(id)": seen_before looks there too) */
+		 * "origin/hex(id)": looked for there too) */
 		snprintf(x->seen_key, sizeof(x->seen_key), "%s/e/%020" PRIu64, origin, meta.pos);
 		snprintf(x->seen_old, sizeof(x->seen_old), "%s/%s", origin, hx);
 	} else {
@@ -787,7 +771,13 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 			 hx, x->index);
 		return 1;
 	}
-	int rc = seen_get(n, x->seen_key, x->seen_old, NULL);
+	/* any record, even one that no longer reads as JSON, is a listing */
+	uint8_t *v = NULL;
+	size_t vl = 0;
+	int rc = nstore_obj_get(n->db, NSTORE_TLOG_SEEN, x->seen_key, &v, &vl);
+	if (rc == PL_ERR_NOT_FOUND && x->seen_old[0])
+		rc = nstore_obj_get(n->db, NSTORE_TLOG_SEEN, x->seen_old, &v, &vl);
+	free(v);
 	if (rc == 0) {
 		snprintf(why, wlen, "our %.16s... is listed twice", hx);
 		return 1;
@@ -1523,8 +1513,10 @@ static int seen_scan_cb(void *ctx, const char *origin, const uint8_t *val, size_
 	char key[PL_CHECKPOINT_ORIGIN_MAX + 32], old[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8];
 	snprintf(key, sizeof(key), "%s/e/%020" PRIu64, origin, c->pos);
 	snprintf(old, sizeof(old), "%s/%s", origin, c->hexid);
-	json_t *seen = NULL;
-	(void)seen_get(c->n, key, old, &seen);
+	int rc = 0;
+	json_t *seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, key, &rc);
+	if (!seen && !rc) /* an older store's key */
+		seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, old, &rc);
 	json_t *w = json_loadb((const char *)val, len, 0, NULL);
 	if (!seen || !w) {
 		json_decref(seen);

@@ -82,9 +82,9 @@ grep -q "^ok$" "$W/verify.out" || fail "verify: $(cat "$W/verify.out")"
 grep -q "signatures verified" "$W/verify.out" || fail "verify did not check signatures: $(cat "$W/verify.out")"
 stop tehran
 db="$W/tehran/node-tehran-1.db"
-# A store written before 2026-11-28 keeps what it learnt of its envelopes in
-# islamabad's log under "origin/hex(id)", not "origin/e/position": the proof
-# still finds it.
+# A store written before the night of 2026-11-27 keeps what it learnt of its
+# envelopes in islamabad's log under "origin/hex(id)", not
+# "origin/e/position": the proof still finds it.
 sqlite3 "$db" "UPDATE objects SET key = substr(key, 1, instr(key, '/e/') - 1) || '/' || (
 	SELECT m.key FROM objects m WHERE m.kind = 101 AND
 	json_extract(CAST(m.value AS TEXT), '\$.pos') = CAST(substr(objects.key, instr(objects.key, '/e/') + 3) AS INTEGER))

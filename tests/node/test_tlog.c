@@ -188,7 +188,7 @@ static int keys_cb(void *ctx, const char *key, const uint8_t *v, size_t len)
 }
 
 /* Move every hash row to its key in the layout of transcripts begun before
- * 2026-11-28, "%02 level/%020 index". */
+ * the night of 2026-11-27, "%02 level/%020 index". */
 static int to_old_cb(void *ctx, const char *key, const uint8_t *v, size_t len)
 {
 	nstore *s = ctx;
