@@ -806,7 +806,16 @@ static void resume_later(core_conn *cc)
 		if (!cc->resume_ev || event_priority_set(cc->resume_ev, NODE_PRIORITIES - 1) != 0)
 			return; /* the next read takes the rest */
 	}
-	event_active(cc->resume_ev, EV_TIMEOUT, 1);
+	/* A timer of zero, not event_active(): an event made active from a
+	 * callback of its own priority runs in the same pass of the loop,
+	 * before it polls — so a batch resumed here and cut again (from a
+	 * gather or a resume) would go on cutting every CUT_EVERY items, each
+	 * cut a commit, while the FLASH connection it was cut for was never
+	 * read.  A timer is due only after the loop has polled, and the
+	 * FLASH connection's read, when it is due too, runs first. */
+	static const struct timeval now = {0, 0};
+	if (event_add(cc->resume_ev, &now) != 0)
+		return; /* the next read takes the rest */
 	cc->n->m.batches_cut++;
 }
 
