@@ -80,6 +80,7 @@ typedef struct core_conn {
 	 * when the previous batch was taken less than gather_us ago */
 	struct event *gather_ev;
 	int64_t taken_us; /* when the previous batch was taken (monotonic) */
+	int64_t up_us;    /* when its HELLO exchange completed (monotonic) */
 	/* a batch of the lanes below FLASH cut short for the FLASH connection
 	 * goes on here, at the lowest priority (process_events) */
 	struct event *resume_ev;

@@ -414,6 +414,7 @@ static int conn_hello(core_conn *cc, const pl_link_event *ev)
 	witness_flush(n, rc == 0);
 	if (rc)
 		return rc;
+	cc->up_us = core_now_us();
 	node_log(NODE_LOG_INFO, "link up", "peer=%s node=%s direction=%s lanes=%s", p->state,
 		 rec.name, cc->outbound ? "out" : "in", lanes_name(cc->lanes));
 	/* The peer dials first and reached us: stop our own dialling of these
@@ -1189,20 +1190,32 @@ void peer_hold_mark(node_core *n, const char *state, int lane, int kind, uint64_
  * lanes wait for it whole.  On one connection the link's own order (lower
  * lanes first) and the peer's in-order processing see to it.
  */
+#define URGENT_GRACE_US 2000000 /* see lower_lanes_bounds */
+
 static void lower_lanes_bounds(node_core *n, core_peer *p, uint64_t bound[PL_LINK_LANES])
 {
 	for (int l = 0; l < PL_LINK_LANES; l++)
 		bound[l] = UINT64_MAX;
+	const core_conn *low = p->conn[PL_LINK_LANES - 1];
 	for (int k = 0; k <= PL_LINK_LANE_FLASH; k++) {
-		if (p->conn[k] == p->conn[PL_LINK_LANES - 1])
+		if (p->conn[k] == low)
 			continue;
+		/* The connection of lane k is not up yet, the other one is (a link
+		 * coming back: the second handshake takes a few ms, in which the
+		 * backlog would start ahead of the FLASH queued during the
+		 * outage): the lanes below wait whole for it, for at most
+		 * URGENT_GRACE_US, after which the precise hold below applies
+		 * (a connection that cannot be made holds nothing for ever; the
+		 * next PING or read pumps again). */
+		bool absent = !p->conn[k] && low &&
+			      core_now_us() - low->up_us < URGENT_GRACE_US;
 		/* the queue holds exactly the items not acknowledged */
 		struct hold h = {k, false, 0, 0};
 		int rc = nstore_out_walk(n->db, p->state, k, 1, HOLD_SCAN + 1, hold_cb, &h);
 		if (rc >= 0 && !h.hold)
 			continue;
 		const struct core_hold_mark *m = NULL;
-		for (size_t i = 0; rc >= 0 && h.lseq && !m && i < p->nmarks; i++)
+		for (size_t i = 0; rc >= 0 && h.lseq && !m && !absent && i < p->nmarks; i++)
 			if (p->marks[i].lane == k && p->marks[i].lseq == h.lseq)
 				m = &p->marks[i];
 		for (int l = PL_LINK_LANE_FLASH + 1; l < PL_LINK_LANES; l++) {
