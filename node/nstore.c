@@ -84,7 +84,28 @@ enum {
 struct nstore {
 	pl_store *st;
 	int tlog_layout; /* node/tlog.c's, 0 until it knows */
+	int old_keys;    /* nstore_has_old_keys: 0 not looked yet, 1 yes, 2 no */
 };
+
+static int any_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
+{
+	(void)key;
+	(void)v;
+	(void)n;
+	*(bool *)ctx = true;
+	return 0;
+}
+
+bool nstore_has_old_keys(nstore *s)
+{
+	if (!s->old_keys) {
+		bool found = false;
+		if (pl_store_range(s->st, K_DELIV, "", "~", 1, any_cb, &found) != 0)
+			return true; /* unknown: look everywhere, this time */
+		s->old_keys = found ? 1 : 2;
+	}
+	return s->old_keys == 1;
+}
 
 int nstore_tlog_layout(const nstore *s)
 {
@@ -718,10 +739,13 @@ int nstore_deliv_walk(nstore *s, const uint8_t id[PL_HASH_BYTES], uint64_t pos,
 	char lo[256], hi[256], hx[2 * PL_HASH_BYTES + 1];
 	struct deliv_walk w = {fn, ctx};
 	/* kind 107 first: a store written before kind 132 has its rows there */
-	hexid(hx, id);
-	KEYF(lo, "%s/", hx);
-	KEYF(hi, "%s/~", hx);
-	int rc = pl_store_range(s->st, K_DELIV, lo, hi, 0, deliv_cb, &w);
+	int rc = 0;
+	if (nstore_has_old_keys(s)) {
+		hexid(hx, id);
+		KEYF(lo, "%s/", hx);
+		KEYF(hi, "%s/~", hx);
+		rc = pl_store_range(s->st, K_DELIV, lo, hi, 0, deliv_cb, &w);
+	}
 	KEYF(lo, "%020" PRIu64 "/", pos);
 	KEYF(hi, "%020" PRIu64 "/~", pos);
 	return rc ? rc : pl_store_range(s->st, K_DELIVP, lo, hi, 0, deliv_cb, &w);

@@ -51,6 +51,11 @@ int nstore_check_structure(nstore *s, bool full);
  * 0 until it has looked). */
 int nstore_tlog_layout(const nstore *s);
 void nstore_tlog_layout_set(nstore *s, int layout);
+/* Whether the store was written before the night of 2026-11-27's keys by
+ * position (it has delivery states of kind 107, written for every envelope
+ * queued until then): only then are the older keys (kinds 107, 121 by id)
+ * looked up at all.  One look per open store. */
+bool nstore_has_old_keys(nstore *s);
 int nstore_begin(nstore *s);
 int nstore_commit(nstore *s);
 void nstore_rollback(nstore *s);

@@ -746,7 +746,8 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 		 * envelopes are neighbours (a store written before has them under
 		 * "origin/hex(id)": looked for there too) */
 		snprintf(x->seen_key, sizeof(x->seen_key), "%s/e/%020" PRIu64, origin, meta.pos);
-		snprintf(x->seen_old, sizeof(x->seen_old), "%s/%s", origin, hx);
+		if (nstore_has_old_keys(n->db))
+			snprintf(x->seen_old, sizeof(x->seen_old), "%s/%s", origin, hx);
 	} else {
 		tlog_refusal r;
 		if (x->entry.p[0] != TLOG_REFUSAL ||
@@ -1515,7 +1516,7 @@ static int seen_scan_cb(void *ctx, const char *origin, const uint8_t *val, size_
 	snprintf(old, sizeof(old), "%s/%s", origin, c->hexid);
 	int rc = 0;
 	json_t *seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, key, &rc);
-	if (!seen && !rc) /* an older store's key */
+	if (!seen && !rc && nstore_has_old_keys(c->n->db)) /* an older store's key */
 		seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, old, &rc);
 	json_t *w = json_loadb((const char *)val, len, 0, NULL);
 	if (!seen || !w) {

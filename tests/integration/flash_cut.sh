@@ -18,10 +18,7 @@ stop islamabad
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 20000 --ids "$W/routine.ids" >/dev/null ||
 	fail "backlog"
 start islamabad
-for _ in $(seq 1 600); do
-	(($(metric tehran 'parley_link_receipts_total{direction="in"}') > 0)) && break
-	sleep 0.05
-done
+wait_draining tehran
 # one FLASH at a time while the backlog drains, until a batch was cut (at
 # most 40: each lands in a batch being taken about half of the time)
 : >"$W/flash.ids"

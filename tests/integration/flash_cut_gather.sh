@@ -21,10 +21,7 @@ stop islamabad
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 20000 --ids "$W/routine.ids" >/dev/null ||
 	fail "backlog"
 start islamabad
-for _ in $(seq 1 600); do
-	(($(metric tehran 'parley_link_receipts_total{direction="in"}') > 0)) && break
-	sleep 0.05
-done
+wait_draining tehran
 # FLASH envelopes one at a time while the backlog drains (at most 20)
 : >"$W/flash.ids"
 sent=0

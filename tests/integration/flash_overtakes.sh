@@ -15,10 +15,7 @@ pdrive send $(as tehran) --channel fm --lane ROUTINE --count 10000 --size 2048 -
 start islamabad
 # the backlog is draining as soon as tehran hears a receipt (its metrics ask
 # for no login, so this poll is quick: the drain takes a few seconds)
-for _ in $(seq 1 600); do
-	(($(metric tehran 'parley_link_receipts_total{direction="in"}') > 0)) && break
-	sleep 0.05
-done
+wait_draining tehran
 # freeze the receiver mid-drain so the FLASH is certainly submitted behind the backlog
 kill -STOP "${PID[islamabad]}"
 left=$(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}')

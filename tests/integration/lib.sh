@@ -124,6 +124,15 @@ wait_delivered() {
 }
 
 # wait_charter S CH: until node S has the complete charter (propagated over the link).
+# wait_draining S: until S has heard a receipt from a peer (a backlog it
+# queued is draining), at most 30 s
+wait_draining() {
+	for _ in $(seq 1 600); do
+		(($(metric "$1" 'parley_link_receipts_total{direction="in"}') > 0)) && return 0
+		sleep 0.05
+	done
+}
+
 wait_charter() {
 	for _ in $(seq 1 100); do
 		pdrive count $(as "$1") --channel "$2" >/dev/null 2>&1 && return 0

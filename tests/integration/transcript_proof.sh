@@ -89,6 +89,11 @@ sqlite3 "$db" "UPDATE objects SET key = substr(key, 1, instr(key, '/e/') - 1) ||
 	SELECT m.key FROM objects m WHERE m.kind = 101 AND
 	json_extract(CAST(m.value AS TEXT), '\$.pos') = CAST(substr(objects.key, instr(objects.key, '/e/') + 3) AS INTEGER))
 	WHERE kind = 121 AND key LIKE '%/e/%'" || fail "sqlite3: old keys"
+# (and its delivery states by id, kind 107, as such a store has them)
+sqlite3 "$db" "UPDATE objects SET kind = 107, key = (SELECT m.key FROM objects m WHERE m.kind = 101 AND
+	json_extract(CAST(m.value AS TEXT), '\$.pos') = CAST(substr(objects.key, 1, 20) AS INTEGER)) || substr(key, 21)
+	WHERE kind = 132" || fail "sqlite3: old delivery keys"
+[[ $(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind = 107") -gt 0 ]] || fail "no old-style delivery rows"
 [[ $(sqlite3 "$db" "SELECT count(*) FROM objects WHERE kind = 121 AND key LIKE '%/$id'") == 1 ]] ||
 	fail "no old-style row for $id: $(sqlite3 "$db" "SELECT key FROM objects WHERE kind = 121")"
 # ... and its transcript's hashes under "%02 level/%020 index", not "%020
