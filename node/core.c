@@ -1111,6 +1111,20 @@ int node_metrics_text(node_core *n, pl_buf *out)
 				   "# TYPE parley_link_batches_cut_total counter\n"
 				   "parley_link_batches_cut_total %" PRIu64 "\n",
 				   n->m.batches_cut);
+	if (!rc) {
+		pl_store_stats ss;
+		nstore_backend_stats(n->db, &ss);
+		rc = pl_buf_printf(
+		    out,
+		    "# HELP parley_store_checkpoints_total WAL checkpoints of the node's store: "
+		    "runs of its checkpointer thread, checkpoints by a commit that found the WAL "
+		    "at its threshold (each starts the WAL over), failed ones.\n"
+		    "# TYPE parley_store_checkpoints_total counter\n"
+		    "parley_store_checkpoints_total{by=\"thread\"} %" PRIu64 "\n"
+		    "parley_store_checkpoints_total{by=\"commit\"} %" PRIu64 "\n"
+		    "parley_store_checkpoints_total{by=\"failed\"} %" PRIu64 "\n",
+		    ss.checkpoints_thread, ss.checkpoints_commit, ss.checkpoints_failed);
+	}
 	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_link_in_flight Items of the lanes below FLASH "
 					"sent to a peer and not yet acknowledged ([link] window).\n"

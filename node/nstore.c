@@ -161,6 +161,12 @@ int nstore_check_structure(nstore *s, bool full)
 	return pl_store_check(s->st, full ? PL_STORE_CHECK_FULL : 0);
 }
 
+void nstore_backend_stats(nstore *s, pl_store_stats *out)
+{
+	if (pl_store_get_stats(s->st, out) != 0)
+		memset(out, 0, sizeof(*out));
+}
+
 int nstore_begin(nstore *s)
 {
 	return pl_store_begin(s->st);

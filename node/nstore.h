@@ -47,6 +47,9 @@ void nstore_close(nstore *s);
 /* The backend's own structure check (pl_store_check; thorough when full):
  * 0, or PL_ERR_CORRUPT with a detail.  node/check.c does the rest. */
 int nstore_check_structure(nstore *s, bool full);
+/* What the backend has done since the store was opened (pl_store_get_stats;
+ * zeros from a backend without statistics). */
+void nstore_backend_stats(nstore *s, pl_store_stats *out);
 /* Which key layout the transcript's hashes have (node/tlog.c's to say;
  * 0 until it has looked). */
 int nstore_tlog_layout(const nstore *s);

@@ -54,6 +54,13 @@ typedef struct pl_store_stats {
 	 * (SQLite: virtual-machine steps), rows passed over included: a range
 	 * that reads past its upper bound shows here. */
 	uint64_t walk_steps;
+	/* WAL checkpoints (SQLite, lib/store/sqlite/ckpt.h): runs of the store's
+	 * checkpointer thread; checkpoints by a commit that found the WAL at its
+	 * threshold (each lets SQLite start the WAL over); failed ones (the WAL
+	 * is kept). */
+	uint64_t checkpoints_thread;
+	uint64_t checkpoints_commit;
+	uint64_t checkpoints_failed;
 } pl_store_stats;
 
 enum { PL_STORE_CHECK_FULL = 1u << 0 }; /* check: every structure, not the quick subset */
@@ -107,8 +114,11 @@ PL_EXPORT extern const pl_store_methods pl_store_sqlite_methods;
  * or a plain path, which means sqlite (a BACKEND is lowercase letters and
  * digits; write ./PATH for a file whose name starts like one).  With methods
  * non-NULL that backend is used and location is passed to it as is.
- * sqlite's ARG is PATH[?busy_ms=N]: N (1..60000, default 5000) is how long
- * a call waits for another writer before PL_ERR_BUSY.
+ * sqlite's ARG is PATH[?busy_ms=N][&wal_pages=N]: busy_ms (1..60000,
+ * default 5000) is how long a call waits for another writer before
+ * PL_ERR_BUSY; wal_pages (100..1000000, default 10000) how long the WAL
+ * grows before it is started over (its checkpointer thread copies it into
+ * the file meanwhile: lib/store/sqlite/ckpt.h).
  */
 PL_EXPORT int pl_store_open(const char *location, unsigned flags, const pl_store_methods *methods,
 			    pl_store **out) PL_WUR;

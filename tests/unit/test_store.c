@@ -615,13 +615,18 @@ static void test_location_syntax(void **state)
 			     "?foo=1",
 			     "?busy_ms=10&",
 			     "?",
-			     "?busy_ms=+5"};
+			     "?busy_ms=+5",
+			     "?wal_pages=99",
+			     "?wal_pages=1000001",
+			     "?wal_pages=",
+			     "?wal_pages=1k",
+			     "?wal_pages=100&wal_pages=100"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(loc, sizeof(loc), "%s%s", f->loc, bad[i]);
 		expect_open_fails(loc, PL_STORE_CREATE, PL_ERR_INVALID, NULL);
 	}
 	assert_int_equal(access(f->path, F_OK), -1);
-	snprintf(loc, sizeof(loc), "%s?busy_ms=60000", f->loc);
+	snprintf(loc, sizeof(loc), "%s?busy_ms=60000&wal_pages=1000000", f->loc);
 	s = open_ok(loc, PL_STORE_CREATE);
 	pl_store_close(s);
 	snprintf(loc, sizeof(loc), "%s?busy_ms=1", f->path); /* the option on a plain path */
@@ -841,28 +846,132 @@ static off_t file_size(const char *path)
 	return st.st_size;
 }
 
+/* The store's statistics once its checkpointer thread has made n
+ * checkpoints; fails after about 30 s of waiting (a wait, not a timing). */
+static pl_store_stats wait_checkpoints(pl_store *s, uint64_t n)
+{
+	pl_store_stats st;
+	for (int i = 0; i < 3000; i++) {
+		assert_int_equal(pl_store_get_stats(s, &st), 0);
+		if (st.checkpoints_thread >= n)
+			return st;
+		usleep(10 * 1000);
+	}
+	fail_msg("the checkpointer thread made %llu checkpoints, not %llu",
+		 (unsigned long long)st.checkpoints_thread, (unsigned long long)n);
+	return st;
+}
+
 /*
- * The WAL is checkpointed every 3000 pages, not every 1000 (SQLite's
- * default): pages a node rewrites in every commit reach the database file
- * three times less often.  Checkpoints still come, so the WAL stays bounded.
+ * The WAL is copied into the database file by the store's checkpointer
+ * thread once it holds a tenth of its threshold (10000 pages by default),
+ * not by the commit that crosses SQLite's own threshold: below that tenth
+ * nothing is copied, past it the thread copies without any commit doing so
+ * (with SQLite's own automatic checkpoint the counts stay 0 and the wait
+ * fails).
  */
-static void test_checkpoint_threshold(void **state)
+static void test_checkpoint_thread(void **state)
 {
 	struct fixture *f = *state;
 	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
 	off_t empty = file_size(f->path);
-	/* 3 commits of ~700 pages: past SQLite's 1000, short of 3000 */
-	for (int i = 0; i < 3; i++)
-		put_many(s, i * 700, 700, 3000);
+	/* ~690 pages (600 rows of 3000 bytes, and the index): short of 1000 */
+	put_many(s, 0, 600, 3000);
 	assert_int_equal(file_size(f->path), empty); /* all of it still in the WAL */
-	/* one commit that takes the WAL past 3000 pages: checkpointed after it */
-	put_many(s, 2100, 9000, 3000);
-	assert_true(file_size(f->path) > empty + (off_t)11000 * 3000);
+	pl_store_stats st;
+	assert_int_equal(pl_store_get_stats(s, &st), 0);
+	assert_int_equal(st.checkpoints_thread + st.checkpoints_commit, 0);
+	/* past 1000, far short of 10000: the thread copies it */
+	put_many(s, 600, 600, 3000);
+	st = wait_checkpoints(s, 1);
+	assert_int_equal(st.checkpoints_commit, 0);
+	assert_int_equal(st.checkpoints_failed, 0);
+	for (int i = 0; i < 3000 && file_size(f->path) <= empty + (off_t)1200 * 3000; i++)
+		usleep(10 * 1000); /* a run counted may have begun before the last commit */
+	assert_true(file_size(f->path) > empty + (off_t)1200 * 3000);
 	char want[3001];
 	memset(want, 'w', 3000);
 	want[3000] = 0;
 	expect_str(s, KIND_A, "w/000000", want);
-	expect_str(s, KIND_A, "w/011099", want);
+	expect_str(s, KIND_A, "w/001199", want);
+	pl_store_close(s);
+}
+
+/*
+ * Under a steady stream of commits the WAL starts over from its beginning
+ * each time it reaches the threshold (wal_pages=1000 here): the commit that
+ * finds it there checkpoints the little the thread has not copied yet, and
+ * SQLite restarts the WAL at the next commit.  8 times the threshold in
+ * commits of ~40 pages: the file stays near 1000 pages.  A checkpoint by
+ * the thread alone never starts the WAL over under such a load (the writer
+ * is always in a transaction begun before the copy ended): without the
+ * commit's the file grows to the whole 8000.
+ */
+static void test_checkpoint_wal_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char loc[800];
+	snprintf(loc, sizeof(loc), "%s?wal_pages=1000", f->loc);
+	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	for (int i = 0; i < 200; i++)
+		put_many(s, i * 40, 40, 3000);
+	pl_store_stats st = wait_checkpoints(s, 1);
+	assert_int_equal(st.checkpoints_failed, 0);
+	assert_true(st.checkpoints_commit >= 4);
+	char wal[700];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	/* frames of 4096 + 24 bytes, a 32-byte header; a commit may find the
+	 * thread copying (BUSY) and leave it to the next */
+	assert_true(file_size(wal) <= (off_t)(1000 + 400) * (4096 + 24) + 32);
+	pl_store_close(s);
+	/* closing checkpoints what is left and removes the WAL */
+	assert_int_equal(access(wal, F_OK), -1);
+	assert_true(file_size(f->path) > (off_t)8000 * 3000);
+}
+
+/*
+ * A reader that holds an old snapshot keeps every checkpoint from copying
+ * past it: the WAL grows past its threshold meanwhile (the commits'
+ * checkpoints copy nothing, and fail nothing).  Once the reader is gone the
+ * next commit gets the WAL copied whole and started over.
+ */
+static void test_checkpoint_reader(void **state)
+{
+	struct fixture *f = *state;
+	char loc[800];
+	snprintf(loc, sizeof(loc), "%s?wal_pages=1000", f->loc);
+	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	put_many(s, 0, 10, 3000);
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "BEGIN");
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects"), 10);
+	off_t held = file_size(f->path);
+	for (int i = 0; i < 3; i++)
+		put_many(s, 10 + i * 1000, 1000, 3000);
+	assert_true(file_size(f->path) < held + (off_t)1000 * 3000); /* not copied */
+	pl_store_stats st;
+	assert_int_equal(pl_store_get_stats(s, &st), 0);
+	assert_true(st.checkpoints_commit >= 1);
+	assert_int_equal(st.checkpoints_failed, 0);
+	raw_exec(db, "COMMIT");
+	sqlite3_close(db);
+	uint64_t commits = st.checkpoints_commit;
+	for (int i = 0; i < 100 && st.checkpoints_commit == commits; i++) {
+		put_many(s, 3010 + i, 1, 3000); /* BUSY while the thread copies */
+		assert_int_equal(pl_store_get_stats(s, &st), 0);
+	}
+	assert_true(st.checkpoints_commit > commits);
+	assert_true(file_size(f->path) > held + (off_t)3000 * 3000);
+	char wal[700];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	off_t wal_size = file_size(wal);
+	put_many(s, 4000, 10, 3000); /* starts the WAL over: the file does not grow */
+	assert_int_equal(file_size(wal), wal_size);
+	char want[3001];
+	memset(want, 'w', 3000);
+	want[3000] = 0;
+	expect_str(s, KIND_A, "w/003009", want);
+	expect_str(s, KIND_A, "w/004009", want);
 	pl_store_close(s);
 }
 
@@ -1159,7 +1268,9 @@ int main(void)
 	    T(test_file_prefix_is_not_a_uri),
 	    T(test_methods_table),
 	    T(test_readonly),
-	    T(test_checkpoint_threshold),
+	    T(test_checkpoint_thread),
+	    T(test_checkpoint_wal_bounded),
+	    T(test_checkpoint_reader),
 	    T(test_sqlite_settings),
 	    T(test_newer_schema_refused),
 	    T(test_older_schema),

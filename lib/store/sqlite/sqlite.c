@@ -9,10 +9,12 @@
  * the missing steps in one transaction and refuses a database of another
  * program or a schema newer than this program knows.
  *
- * Location syntax: PATH[?OPTION&OPTION...]; the only option is busy_ms=N
+ * Location syntax: PATH[?OPTION&OPTION...]; the options are busy_ms=N
  * (1..60000, default 5000): how long a call waits for another connection's
- * write lock before failing with PL_ERR_BUSY.  PATH is never read as an
- * SQLite URI.
+ * write lock before failing with PL_ERR_BUSY; and wal_pages=N (100..1000000,
+ * default 10000): the WAL's length at which it is copied whole into the
+ * database file and started over (ckpt.h).  PATH is never read as an SQLite
+ * URI.
  *
  * Not here: argument checks (lib/store/store.c does them before any method
  * is called) and locking between threads (a store is used by one thread at
@@ -33,6 +35,8 @@
 #include "parley/err.h"
 #include "parley/store.h"
 
+#include "ckpt.h"
+
 #if SQLITE_VERSION_NUMBER < 3038000
 #error "Parley needs SQLite 3.38 or newer (unixepoch())"
 #endif
@@ -40,9 +44,12 @@
 #define SQ_APPLICATION_ID  0x504c5931 /* 'PLY1' */
 #define SQ_BUSY_MS_DEFAULT 5000
 #define SQ_BUSY_MS_MAX     60000
-#define SQ_AUTOCHECKPOINT  3000 /* WAL pages (of 4 KiB): about 12 MiB */
-#define SQ_STR_(x)         #x
-#define SQ_STR(x)          SQ_STR_(x)
+/* The WAL's length in pages (of 4 KiB) at which it is started over, the
+ * checkpointer thread copying it a tenth at a time before: 10000 is about
+ * 40 MiB (ckpt.h). */
+#define SQ_WAL_PAGES_DEFAULT 10000
+#define SQ_WAL_PAGES_MIN     100
+#define SQ_WAL_PAGES_MAX     1000000
 
 /* Cached statements, prepared once when the store is opened. */
 enum {
@@ -93,6 +100,7 @@ struct pl_store_backend {
 	bool readonly;
 	bool in_tx; /* between a successful begin and commit/rollback */
 	uint64_t walk_steps; /* pl_store_stats */
+	sq_ckpt *ckpt;       /* the WAL checkpointer (read-write stores) */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -146,64 +154,76 @@ static int sq_tx_alive(pl_store_backend *b)
 
 /* ---------------------------------------------------------------- location */
 
-/* Parse a busy_ms value: decimal digits only, 1..SQ_BUSY_MS_MAX. */
-static int sq_parse_busy_ms(const char *s, size_t n, int *out)
+/* A store option's value: decimal digits only, lo..hi. */
+static int sq_parse_option(const char *name, const char *s, size_t n, long lo, long hi,
+			   const char *unit, int *out)
 {
 	long v = 0;
-	if (n == 0 || n > 5)
+	if (n == 0 || n > 7)
 		goto bad;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			goto bad;
 		v = v * 10 + (s[i] - '0');
 	}
-	if (v < 1 || v > SQ_BUSY_MS_MAX)
+	if (v < lo || v > hi)
 		goto bad;
 	*out = (int)v;
 	return 0;
 bad:
-	return pl_err_fail(PL_ERR_INVALID, "store option busy_ms=%.*s: want 1..%d milliseconds",
-			   (int)(n > 20 ? 20 : n), s, SQ_BUSY_MS_MAX);
+	return pl_err_fail(PL_ERR_INVALID, "store option %s=%.*s: want %ld..%ld %s", name,
+			   (int)(n > 20 ? 20 : n), s, lo, hi, unit);
 }
 
+/* The options a location may carry after '?', '&' between them. */
+static const struct sq_option {
+	const char *name;
+	long lo, hi;
+	const char *unit;
+} sq_options[] = {
+    {"busy_ms", 1, SQ_BUSY_MS_MAX, "milliseconds"},
+    {"wal_pages", SQ_WAL_PAGES_MIN, SQ_WAL_PAGES_MAX, "pages"},
+};
+enum { SQ_OPT_BUSY_MS, SQ_OPT_WAL_PAGES, SQ_NOPT };
+
 /*
- * Split location into a malloc'd path (caller frees) and the options.  A
- * path that starts with "file:" gets "./" in front so that SQLite, which
- * may be built to accept URIs everywhere, opens it as a plain file name.
+ * Split location into a malloc'd path (caller frees) and the options
+ * (val[SQ_OPT_*], defaults for those not given).  A path that starts with
+ * "file:" gets "./" in front so that SQLite, which may be built to accept
+ * URIs everywhere, opens it as a plain file name.
  */
-static int sq_parse_location(const char *location, char **path, int *busy_ms)
+static int sq_parse_location(const char *location, char **path, int val[SQ_NOPT])
 {
 	const char *q = strchr(location, '?');
 	size_t plen = q ? (size_t)(q - location) : strlen(location);
-	bool have_busy = false;
+	bool have[SQ_NOPT] = {false};
 
-	*busy_ms = SQ_BUSY_MS_DEFAULT;
+	val[SQ_OPT_BUSY_MS] = SQ_BUSY_MS_DEFAULT;
+	val[SQ_OPT_WAL_PAGES] = SQ_WAL_PAGES_DEFAULT;
 	if (plen == 0)
 		return pl_err_fail(PL_ERR_INVALID, "store location \"%s\" has no path", location);
-	if (q) {
-		const char *opt = q + 1;
-		for (;;) {
-			size_t n = strcspn(opt, "&");
-			const char *eq = memchr(opt, '=', n);
-			size_t nlen = eq ? (size_t)(eq - opt) : n;
-			if (nlen == strlen("busy_ms") && memcmp(opt, "busy_ms", nlen) == 0 && eq) {
-				if (have_busy)
-					return pl_err_fail(PL_ERR_INVALID,
-							   "store option busy_ms given twice");
-				int rc = sq_parse_busy_ms(eq + 1, n - nlen - 1, busy_ms);
-				if (rc)
-					return rc;
-				have_busy = true;
-			} else {
-				return pl_err_fail(PL_ERR_INVALID,
-						   "unknown sqlite store option \"%.*s\" (known: "
-						   "busy_ms=MILLISECONDS)",
-						   (int)(n > 40 ? 40 : n), opt);
-			}
-			if (opt[n] == '\0')
-				break;
-			opt += n + 1;
-		}
+	for (const char *opt = q ? q + 1 : NULL; opt;) {
+		size_t n = strcspn(opt, "&");
+		const char *eq = memchr(opt, '=', n);
+		size_t nlen = eq ? (size_t)(eq - opt) : n;
+		int i = 0;
+		while (i < SQ_NOPT && !(eq && nlen == strlen(sq_options[i].name) &&
+					memcmp(opt, sq_options[i].name, nlen) == 0))
+			i++;
+		if (i == SQ_NOPT)
+			return pl_err_fail(PL_ERR_INVALID,
+					   "unknown sqlite store option \"%.*s\" (known: "
+					   "busy_ms=MILLISECONDS, wal_pages=PAGES)",
+					   (int)(n > 40 ? 40 : n), opt);
+		const struct sq_option *o = &sq_options[i];
+		if (have[i])
+			return pl_err_fail(PL_ERR_INVALID, "store option %s given twice", o->name);
+		int rc =
+		    sq_parse_option(o->name, eq + 1, n - nlen - 1, o->lo, o->hi, o->unit, &val[i]);
+		if (rc)
+			return rc;
+		have[i] = true;
+		opt = opt[n] ? opt + n + 1 : NULL;
 	}
 
 	bool dot = plen >= 5 && memcmp(location, "file:", 5) == 0;
@@ -367,7 +387,7 @@ fail:
 }
 
 /* Set and check the connection settings Parley's durability rests on. */
-static int sq_configure(pl_store_backend *b, const char *path)
+static int sq_configure(pl_store_backend *b, const char *path, int wal_pages)
 {
 	sqlite3_stmt *st = NULL;
 	const char *mode_sql = b->readonly ? "PRAGMA journal_mode" : "PRAGMA journal_mode = WAL";
@@ -389,17 +409,18 @@ static int sq_configure(pl_store_backend *b, const char *path)
 	}
 	sqlite3_finalize(st);
 
-	/* Checkpoint every SQ_AUTOCHECKPOINT WAL pages, not SQLite's 1000: the
-	 * pages a node rewrites in every commit (index interiors, queue heads)
-	 * are copied into the database once per checkpoint.  Not more: the
-	 * checkpoint runs inside a commit, and a FLASH waits for it (at 10000
-	 * a drain's FLASH p99 grew by a fifth; docs/performance.md). */
-	rc = sqlite3_exec(b->db,
-			  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-			  "PRAGMA wal_autocheckpoint = " SQ_STR(SQ_AUTOCHECKPOINT),
-			  NULL, NULL, NULL);
+	rc = sqlite3_exec(b->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL, NULL,
+			  NULL);
 	if (rc != SQLITE_OK)
 		return sq_fail(b, rc, "open: configure the connection");
+	/* Start the WAL over every wal_pages pages, not SQLite's 1000: the pages
+	 * a node rewrites in every commit (index interiors, queue heads) are
+	 * copied into the database once per cycle.  The copying is done by a
+	 * thread of the store's own (ckpt.h), not inside the commit that crosses
+	 * the threshold, where everything behind it waited — a FLASH among them;
+	 * that kept the threshold at 3000 while it was so (docs/performance.md). */
+	if (!b->readonly)
+		return sq_ckpt_attach(b->db, path, wal_pages, &b->ckpt);
 	return 0;
 }
 
@@ -409,6 +430,7 @@ static void sq_close(pl_store_backend *b)
 {
 	if (!b)
 		return;
+	sq_ckpt_detach(b->ckpt);
 	for (int i = 0; i < SQ_NSTMT; i++)
 		sqlite3_finalize(b->st[i]);
 	/* Closing a connection rolls back a transaction left open. */
@@ -436,8 +458,8 @@ static int sq_open_err(pl_store_backend *b, int rc, const char *path, unsigned f
 static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
 {
 	char *path = NULL;
-	int busy_ms = 0, version = 0;
-	int ret = sq_parse_location(location, &path, &busy_ms);
+	int opt[SQ_NOPT], version = 0;
+	int ret = sq_parse_location(location, &path, opt);
 	if (ret)
 		return ret;
 	if (sqlite3_libversion_number() < 3038000) {
@@ -450,7 +472,7 @@ static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
 		free(path);
 		return PL_ERR_NOMEM;
 	}
-	b->busy_ms = busy_ms;
+	b->busy_ms = opt[SQ_OPT_BUSY_MS];
 	b->readonly = (flags & PL_STORE_READONLY) != 0;
 
 	int oflags = SQLITE_OPEN_NOMUTEX;
@@ -465,7 +487,7 @@ static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(b->db, 1);
-	sqlite3_busy_timeout(b->db, busy_ms);
+	sqlite3_busy_timeout(b->db, b->busy_ms);
 	/* SQLite quietly opens a write-protected file read-only. */
 	if (!b->readonly && sqlite3_db_readonly(b->db, "main") == 1) {
 		ret = pl_err_fail(PL_ERR_STORE, "store %s is write-protected: open it read-only",
@@ -483,7 +505,7 @@ static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
 				  version, SQ_NMIGRATIONS);
 		goto fail;
 	}
-	ret = sq_configure(b, path);
+	ret = sq_configure(b, path, opt[SQ_OPT_WAL_PAGES]);
 	if (ret)
 		goto fail;
 	if (version < SQ_NMIGRATIONS) {
@@ -704,6 +726,13 @@ static int sq_walk(pl_store_backend *b, sqlite3_stmt *st, int rc, pl_store_list_
 static void sq_stats(pl_store_backend *b, pl_store_stats *out)
 {
 	out->walk_steps = b->walk_steps;
+	if (b->ckpt) {
+		sq_ckpt_stats c;
+		sq_ckpt_get_stats(b->ckpt, &c);
+		out->checkpoints_thread = c.thread;
+		out->checkpoints_commit = c.commit;
+		out->checkpoints_failed = c.failed;
+	}
 }
 
 static int sq_list(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx)

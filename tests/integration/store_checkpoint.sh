@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A node's store is checkpointed by a thread of its own (lib/store/sqlite/
+# ckpt.h), with the event loop's commit at the threshold copying only what
+# the thread has not: with the store's wal_pages set to 100 (the `data`
+# location's option), 3000 envelopes go through many cycles at both nodes —
+# the thread copies the WAL in steps, the commit at the threshold the rest,
+# the WAL starts over — /metrics counts them, the WAL file stays near its
+# threshold, and every envelope arrives once, in order, receipted, and is
+# still there after a restart.
+. "$(dirname "$0")/lib.sh"
+state tehran; state islamabad
+peer tehran islamabad; peer islamabad tehran
+for s in tehran islamabad; do
+	NODE_EXTRA="data = $W/$s/node.db?wal_pages=100" start "$s"
+done
+charter fm tehran islamabad
+wait_charter islamabad fm
+for lane in ROUTINE PRIORITY; do
+	pdrive send $(as tehran) --channel fm --lane $lane --count 1500 --batch 50 --size 256 \
+		--ids "$W/$lane.ids" >/dev/null || fail "send $lane"
+done
+wait_count islamabad fm 3000 60
+wait_delivered tehran islamabad "$W/ROUTINE.ids" "$W/PRIORITY.ids"
+for s in tehran islamabad; do
+	thread=$(metric $s 'parley_store_checkpoints_total{by="thread"}')
+	commit=$(metric $s 'parley_store_checkpoints_total{by="commit"}')
+	failed=$(metric $s 'parley_store_checkpoints_total{by="failed"}')
+	echo "$s: checkpoint runs of the thread $thread, by a commit $commit, failed $failed"
+	((thread >= 2 && commit >= 2)) || fail "$s: $thread runs of the thread, $commit by a commit (want 2 each)"
+	((failed == 0)) || fail "$s: $failed checkpoints failed"
+	# frames of 4096 + 24 bytes: without the commits' checkpoints the WAL
+	# would hold every page written (thousands)
+	wal=$(stat -c %s "$W/$s/node.db-wal")
+	((wal <= 400 * 4120 + 32)) || fail "$s: the WAL file holds $wal bytes (the threshold is 100 pages)"
+done
+pdrive check $(as islamabad) --channel fm --ids "$W/ROUTINE.ids" --ids "$W/PRIORITY.ids" >"$W/check.out" 2>&1 ||
+	fail "$(cat "$W/check.out")"
+grep -q " 0 lost, 0 duplicated, 0 reordered" "$W/check.out" || fail "$(cat "$W/check.out")"
+# a clean stop checkpoints the rest and removes the WAL; the store opens
+# again whole
+stop islamabad
+[[ ! -e $W/islamabad/node.db-wal ]] || fail "islamabad's WAL is still there after a clean stop"
+NODE_EXTRA="data = $W/islamabad/node.db?wal_pages=100" start islamabad
+pdrive check $(as islamabad) --channel fm --ids "$W/ROUTINE.ids" --ids "$W/PRIORITY.ids" >"$W/check2.out" 2>&1 ||
+	fail "after the restart: $(cat "$W/check2.out")"
+finish "checkpoints: 3000 envelopes through $(metric tehran 'parley_store_checkpoints_total{by="commit"}') cycles at tehran"
