@@ -37,6 +37,7 @@
 #include "api.h"
 #include "config.h"
 #include "httpguard.h"
+#include "parley/channel.h"
 #include "parley/crypto.h"
 #include "parley/err.h"
 
@@ -1178,13 +1179,15 @@ out:
 	evhttp_clear_headers(&kv);
 }
 
+/* A lane's name, in any case, as its API_LANE_ value (the envelope's lane
+ * number); 0 for anything else. */
 static int parse_lane(const char *s)
 {
-	static const char *const names[] = {"FLASH", "IMMEDIATE", "PRIORITY", "ROUTINE"};
-	for (int i = 0; s && i < 4; i++)
-		if (evutil_ascii_strcasecmp(s, names[i]) == 0)
-			return API_LANE_FLASH + i;
-	return 0;
+	_Static_assert((int)API_LANE_FLASH == (int)PL_LANE_FLASH &&
+			   (int)API_LANE_ROUTINE == (int)PL_LANE_ROUTINE,
+		       "API_LANE_ values are the envelope's lane numbers");
+	pl_lane lane;
+	return s && pl_lane_parse(s, &lane) == 0 ? (int)lane : 0;
 }
 
 static void h_ch_next(rq *r)
