@@ -839,6 +839,15 @@ static void put_many(pl_store *s, int first, int n, size_t size)
 	free(val);
 }
 
+/* The value put_many wrote under key, 3000 bytes of 'w'. */
+static void expect_put_many(pl_store *s, const char *key)
+{
+	char want[3001];
+	memset(want, 'w', 3000);
+	want[3000] = 0;
+	expect_str(s, KIND_A, key, want);
+}
+
 static off_t file_size(const char *path)
 {
 	struct stat st;
@@ -889,11 +898,8 @@ static void test_checkpoint_thread(void **state)
 	for (int i = 0; i < 3000 && file_size(f->path) <= empty + (off_t)1200 * 3000; i++)
 		usleep(10 * 1000); /* a run counted may have begun before the last commit */
 	assert_true(file_size(f->path) > empty + (off_t)1200 * 3000);
-	char want[3001];
-	memset(want, 'w', 3000);
-	want[3000] = 0;
-	expect_str(s, KIND_A, "w/000000", want);
-	expect_str(s, KIND_A, "w/001199", want);
+	expect_put_many(s, "w/000000");
+	expect_put_many(s, "w/001199");
 	pl_store_close(s);
 }
 
@@ -967,11 +973,8 @@ static void test_checkpoint_reader(void **state)
 	off_t wal_size = file_size(wal);
 	put_many(s, 4000, 10, 3000); /* starts the WAL over: the file does not grow */
 	assert_int_equal(file_size(wal), wal_size);
-	char want[3001];
-	memset(want, 'w', 3000);
-	want[3000] = 0;
-	expect_str(s, KIND_A, "w/003009", want);
-	expect_str(s, KIND_A, "w/004009", want);
+	expect_put_many(s, "w/003009");
+	expect_put_many(s, "w/004009");
 	pl_store_close(s);
 }
 
