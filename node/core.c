@@ -1494,13 +1494,33 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 	return n;
 }
 
+/* Log the store's failed WAL checkpoints, at most once every 10 s: each
+ * leaves the WAL to grow until a checkpoint succeeds (a full or
+ * write-protected disk, the store's file moved away). */
+static void store_watch(node_core *n, int64_t now)
+{
+	pl_store_stats ss;
+	nstore_backend_stats(n->db, &ss);
+	if (ss.checkpoints_failed <= n->ckpt_failed_logged || now < n->ckpt_failed_log_at + 10)
+		return;
+	node_log(
+	    NODE_LOG_WARN, "store checkpoints failed",
+	    "failed=%" PRIu64 " total=%" PRIu64 " store=\"%s\" hint=\"the WAL beside the store "
+	    "grows until one succeeds: check the disk's space and the store file\"",
+	    ss.checkpoints_failed - n->ckpt_failed_logged, ss.checkpoints_failed, n->cfg->data);
+	n->ckpt_failed_logged = ss.checkpoints_failed;
+	n->ckpt_failed_log_at = now;
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	int64_t now = core_now();
 	peer_tick_all(arg);
 	witness_tick(arg);
-	work_tick(arg, core_now());
+	work_tick(arg, now);
+	store_watch(arg, now);
 }
 
 int node_core_start(node_core *n)

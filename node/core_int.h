@@ -176,6 +176,9 @@ struct node_core {
 	} creds[CORE_CRED_CACHE];
 	size_t creds_next; /* the slot the next new credential takes */
 	core_metrics m;
+	/* the store's failed WAL checkpoints already logged, and when (tick_cb) */
+	uint64_t ckpt_failed_logged;
+	int64_t ckpt_failed_log_at;
 	pl_sig_cache sigs; /* batch signatures verified, and Ed25519 verification counts */
 	/* the group commit (core.c): the API's submissions and the peers'
 	 * receipts of one event-loop turn */

@@ -978,6 +978,34 @@ static void test_checkpoint_reader(void **state)
 	pl_store_close(s);
 }
 
+/*
+ * A thread that cannot checkpoint (here: the store's file moved away after
+ * the open, so the thread's connection finds none) is counted as failed;
+ * the commits' checkpoints, on the store's own connection, go on copying
+ * the WAL and starting it over.
+ */
+static void test_checkpoint_thread_fails(void **state)
+{
+	struct fixture *f = *state;
+	char loc[800], moved[700];
+	snprintf(loc, sizeof(loc), "%s?wal_pages=1000", f->loc);
+	snprintf(moved, sizeof(moved), "%s/moved.db", f->dir);
+	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	assert_int_equal(rename(f->path, moved), 0);
+	pl_store_stats st = {0};
+	for (int i = 0; i < 200 && (st.checkpoints_failed == 0 || st.checkpoints_commit < 2); i++) {
+		put_many(s, i * 40, 40, 3000);
+		assert_int_equal(pl_store_get_stats(s, &st), 0);
+	}
+	assert_true(st.checkpoints_failed >= 1);
+	assert_true(st.checkpoints_commit >= 2);
+	assert_int_equal(st.checkpoints_thread, 0);
+	assert_true(file_size(moved) > (off_t)900 * 3000);
+	assert_int_equal(rename(moved, f->path), 0);
+	expect_put_many(s, "w/000000");
+	pl_store_close(s);
+}
+
 static void test_sqlite_settings(void **state)
 {
 	struct fixture *f = *state;
@@ -1274,6 +1302,7 @@ int main(void)
 	    T(test_checkpoint_thread),
 	    T(test_checkpoint_wal_bounded),
 	    T(test_checkpoint_reader),
+	    T(test_checkpoint_thread_fails),
 	    T(test_sqlite_settings),
 	    T(test_newer_schema_refused),
 	    T(test_older_schema),
