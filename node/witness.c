@@ -1513,11 +1513,12 @@ static int seen_scan_cb(void *ctx, const char *origin, const uint8_t *val, size_
 	struct seen_scan *c = ctx;
 	char key[PL_CHECKPOINT_ORIGIN_MAX + 32], old[PL_CHECKPOINT_ORIGIN_MAX + 2 * H + 8];
 	snprintf(key, sizeof(key), "%s/e/%020" PRIu64, origin, c->pos);
-	snprintf(old, sizeof(old), "%s/%s", origin, c->hexid);
 	int rc = 0;
 	json_t *seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, key, &rc);
-	if (!seen && !rc && nstore_has_old_keys(c->n->db)) /* an older store's key */
+	if (!seen && !rc && nstore_has_old_keys(c->n->db)) { /* an older store's key */
+		snprintf(old, sizeof(old), "%s/%s", origin, c->hexid);
 		seen = nstore_json_get(c->n->db, NSTORE_TLOG_SEEN, old, &rc);
+	}
 	json_t *w = json_loadb((const char *)val, len, 0, NULL);
 	if (!seen || !w) {
 		json_decref(seen);

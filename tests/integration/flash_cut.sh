@@ -14,11 +14,7 @@ peer tehran islamabad; peer islamabad tehran
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm
-stop islamabad
-pdrive send $(as tehran) --channel fm --lane ROUTINE --count 20000 --ids "$W/routine.ids" >/dev/null ||
-	fail "backlog"
-start islamabad
-wait_draining tehran
+backlog_drain tehran islamabad fm 20000
 # one FLASH at a time while the backlog drains, until a batch was cut (at
 # most 40: each lands in a batch being taken about half of the time)
 : >"$W/flash.ids"
@@ -34,12 +30,7 @@ done
 echo "$sent FLASH sent during the drain; islamabad cut $cut batches"
 ((cut > 0)) || fail "no ROUTINE batch was cut short for a FLASH"
 wait_count islamabad fm $((20000 + sent)) 300
-pdrive check $(as islamabad) --channel fm --ids "$W/routine.ids" --ids "$W/flash.ids" ||
-	fail "an envelope is missing at islamabad"
-dup=$(metric islamabad parley_envelopes_duplicate_total)
-((dup == 0)) || fail "$dup envelopes stored twice"
-# nothing refused (a reordered stream would be: "gap" or "replay")
-metrics islamabad | grep -q '^parley_envelopes_rejected_total{' && fail "islamabad refused envelopes: $(metrics islamabad | grep '^parley_envelopes_rejected_total{')"
+check_stored_once islamabad fm "$W/routine.ids" "$W/flash.ids"
 for _ in $(seq 1 200); do
 	(($(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}') == 0)) && break
 	sleep 0.05

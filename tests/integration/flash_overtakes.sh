@@ -8,14 +8,10 @@ peer tehran islamabad; peer islamabad tehran
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm
-stop islamabad
-# 10,000 ROUTINE of 2 KiB: 20 MiB, far more than socket buffers hold in flight
-pdrive send $(as tehran) --channel fm --lane ROUTINE --count 10000 --size 2048 --ids "$W/routine.ids" >/dev/null ||
-	fail "backlog"
-start islamabad
-# the backlog is draining as soon as tehran hears a receipt (its metrics ask
-# for no login, so this poll is quick: the drain takes a few seconds)
-wait_draining tehran
+# 10,000 ROUTINE of 2 KiB: 20 MiB, far more than socket buffers hold in
+# flight; the backlog is draining as soon as tehran hears a receipt (its
+# metrics ask for no login, so the poll is quick: the drain takes seconds)
+backlog_drain tehran islamabad fm 10000 --size 2048
 # freeze the receiver mid-drain so the FLASH is certainly submitted behind the backlog
 kill -STOP "${PID[islamabad]}"
 left=$(metric tehran 'parley_queue_depth{peer="islamabad",lane="ROUTINE"}')

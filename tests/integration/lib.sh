@@ -123,7 +123,6 @@ wait_delivered() {
 	fail "$s: not all delivered to $p: $(cat "$W/delivered.out")"
 }
 
-# wait_charter S CH: until node S has the complete charter (propagated over the link).
 # wait_draining S: until S has heard a receipt from a peer (a backlog it
 # queued is draining), at most 30 s
 wait_draining() {
@@ -133,6 +132,36 @@ wait_draining() {
 	done
 }
 
+# backlog_drain A B CH N [pdrive send options]: B stops, A queues N ROUTINE
+# envelopes on CH for it (their ids in $W/routine.ids), B comes back, and
+# returns once the backlog is draining (wait_draining A).
+backlog_drain() {
+	local a=$1 b=$2 ch=$3 count=$4
+	shift 4
+	stop "$b"
+	pdrive send $(as "$a") --channel "$ch" --lane ROUTINE --count "$count" "$@" \
+		--ids "$W/routine.ids" >/dev/null || fail "backlog"
+	start "$b"
+	wait_draining "$a"
+}
+
+# check_stored_once S CH IDS...: node S holds every envelope of the id files
+# on CH once, in order, and refused none (a reordered stream would be
+# refused: "gap" or "replay").
+check_stored_once() {
+	local s=$1 ch=$2 ids=()
+	shift 2
+	for f in "$@"; do ids+=(--ids "$f"); done
+	pdrive check $(as "$s") --channel "$ch" "${ids[@]}" || fail "an envelope is missing at $s"
+	local dup
+	dup=$(metric "$s" parley_envelopes_duplicate_total)
+	((dup == 0)) || fail "$dup envelopes stored twice at $s"
+	metrics "$s" | grep -q '^parley_envelopes_rejected_total{' &&
+		fail "$s refused envelopes: $(metrics "$s" | grep '^parley_envelopes_rejected_total{')"
+	return 0
+}
+
+# wait_charter S CH: until node S has the complete charter (propagated over the link).
 wait_charter() {
 	for _ in $(seq 1 100); do
 		pdrive count $(as "$1") --channel "$2" >/dev/null 2>&1 && return 0
