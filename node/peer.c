@@ -196,7 +196,10 @@ static void on_open(void *ctx, net_conn *c, const uint8_t peer_pk[PL_PK_BYTES], 
 		cc->lanes = dial_lanes(n, peer);
 		size_t len = strcspn(peer, "+");
 		snprintf(cc->expect, sizeof(cc->expect), "%.*s", (int)len, peer);
-		if (conn_make_link(cc, core_find_peer(n, peer)) != 0) {
+		/* expect, not peer: the urgent dial is named "STATE+urgent", and
+		 * without its state's resume points the link would ask for every
+		 * CONTROL and FLASH item again from the first */
+		if (conn_make_link(cc, core_find_peer(n, cc->expect)) != 0) {
 			conn_drop(cc, "cannot create the link");
 			return;
 		}

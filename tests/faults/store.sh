@@ -63,6 +63,21 @@ done
 grep -q 'msg="cannot store what a peer sent"' "$W/islamabad.log" ||
 	fail "the fault never struck a peer batch: $(grep -c . "$W/islamabad.log") log lines"
 outcome=""
+# After a power loss at a lying commit: whether islamabad's acknowledgement
+# of what that commit held reached tehran before the process died (the
+# node closes a link whose batch failed, dropping what it had not yet
+# written to the socket).  If it did, tehran must see islamabad resume
+# below it and send those items again; either way every item arrives
+# (checked below).  Until 2026-11-28 tehran logged the line after every
+# restart, whatever was lost: islamabad's CONTROL+FLASH connection asked
+# for everything again from lseq 1 (docs/faults.md, "Deferred syncs").
+went_back() {
+	if grep -q 'peer resumes below what it acknowledged' "$W/tehran.log"; then
+		outcome="${outcome:+$outcome; }tehran sent again what islamabad had acknowledged"
+	else
+		outcome="${outcome:+$outcome; }islamabad's acknowledgement of the lost commit never reached tehran"
+	fi
+}
 if [[ $1 == power-torn || $1 == power-scatter ]]; then
 	# the process dies with its store; of the lying commit, part is on disk
 	crash islamabad
@@ -87,19 +102,14 @@ if [[ $1 == power-torn || $1 == power-scatter ]]; then
 	if [[ -f $db.before-power-loss-wal ]]; then mv "$db.before-power-loss-wal" "$db-wal"; else rm -f "$db-wal"; fi
 	rm -f "$db-shm"
 	start islamabad
-	# what the lying commit acknowledged is gone: sent again
-	for _ in $(seq 1 100); do grep -q 'peer resumes below what it acknowledged' "$W/tehran.log" && break; sleep 0.1; done
-	grep -q 'peer resumes below what it acknowledged' "$W/tehran.log" ||
-		fail "tehran did not see islamabad's store go back ($outcome)"
 	wait_count islamabad fm "$N" 60
+	went_back
 elif [[ $1 == power-lying ]]; then
 	# the process dies with its store; what the lying commit acknowledged is gone
 	crash islamabad
 	start islamabad
-	for _ in $(seq 1 100); do grep -q 'peer resumes below what it acknowledged' "$W/tehran.log" && break; sleep 0.1; done
-	grep -q 'peer resumes below what it acknowledged' "$W/tehran.log" ||
-		fail "tehran did not see islamabad's store go back"
 	wait_count islamabad fm "$N" 60
+	went_back
 elif [[ $1 == io-once ]]; then
 	wait_count islamabad fm "$N" 60
 else
