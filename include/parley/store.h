@@ -14,7 +14,10 @@
  * Later versions append methods to the table; fields are never reordered.
  *
  * Durability: every committed transaction is on stable storage when commit
- * returns 0 — the rule that lets the node acknowledge after commit.
+ * returns 0 — the rule that lets the node acknowledge after commit — unless
+ * the store was told to defer its syncs (version 5, pl_store_defer_sync):
+ * then a thread of the backend's makes commits durable, many with one sync,
+ * and the caller holds back whatever tells about a commit until it is.
  */
 #ifndef PARLEY_STORE_H
 #define PARLEY_STORE_H
@@ -45,7 +48,7 @@ enum { PL_STORE_NO_REPLACE = 1u << 0 }; /* put: fail with PL_ERR_EXISTS if the k
  * or list (PL_ERR_INVALID). */
 typedef int (*pl_store_list_cb)(void *ctx, const char *key, const uint8_t *val, size_t len);
 
-#define PL_STORE_METHODS_VERSION 4
+#define PL_STORE_METHODS_VERSION 5
 
 /* What a backend has done since it was opened (version 4), for tests and
  * diagnostics. */
@@ -62,6 +65,19 @@ typedef struct pl_store_stats {
 	uint64_t checkpoints_commit;
 	uint64_t checkpoints_failed;
 } pl_store_stats;
+
+/* Where a store's syncs are (version 5).  Commits are counted from the
+ * store's opening; while syncs are not deferred both counts stay 0. */
+typedef struct pl_store_sync {
+	uint64_t committed; /* transactions committed (that wrote something) */
+	uint64_t synced;    /* the first synced of them are on stable storage */
+	uint64_t syncs;     /* syncs made (each covers every commit before it) */
+	int error;          /* a sync failed (errno): synced stops there for good */
+} pl_store_sync;
+
+/* Called by the backend's syncing thread after each sync: quick, and
+ * without calling back into the store. */
+typedef void (*pl_store_synced_fn)(void *arg);
 
 enum { PL_STORE_CHECK_FULL = 1u << 0 }; /* check: every structure, not the quick subset */
 
@@ -104,6 +120,17 @@ typedef struct pl_store_methods {
 	int (*check)(pl_store_backend *b, unsigned flags);
 	/* ---- version 4 ---- */
 	void (*stats)(pl_store_backend *b, pl_store_stats *out);
+	/* ---- version 5 ---- */
+	/* From now on commit returns once the transaction is written, before
+	 * it is on stable storage; a thread of the backend's syncs what was
+	 * committed and calls synced(arg) after each sync.  Outside a
+	 * transaction, once per store; PL_ERR_INVALID when the backend cannot
+	 * (then commits stay durable when they return). */
+	int (*defer_sync)(pl_store_backend *b, pl_store_synced_fn synced, void *arg);
+	void (*sync_state)(pl_store_backend *b, pl_store_sync *out);
+	/* Wait until everything committed is synced: 0, or PL_ERR_IO when a
+	 * sync failed. */
+	int (*sync_wait)(pl_store_backend *b);
 } pl_store_methods;
 
 /* The built-in SQLite backend. */
@@ -153,6 +180,13 @@ PL_EXPORT int pl_store_check(pl_store *s, unsigned flags) PL_WUR;
 
 /* Version 4 (PL_ERR_INVALID on an older backend): see pl_store_stats. */
 PL_EXPORT int pl_store_get_stats(pl_store *s, pl_store_stats *out) PL_WUR;
+
+/* Version 5 (PL_ERR_INVALID on an older backend): see the method table.
+ * pl_store_sync_state fills zeros for an older backend (its commits are
+ * durable when they return). */
+PL_EXPORT int pl_store_defer_sync(pl_store *s, pl_store_synced_fn synced, void *arg) PL_WUR;
+PL_EXPORT void pl_store_sync_state(pl_store *s, pl_store_sync *out);
+PL_EXPORT int pl_store_sync_wait(pl_store *s) PL_WUR;
 
 #ifdef __cplusplus
 }

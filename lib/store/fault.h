@@ -65,4 +65,21 @@ void pl_store_fault_set_plan(const pl_store_fault_plan *plan);
  * open); they stay readable after it was closed until the next open. */
 void pl_store_fault_get_stats(pl_store_fault_stats *out);
 
+/*
+ * The power-loss model of deferred syncs (pl_store_defer_sync: the commits
+ * of a store are synced by a thread of its backend, not each in its
+ * commit): from now on, after each such sync, the SQLite backend writes
+ * the length of the store's WAL that the sync covered to the file at path
+ * (created or emptied; 20 digits and a newline, rewritten in place).
+ * While the WAL only grows (no checkpoint started it over: a large
+ * wal_pages), a power loss at any moment leaves at least that much of it,
+ * and a test that kills the node and cuts its WAL to that length has the
+ * harshest state such a loss can leave.  Everything the node let out
+ * (answers, acknowledgements) must survive it.  Each sync waits delay_ms
+ * first, so that commits pile up unsynced (a slow disk): a loss then
+ * nearly always takes some.  NULL: no more.  0, or PL_ERR_IO when path
+ * cannot be opened.
+ */
+int pl_store_fault_sync_log(const char *path, unsigned delay_ms);
+
 #endif /* PARLEY_LIB_STORE_FAULT_H */

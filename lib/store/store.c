@@ -57,6 +57,9 @@ static int store_check_methods(const pl_store_methods *m)
 	if (m->version >= 4 && !m->stats)
 		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 4 method",
 				   m->name);
+	if (m->version >= 5 && (!m->defer_sync || !m->sync_state || !m->sync_wait))
+		return pl_err_fail(PL_ERR_INVALID, "store backend %s lacks a version 5 method",
+				   m->name);
 	return 0;
 }
 
@@ -362,4 +365,37 @@ int pl_store_get_stats(pl_store *s, pl_store_stats *out)
 				   s->m->name, s->m->version);
 	s->m->stats(s->b, out);
 	return 0;
+}
+
+/* Version 5: deferred syncs. */
+int pl_store_defer_sync(pl_store *s, pl_store_synced_fn synced, void *arg)
+{
+	int ret = store_usable(s, "defer syncs", true);
+	if (ret)
+		return ret;
+	if (s->m->version < 5)
+		return pl_err_fail(
+		    PL_ERR_INVALID,
+		    "defer syncs: store backend %s syncs in each commit (version %d)", s->m->name,
+		    s->m->version);
+	if (s->in_tx)
+		return pl_err_fail(PL_ERR_INVALID, "defer syncs: not inside a transaction");
+	if (!synced)
+		return pl_err_fail(PL_ERR_INVALID, "defer syncs: no callback");
+	return s->m->defer_sync(s->b, synced, arg);
+}
+
+void pl_store_sync_state(pl_store *s, pl_store_sync *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s && s->b && s->m->version >= 5)
+		s->m->sync_state(s->b, out);
+}
+
+int pl_store_sync_wait(pl_store *s)
+{
+	int ret = store_usable(s, "wait for syncs", false);
+	if (ret)
+		return ret;
+	return s->m->version >= 5 ? s->m->sync_wait(s->b) : 0;
 }

@@ -1006,6 +1006,87 @@ static void test_checkpoint_thread_fails(void **state)
 	pl_store_close(s);
 }
 
+/* Called from the store's syncer thread (pl_store_synced_fn). */
+static void count_synced(void *arg)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Wait (bounded) until the syncer, on its own, has synced every commit. */
+static pl_store_sync wait_synced(pl_store *s)
+{
+	pl_store_sync st;
+	for (int i = 0; i < 3000; i++) {
+		pl_store_sync_state(s, &st);
+		if (st.synced == st.committed || st.error)
+			break;
+		usleep(10 * 1000);
+	}
+	return st;
+}
+
+/*
+ * Deferred syncs: each commit that wrote something is counted, the syncer
+ * thread syncs them without being asked (many with one sync at most one
+ * per commit) and says so; what was committed is there after a reopen.
+ * The store's own WAL restarts (wal_pages=100) do not disturb the count.
+ */
+static void test_defer_sync(void **state)
+{
+	struct fixture *f = *state;
+	char loc[800];
+	snprintf(loc, sizeof(loc), "%s?wal_pages=100", f->loc);
+	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	put_str(s, KIND_A, "before", "v");
+	pl_store_sync st;
+	pl_store_sync_state(s, &st);
+	assert_int_equal(st.committed + st.synced + st.syncs, 0); /* durable in each commit */
+	assert_int_equal(pl_store_sync_wait(s), 0);
+
+	int notified = 0;
+	assert_int_equal(pl_store_defer_sync(s, count_synced, &notified), 0);
+	assert_int_equal(pl_store_defer_sync(s, count_synced, &notified), PL_ERR_INVALID);
+	for (int i = 0; i < 5; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		put_str(s, KIND_A, k, "v"); /* each its own transaction */
+	}
+	put_many(s, 0, 300, 3000);              /* one, past the WAL's threshold */
+	assert_int_equal(pl_store_begin(s), 0); /* writes nothing: not a commit */
+	assert_int_equal(pl_store_commit(s), 0);
+	st = wait_synced(s);
+	assert_int_equal(st.error, 0);
+	assert_int_equal(st.committed, 6);
+	assert_int_equal(st.synced, 6);
+	assert_true(st.syncs >= 1 && st.syncs <= 6);
+	assert_true(__atomic_load_n(&notified, __ATOMIC_SEQ_CST) >= (int)st.syncs);
+
+	assert_int_equal(pl_store_begin(s), 0);
+	assert_int_equal(pl_store_defer_sync(s, count_synced, &notified), PL_ERR_INVALID);
+	assert_int_equal(pl_store_rollback(s), 0);
+	for (int i = 0; i < 40; i++)
+		put_many(s, 300 + i * 10, 10, 3000);
+	assert_int_equal(pl_store_sync_wait(s), 0);
+	pl_store_sync_state(s, &st);
+	assert_int_equal(st.committed, 46);
+	assert_int_equal(st.synced, 46);
+	pl_store_stats ss;
+	assert_int_equal(pl_store_get_stats(s, &ss), 0);
+	assert_true(ss.checkpoints_commit >= 1); /* the WAL started over meanwhile */
+	pl_store_close(s);
+
+	s = open_ok(f->loc, 0);
+	expect_put_many(s, "w/000000");
+	expect_put_many(s, "w/000699");
+	pl_store_sync_state(s, &st); /* a new opening: synchronous again */
+	assert_int_equal(st.committed, 0);
+	pl_store_close(s);
+
+	s = open_ok(f->loc, PL_STORE_READONLY);
+	assert_int_equal(pl_store_defer_sync(s, count_synced, &notified), PL_ERR_INVALID);
+	pl_store_close(s);
+}
+
 static void test_sqlite_settings(void **state)
 {
 	struct fixture *f = *state;
@@ -1303,6 +1384,7 @@ int main(void)
 	    T(test_checkpoint_wal_bounded),
 	    T(test_checkpoint_reader),
 	    T(test_checkpoint_thread_fails),
+	    T(test_defer_sync),
 	    T(test_sqlite_settings),
 	    T(test_newer_schema_refused),
 	    T(test_older_schema),

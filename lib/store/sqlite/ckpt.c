@@ -34,6 +34,8 @@ struct sq_ckpt {
 	int step;    /* the thread is asked every step new frames, pages / SQ_CKPT_STEPS */
 	int asked;   /* the WAL's length when it was last asked (the commit's thread only) */
 	char *path;
+	void (*on_commit)(void *arg); /* sq_ckpt_on_commit (the commit's thread only) */
+	void *on_commit_arg;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -137,6 +139,8 @@ static void *ckpt_main(void *arg)
 static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	sq_ckpt *c = arg;
+	if (c->on_commit)
+		c->on_commit(c->on_commit_arg);
 	if (frames < c->asked)
 		c->asked = 0; /* the WAL started over */
 	if (frames >= c->pages) {
@@ -214,6 +218,12 @@ void sq_ckpt_detach(sq_ckpt *c)
 	pthread_mutex_destroy(&c->mu);
 	free(c->path);
 	free(c);
+}
+
+void sq_ckpt_on_commit(sq_ckpt *c, void (*fn)(void *arg), void *arg)
+{
+	c->on_commit = fn;
+	c->on_commit_arg = arg;
 }
 
 void sq_ckpt_get_stats(sq_ckpt *c, sq_ckpt_stats *out)

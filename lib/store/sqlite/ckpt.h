@@ -17,7 +17,8 @@
  * fall behind (or fail to start), that checkpoint copies the rest, as
  * SQLite's own would have: the WAL stays bounded either way.  Durability
  * does not change: a commit is on stable storage when it returns
- * (synchronous=FULL), whoever copies it later.
+ * (synchronous=FULL) or when the syncer says so (wsync.h), whoever copies
+ * it later; a checkpoint syncs the WAL before it copies it.
  *
  * The thread is started at the first commit that finds the WAL a tenth
  * full, so a short-lived store (a CLI command) seldom starts one.
@@ -53,5 +54,9 @@ int sq_ckpt_attach(sqlite3 *db, const char *path, int pages, sq_ckpt **out);
 void sq_ckpt_detach(sq_ckpt *c);
 
 void sq_ckpt_get_stats(sq_ckpt *c, sq_ckpt_stats *out);
+
+/* Call fn(arg) at each commit, first thing in the WAL hook (wsync.h counts
+ * commits so).  fn NULL: no longer. */
+void sq_ckpt_on_commit(sq_ckpt *c, void (*fn)(void *arg), void *arg);
 
 #endif

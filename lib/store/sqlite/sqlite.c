@@ -3,7 +3,9 @@
  * The SQLite store backend: pl_store_sqlite_methods.
  *
  * One connection per store, in WAL mode with synchronous=FULL, so a commit
- * that returned 0 is on stable storage.  The schema is a list of migration
+ * that returned 0 is on stable storage — until the caller defers syncs
+ * (sq_defer_sync): then synchronous=NORMAL, and a thread syncs what was
+ * committed (wsync.h).  The schema is a list of migration
  * steps; the number of steps applied is kept in PRAGMA user_version and the
  * file is marked as ours with PRAGMA application_id 'PLY1'.  Opening applies
  * the missing steps in one transaction and refuses a database of another
@@ -36,6 +38,7 @@
 #include "parley/store.h"
 
 #include "ckpt.h"
+#include "wsync.h"
 
 #if SQLITE_VERSION_NUMBER < 3038000
 #error "Parley needs SQLite 3.38 or newer (unixepoch())"
@@ -101,6 +104,7 @@ struct pl_store_backend {
 	bool in_tx; /* between a successful begin and commit/rollback */
 	uint64_t walk_steps; /* pl_store_stats */
 	sq_ckpt *ckpt;       /* the WAL checkpointer (read-write stores) */
+	sq_wsync *wsync;     /* the WAL syncer, once syncs are deferred (wsync.h) */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -430,6 +434,7 @@ static void sq_close(pl_store_backend *b)
 {
 	if (!b)
 		return;
+	sq_wsync_stop(b->wsync); /* after a last sync of what was committed */
 	sq_ckpt_detach(b->ckpt);
 	for (int i = 0; i < SQ_NSTMT; i++)
 		sqlite3_finalize(b->st[i]);
@@ -735,6 +740,55 @@ static void sq_stats(pl_store_backend *b, pl_store_stats *out)
 	}
 }
 
+static void sq_wsync_commit_cb(void *arg)
+{
+	sq_wsync_committed(arg);
+}
+
+/* Commits return once their frames are in the WAL; the syncer makes them
+ * durable (wsync.h).  synchronous=NORMAL keeps SQLite's own syncs around
+ * checkpoints, which keep the store whole through a power loss. */
+static int sq_defer_sync(pl_store_backend *b, pl_store_synced_fn synced, void *arg)
+{
+	if (b->readonly || !b->ckpt)
+		return pl_err_fail(PL_ERR_INVALID, "defer syncs: the store is read-only");
+	if (b->wsync)
+		return pl_err_fail(PL_ERR_INVALID, "defer syncs: they are deferred already");
+	if (b->in_tx)
+		return pl_err_fail(PL_ERR_INVALID, "defer syncs: not inside a transaction");
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(b->db, "main"));
+	int ret = sq_wsync_start(wal, synced, arg, &b->wsync);
+	if (ret)
+		return ret;
+	int rc = sqlite3_exec(b->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		ret = sq_fail(b, rc, "defer syncs");
+		sq_wsync_stop(b->wsync);
+		b->wsync = NULL;
+		return ret;
+	}
+	sq_ckpt_on_commit(b->ckpt, sq_wsync_commit_cb, b->wsync);
+	return 0;
+}
+
+static void sq_sync_state(pl_store_backend *b, pl_store_sync *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!b->wsync)
+		return;
+	sq_wsync_state w;
+	sq_wsync_get_state(b->wsync, &w);
+	out->committed = w.committed;
+	out->synced = w.synced;
+	out->syncs = w.syncs;
+	out->error = w.error;
+}
+
+static int sq_sync_wait(pl_store_backend *b)
+{
+	return b->wsync ? sq_wsync_wait(b->wsync) : 0;
+}
+
 static int sq_list(pl_store_backend *b, uint32_t kind, pl_store_list_cb cb, void *ctx)
 {
 	int ret = sq_tx_alive(b);
@@ -883,7 +937,7 @@ static int sq_check(pl_store_backend *b, unsigned flags)
 }
 
 const pl_store_methods pl_store_sqlite_methods = {
-    .version = 4,
+    .version = 5,
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
@@ -899,4 +953,7 @@ const pl_store_methods pl_store_sqlite_methods = {
     .del_range = sq_del_range,
     .stats = sq_stats,
     .check = sq_check,
+    .defer_sync = sq_defer_sync,
+    .sync_state = sq_sync_state,
+    .sync_wait = sq_sync_wait,
 };
