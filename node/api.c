@@ -36,6 +36,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "hold.h"
 #include "httpguard.h"
 #include "parley/channel.h"
 #include "parley/crypto.h"
@@ -297,7 +298,7 @@ static void reply_raw(rq *r, int status, const char *ctype, const char *body, si
 		evbuffer_drain(b, evbuffer_get_length(b));
 	}
 	count_reply(r, status);
-	evhttp_send_reply(r->req, status, status_phrase(status), b);
+	hold_reply(r->a->cfg.hold, r->req, status, status_phrase(status), b);
 }
 
 static void reply_problem(rq *r, int status, const char *name, const char *title, const char *fmt,
@@ -1485,8 +1486,9 @@ static void sub_send(api *a, sub *s, const char *p, size_t len)
 /* Send to every subscriber that takes events of lane (bit 1 << API_LANE_*,
  * 0: an event of no lane, which all take); iterating backwards survives
  * drops. */
-static void subs_send_lane(api *a, const char *p, size_t len, unsigned lane)
+static void subs_send_lane(void *ctx, const char *p, size_t len, unsigned lane)
 {
+	api *a = ctx;
 	for (unsigned i = a->nsubs; i-- > 0;)
 		if (i < a->nsubs && (!lane || !a->subs[i]->lanes || (a->subs[i]->lanes & lane)))
 			sub_send(a, a->subs[i], p, len);
@@ -1530,7 +1532,8 @@ void api_publish(api *a, const char *event, json_t *data)
 	int lane = parse_lane(json_string_value(json_object_get(data, "precedence")));
 	pl_buf b = {0};
 	if (pl_buf_printf(&b, "event: %s\ndata: %s\n\n", event, js ? js : "null") == 0)
-		subs_send_lane(a, (const char *)b.data, b.len, lane ? 1u << lane : 0);
+		hold_call(a->cfg.hold, subs_send_lane, a, (const char *)b.data, b.len,
+			  lane ? 1u << lane : 0);
 	pl_buf_clear(&b);
 	free(js);
 }

@@ -153,6 +153,9 @@ typedef struct api_config {
 	 * is false; NULL: api_client_is_local.  Tests, which can only connect
 	 * from 127.0.0.1, set it to see the refusal; parleyd leaves it NULL. */
 	bool (*client_is_local)(const struct sockaddr *sa);
+	/* Answers and events held until the store synced (node/hold.h); NULL:
+	 * sent at once.  Not owned. */
+	struct hold *hold;
 } api_config;
 
 /* Validity of a challenge and of a token, in seconds. */

@@ -161,6 +161,7 @@ static const key_spec node_keys[] = {
     {"commit_batch", K_U32, CFG(commit_batch), 1, 65536, false},
     {"max_envelope", K_U32, CFG(max_envelope), 1024, 64 * 1024 * 1024, false},
     {"store_check", K_CHECK, CFG(store_check), 0, 0, false},
+    {"sync_each_commit", K_BOOL, CFG(sync_each_commit), 0, 0, false},
     {"escalate_command", K_PATH, CFG(escalate_command), 0, 0, false},
     {"feed", K_ADDR_LOCAL, CFG(feed), 0, 0, false},
 };

@@ -9,9 +9,14 @@
  * API backend table; lifecycle.
  *
  * Durability rule: nothing is acknowledged (API answer, link receipt)
- * before the transaction holding it committed; the store runs SQLite with
- * synchronous=FULL.  Every object accepted is appended to the transcript
- * (witness_log, node/tlog.h) in the transaction that accepts it.
+ * before the transaction holding it is on stable storage.  The store's
+ * thread syncs commits (pl_store_defer_sync), and until it has synced
+ * every commit made so far nothing leaves the node: the links' output
+ * (net_set_gate), the API's answers and events and the feed's pages
+ * (node/hold.h) wait ("the store's syncs" below).  With [node]
+ * sync_each_commit every commit syncs before it returns instead.  Every
+ * object accepted is appended to the transcript (witness_log, node/tlog.h)
+ * in the transaction that accepts it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,10 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "feed.h"
 #include "core_int.h"
+#include "hold.h"
 #include "stmt.h"
 #include "work.h"
 #include "parley/err.h"
@@ -123,6 +130,8 @@ static const double commit_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 					0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 #define NBUCKETS (sizeof(commit_buckets) / sizeof(commit_buckets[0]))
 
+static void core_sync_now(node_core *n);
+
 void core_commit_timed(node_core *n, int *rc)
 {
 	double t0 = wall_s();
@@ -133,6 +142,11 @@ void core_commit_timed(node_core *n, int *rc)
 	for (size_t i = 0; i < NBUCKETS; i++)
 		if (dt <= commit_buckets[i])
 			n->m.commit_hist[i]++;
+	if (n->sync_urgent) {
+		n->sync_urgent = false;
+		if (!*rc)
+			core_sync_now(n);
+	}
 }
 
 static void hex(char out[2 * PL_HASH_BYTES + 1], const uint8_t id[PL_HASH_BYTES])
@@ -531,6 +545,7 @@ void core_batch_fail(node_core *n, int rc)
 
 void core_commit_urgent(node_core *n)
 {
+	n->sync_urgent = true;
 	if (n->batch_open && n->commit_urgent_ev)
 		event_active(n->commit_urgent_ev, EV_TIMEOUT, 0);
 }
@@ -1125,6 +1140,28 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		    "parley_store_checkpoints_total{by=\"failed\"} %" PRIu64 "\n",
 		    ss.checkpoints_thread, ss.checkpoints_commit, ss.checkpoints_failed);
 	}
+	if (!rc) {
+		pl_store_sync sy;
+		nstore_sync_state(n->db, &sy);
+		rc = pl_buf_printf(
+		    out,
+		    "# HELP parley_store_syncs_total Syncs of the node's store by its syncer "
+		    "thread (each makes every commit before it durable; 0 with "
+		    "sync_each_commit).\n"
+		    "# TYPE parley_store_syncs_total counter\n"
+		    "parley_store_syncs_total %" PRIu64 "\n"
+		    "# HELP parley_store_commits_unsynced Commits of the node's store not yet "
+		    "synced: what they tell of is held back.\n"
+		    "# TYPE parley_store_commits_unsynced gauge\n"
+		    "parley_store_commits_unsynced %" PRIu64 "\n"
+		    "# HELP parley_output_held_total Writes to peer links and API or feed answers "
+		    "and events held until the store synced what they follow.\n"
+		    "# TYPE parley_output_held_total counter\n"
+		    "parley_output_held_total{to=\"link\"} %" PRIu64 "\n"
+		    "parley_output_held_total{to=\"http\"} %" PRIu64 "\n",
+		    sy.syncs, sy.committed - sy.synced, net_held_total(n->net),
+		    hold_total(n->hold));
+	}
 	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_link_in_flight Items of the lanes below FLASH "
 					"sent to a peer and not yet acknowledged ([link] window).\n"
@@ -1413,6 +1450,7 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 		return NULL;
 	n->cfg = cfg;
 	n->base = base;
+	n->sync_fd[0] = n->sync_fd[1] = -1;
 	/* Three priorities: the CONTROL+FLASH connections (0) go before
 	 * everything else (1, the default) when both are ready in one turn of
 	 * the loop.  Only possible before the loop runs; without it every
@@ -1494,6 +1532,102 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 	return n;
 }
 
+/* ------------------------------------------------------ the store's syncs */
+
+/* The count of commits what is sent now waits for (net_set_gate, hold.h):
+ * those made, or 0 when all are synced.  After a failed sync it never
+ * comes: nothing leaves the node, which stops. */
+static uint64_t core_output_tag(void *arg)
+{
+	node_core *n = arg;
+	pl_store_sync st;
+	nstore_sync_state(n->db, &st);
+	return st.committed > st.synced ? st.committed : 0;
+}
+
+/* The store's syncer thread, after each sync: wake the loop. */
+static void core_synced_notify(void *arg)
+{
+	node_core *n = arg;
+	char c = 1;
+	ssize_t w = write(n->sync_fd[1], &c, 1); /* full: a byte waits already */
+	(void)w;
+}
+
+static void core_synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+	node_core *n = arg;
+	char buf[64];
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pl_store_sync st;
+	nstore_sync_state(n->db, &st);
+	if (st.error && !n->sync_failed) {
+		n->sync_failed = true;
+		node_log(NODE_LOG_ERROR, "store sync failed",
+			 "store=\"%s\" error=\"%s\" unsynced=%" PRIu64
+			 " hint=\"what was not synced may be lost: the node stops without telling "
+			 "anyone of it; check the disk, then start the node again\"",
+			 n->cfg->data, strerror(st.error), st.committed - st.synced);
+		event_base_loopexit(n->base, NULL);
+		return;
+	}
+	net_release(n->net, st.synced);
+	hold_release(n->hold, st.synced);
+}
+
+/* A FLASH was committed: wait for its sync here, so that the loop adds
+ * nothing to the WAL meanwhile (that sync stays small), and send at once
+ * what waited for it. */
+static void core_sync_now(node_core *n)
+{
+	if (!n->hold || nstore_sync_wait(n->db) != 0)
+		return; /* a failed sync is core_synced_cb's to report */
+	pl_store_sync st;
+	nstore_sync_state(n->db, &st);
+	net_release(n->net, st.synced);
+	hold_release(n->hold, st.synced);
+}
+
+/* Let the store's thread sync commits, holding back the node's output
+ * meanwhile.  A store that cannot (the fault-injecting one of the tests)
+ * syncs in each commit, as with sync_each_commit. */
+static int core_defer_syncs(node_core *n)
+{
+	if (n->cfg->sync_each_commit)
+		return 0;
+	if (pipe(n->sync_fd) != 0) {
+		n->sync_fd[0] = n->sync_fd[1] = -1;
+		return pl_err_fail(PL_ERR_IO, "cannot make the store's sync pipe: %s",
+				   strerror(errno));
+	}
+	for (int i = 0; i < 2; i++)
+		if (evutil_make_socket_nonblocking(n->sync_fd[i]) != 0 ||
+		    evutil_make_socket_closeonexec(n->sync_fd[i]) != 0)
+			return pl_err_fail(PL_ERR_IO, "cannot set up the store's sync pipe");
+	n->sync_ev = event_new(n->base, n->sync_fd[0], EV_READ | EV_PERSIST, core_synced_cb, n);
+	n->hold = hold_new(core_output_tag, n);
+	if (!n->sync_ev || !n->hold || event_add(n->sync_ev, NULL) != 0)
+		return pl_err_fail(PL_ERR_NOMEM, "cannot set up the store's syncs");
+	(void)event_priority_set(n->sync_ev, 0);
+	int rc = nstore_defer_sync(n->db, core_synced_notify, n);
+	if (rc == PL_ERR_INVALID) {
+		node_log(NODE_LOG_INFO, "store syncs in each commit", "reason=\"%s\"",
+			 pl_err_detail());
+		return 0;
+	}
+	if (rc)
+		return rc;
+	net_set_gate(n->net, core_output_tag, n);
+	return 0;
+}
+
+bool node_core_failed(const node_core *n)
+{
+	return n && n->sync_failed;
+}
+
 /* Log the store's failed WAL checkpoints, at most once every 10 s: each
  * leaves the WAL to grow until a checkpoint succeeds (a full or
  * write-protected disk, the store's file moved away). */
@@ -1534,7 +1668,13 @@ int node_core_start(node_core *n)
 	n->net = net_new(n->base, n->tls, &np, &core_net_callbacks, n);
 	if (!n->net)
 		return pl_err_fail(PL_ERR_NOMEM, "cannot set up networking");
-	int rc = net_listen(n->net, n->cfg->listen);
+	int rc = core_defer_syncs(n);
+	if (rc) {
+		node_log(NODE_LOG_ERROR, "cannot defer the store's syncs", "reason=%s",
+			 pl_err_detail());
+		return rc;
+	}
+	rc = net_listen(n->net, n->cfg->listen);
 	if (rc) {
 		node_log(NODE_LOG_ERROR, "cannot listen for peers", "addr=%s reason=%s",
 			 n->cfg->listen, pl_err_detail());
@@ -1542,6 +1682,7 @@ int node_core_start(node_core *n)
 	}
 	api_config ac = {0};
 	ac.max_connections = n->cfg->api_max_connections;
+	ac.hold = n->hold;
 	n->api = api_new(n->base, &core_backend, n, &ac);
 	if (!n->api)
 		return pl_err_fail(PL_ERR_NOMEM, "cannot set up the API");
@@ -1626,8 +1767,11 @@ void node_core_free(node_core *n)
 	free(n->pend);
 	net_free(n->net);
 	peer_free_all(n);
+	hold_free(n->hold); /* before the servers free the requests it holds */
 	feed_free(n->feed);
 	api_free(n->api);
+	if (n->sync_ev)
+		event_free(n->sync_ev);
 	tls_free(n->tls);
 	for (size_t i = 0; i < n->ncharters; i++) {
 		pl_charter_clear(&n->charters[i]->c);
@@ -1638,7 +1782,10 @@ void node_core_free(node_core *n)
 		free(n->status[i]);
 	}
 	witness_free(n);
-	nstore_close(n->db);
+	nstore_close(n->db); /* its syncer's last sync first */
+	for (int i = 0; i < 2; i++)
+		if (n->sync_fd[i] >= 0)
+			close(n->sync_fd[i]);
 	pl_store_close(n->registry);
 	pl_trust_free(n->trust);
 	free(n->me_raw);

@@ -115,4 +115,6 @@ void node_core_free(node_core *n);
 const struct api_backend *node_core_backend(void);
 /* Bound ports (after start), for tests and logs. */
 int node_core_api_port(const node_core *n);
+/* A sync of the store failed and the loop was told to end: exit non-zero. */
+bool node_core_failed(const node_core *n);
 int node_core_peer_port(const node_core *n);

@@ -194,6 +194,14 @@ struct node_core {
 	json_t *work_events;
 	json_t *stmt_events;
 	struct feed *feed; /* the public feed (feed.c), or NULL */
+	/* deferred syncs (core.c, "the store's syncs"): the syncer thread
+	 * writes a byte to sync_fd[1] after each sync; sync_ev reads it and
+	 * releases what the links, the API and the feed held */
+	int sync_fd[2];
+	struct event *sync_ev;
+	struct hold *hold;
+	bool sync_failed; /* a sync failed: the node stops */
+	bool sync_urgent; /* the open transaction holds a FLASH (or CONTROL) item */
 	bool stopping;
 };
 

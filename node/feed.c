@@ -34,6 +34,7 @@
 
 #include "core_int.h"
 #include "feed.h"
+#include "hold.h"
 #include "httpguard.h"
 #include "parley/err.h"
 #include "parley/minisign.h"
@@ -446,8 +447,9 @@ static const char *status_phrase(int status)
 	}
 }
 
-static void reply(struct evhttp_request *req, int status, const char *ctype, const void *body,
-		  size_t len)
+/* hd: hold a page until the store synced what it shows (hold.h); NULL: send it now. */
+static void reply(hold *hd, struct evhttp_request *req, int status, const char *ctype,
+		  const void *body, size_t len)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", ctype);
@@ -465,13 +467,13 @@ static void reply(struct evhttp_request *req, int status, const char *ctype, con
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}
-	evhttp_send_reply(req, status, status_phrase(status), b);
+	hold_reply(hd, req, status, status_phrase(status), b);
 	evbuffer_free(b);
 }
 
 static void reply_text(struct evhttp_request *req, int status, const char *msg)
 {
-	reply(req, status, "text/plain; charset=utf-8", msg, strlen(msg));
+	reply(NULL, req, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
 /* "/statements/CH/STMT/FILE" into its three names; false for anything else. */
@@ -503,7 +505,7 @@ static void serve_feed(feed *f, struct evhttp_request *req)
 	if (rc)
 		reply_text(req, 500, "the feed cannot be made now\n");
 	else
-		reply(req, 200, "application/atom+xml; charset=utf-8", o.data, o.len);
+		reply(f->n->hold, req, 200, "application/atom+xml; charset=utf-8", o.data, o.len);
 	pl_buf_clear(&o);
 }
 
@@ -529,7 +531,7 @@ static void serve_file(feed *f, struct evhttp_request *req, const char *ch, cons
 	else if (rc)
 		reply_text(req, 500, "the statement cannot be read now\n");
 	else
-		reply(req, 200, ctype, data, len);
+		reply(f->n->hold, req, 200, ctype, data, len);
 	free(data);
 	json_decref(b);
 }

@@ -3,8 +3,9 @@
  * parleyd: a Parley node.  `parleyd -c node.ini` loads the configuration,
  * builds the core and runs one libevent loop until SIGTERM or SIGINT
  * (links are closed with a reason, the current commit has finished — every
- * commit is synchronous on the loop — and the process exits 0).  SIGHUP
- * re-reads pinned peers and status lists from the state's registry.
+ * commit runs whole on the loop; the store syncs what was committed before
+ * it closes — and the process exits 0; 1 when a sync of the store failed).
+ * SIGHUP re-reads pinned peers and status lists from the state's registry.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
 		s.hup = evsignal_new(base, SIGHUP, on_signal, &s);
 		if (s.term && s.intr && s.hup && evsignal_add(s.term, NULL) == 0 &&
 		    evsignal_add(s.intr, NULL) == 0 && evsignal_add(s.hup, NULL) == 0) {
-			rc = event_base_dispatch(base) < 0 ? 1 : 0;
+			rc = event_base_dispatch(base) < 0 || node_core_failed(core) ? 1 : 0;
 			node_log(NODE_LOG_INFO, "stopped", NULL);
 		}
 		if (s.term)

@@ -56,6 +56,12 @@
 
 typedef struct net_peer net_peer;
 
+/* The end (in bytes put into a connection's held buffer) of a span of it
+ * that waits until tag commits are synced. */
+struct held_mark {
+	uint64_t tag, end;
+};
+
 struct net_conn {
 	net_conn *prev, *next; /* in net->conns */
 	net *net;
@@ -64,6 +70,12 @@ struct net_conn {
 	struct event *connect_ev;
 	struct event *hs_timer;
 	struct bufferevent *bev;
+	/* Output held by the gate: held's bytes, in spans each waiting for a
+	 * count of commits (marks[mhead..mlen), ends counted from held_base). */
+	struct evbuffer *held;
+	struct held_mark *marks;
+	size_t mhead, mlen, mcap;
+	uint64_t held_in, held_out; /* bytes put into held, moved out of it */
 	bool outbound, opened, closed, reading;
 	bool tls_broken; /* TLS reported an error or EOF: no close_notify then */
 	int busy;
@@ -102,6 +114,9 @@ struct net {
 	net_conn *conns;
 	unsigned handshaking_in;
 	net_stats stats;
+	uint64_t (*gate)(void *arg); /* net_set_gate */
+	void *gate_arg;
+	uint64_t held_total;
 };
 
 /* ------------------------------------------------------------ helpers, backoff */
@@ -250,6 +265,9 @@ static void conn_destroy(net_conn *c)
 			ERR_clear_error();
 		}
 	}
+	if (c->held)
+		evbuffer_free(c->held);
+	free(c->marks);
 	if (c->bev)
 		bufferevent_free(c->bev); /* closes the socket and frees the SSL */
 	else if (c->fd >= 0)
@@ -933,12 +951,49 @@ void net_stats_get(const net *n, net_stats *st)
 	*st = n->stats;
 }
 
+/* Hold n bytes on c until tag commits are synced (net_set_gate). */
+static int conn_hold_output(net_conn *c, uint64_t tag, const void *p, size_t n)
+{
+	if (!c->held && !(c->held = evbuffer_new()))
+		return PL_ERR_NOMEM;
+	struct held_mark *last = c->mlen > c->mhead ? &c->marks[c->mlen - 1] : NULL;
+	if (last && tag < last->tag)
+		tag = last->tag; /* behind what is held, whatever it waits for */
+	if (!last || last->tag != tag) {
+		if (c->mhead && c->mlen == c->mcap) { /* reuse the room of released marks */
+			memmove(c->marks, c->marks + c->mhead,
+				(c->mlen - c->mhead) * sizeof(*c->marks));
+			c->mlen -= c->mhead;
+			c->mhead = 0;
+		}
+		if (c->mlen == c->mcap) {
+			size_t cap = c->mcap ? 2 * c->mcap : 8;
+			struct held_mark *m = realloc(c->marks, cap * sizeof(*m));
+			if (!m)
+				return PL_ERR_NOMEM;
+			c->marks = m;
+			c->mcap = cap;
+		}
+		last = &c->marks[c->mlen++];
+		last->tag = tag;
+	}
+	if (evbuffer_add(c->held, p, n) != 0)
+		return PL_ERR_NOMEM;
+	c->held_in += n;
+	last->end = c->held_in;
+	c->net->held_total++;
+	return 0;
+}
+
 int net_write(net_conn *c, const void *p, size_t n)
 {
 	if (c->closed || !c->opened || !c->bev)
 		return pl_err_fail(PL_ERR_INVALID, "connection is not open");
 	if (n == 0)
 		return 0;
+	uint64_t tag = c->net->gate ? c->net->gate(c->net->gate_arg) : 0;
+	if (tag || c->mlen > c->mhead)
+		return conn_hold_output(c, tag, p, n);
 	if (bufferevent_write(c->bev, p, n) != 0)
 		return PL_ERR_NOMEM;
 	return 0;
@@ -948,7 +1003,36 @@ size_t net_output_pending(const net_conn *c)
 {
 	if (!c->bev)
 		return 0;
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	       (size_t)(c->held_in - c->held_out);
+}
+
+void net_set_gate(net *n, uint64_t (*tag)(void *arg), void *arg)
+{
+	n->gate = tag;
+	n->gate_arg = arg;
+}
+
+void net_release(net *n, uint64_t synced)
+{
+	for (net_conn *c = n->conns; c; c = c->next) {
+		if (c->closed || !c->bev)
+			continue;
+		while (c->mhead < c->mlen && c->marks[c->mhead].tag <= synced) {
+			uint64_t end = c->marks[c->mhead++].end;
+			/* Moves whole chunks: the TLS records stay as net_write made them. */
+			evbuffer_remove_buffer(c->held, bufferevent_get_output(c->bev),
+					       (size_t)(end - c->held_out));
+			c->held_out = end;
+		}
+		if (c->mhead == c->mlen)
+			c->mhead = c->mlen = 0;
+	}
+}
+
+uint64_t net_held_total(const net *n)
+{
+	return n->held_total;
 }
 
 void net_close(net_conn *c, const char *reason)

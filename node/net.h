@@ -160,10 +160,23 @@ void net_stats_get(const net *n, net_stats *st);
 
 /* Queue n bytes (copied) for sending.  0, or PL_ERR_INVALID when c is
  * closing, PL_ERR_NOMEM.  There is no limit: check net_output_pending()
- * and wait for on_writable to bound memory. */
+ * and wait for on_writable to bound memory.  With a gate (net_set_gate)
+ * the bytes are held until the commits they may tell of are synced. */
 int net_write(net_conn *c, const void *p, size_t n);
-/* Bytes queued and not yet handed to the kernel. */
+/* Bytes queued and not yet handed to the kernel, those held included. */
 size_t net_output_pending(const net_conn *c);
+
+/*
+ * Output commit (node/hold.h): from now on what net_write() is given
+ * while tag(arg) is not 0 (the store's commits made, some not yet synced)
+ * is held, and so is everything after it on that connection, until
+ * net_release() says that many commits are synced.  Closing a connection
+ * discards what it held, as it discards its other pending output.
+ */
+void net_set_gate(net *n, uint64_t (*tag)(void *arg), void *arg);
+void net_release(net *n, uint64_t synced);
+/* Writes held since the gate was set (each may have been many bytes). */
+uint64_t net_held_total(const net *n);
 /* Close c now, discarding pending output; on_close(reason) is called before
  * this returns (reason copied).  A second call is a no-op. */
 void net_close(net_conn *c, const char *reason);

@@ -167,6 +167,21 @@ void nstore_backend_stats(nstore *s, pl_store_stats *out)
 		memset(out, 0, sizeof(*out));
 }
 
+int nstore_defer_sync(nstore *s, pl_store_synced_fn synced, void *arg)
+{
+	return pl_store_defer_sync(s->st, synced, arg);
+}
+
+void nstore_sync_state(nstore *s, pl_store_sync *out)
+{
+	pl_store_sync_state(s->st, out);
+}
+
+int nstore_sync_wait(nstore *s)
+{
+	return pl_store_sync_wait(s->st);
+}
+
 int nstore_begin(nstore *s)
 {
 	return pl_store_begin(s->st);

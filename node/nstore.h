@@ -50,6 +50,11 @@ int nstore_check_structure(nstore *s, bool full);
 /* What the backend has done since the store was opened (pl_store_get_stats;
  * zeros from a backend without statistics). */
 void nstore_backend_stats(nstore *s, pl_store_stats *out);
+/* Deferred syncs (parley/store.h, version 5): pl_store_defer_sync,
+ * pl_store_sync_state and pl_store_sync_wait on the node's store. */
+int nstore_defer_sync(nstore *s, pl_store_synced_fn synced, void *arg);
+void nstore_sync_state(nstore *s, pl_store_sync *out);
+int nstore_sync_wait(nstore *s);
 /* Which key layout the transcript's hashes have (node/tlog.c's to say;
  * 0 until it has looked). */
 int nstore_tlog_layout(const nstore *s);

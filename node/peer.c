@@ -637,6 +637,8 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 		n->m.redelivered++;
 		return 0;
 	}
+	if (ev->item.lane <= PL_LINK_LANE_FLASH)
+		n->sync_urgent = true; /* core_commit_timed syncs it at once */
 	int rc = batch_begin(n, b);
 	if (rc)
 		return rc;

@@ -489,7 +489,7 @@ static void test_documented(void **state)
 			fail_msg("docs/config.md: no row for '%s' under [%s]", key, sect);
 		count++;
 	}
-	assert_int_equal(count, 25);
+	assert_int_equal(count, 26);
 	assert_null(node_config_key_name(count, &sect));
 }
 

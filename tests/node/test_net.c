@@ -1068,21 +1068,37 @@ static bool pending_zero(void *arg)
 	return s->conn && net_output_pending(s->conn) == 0;
 }
 
+/* The gate's tag (net_set_gate): what the test says the store has made. */
+static uint64_t gate_tag(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+/* a dials b ("islamabad") on 127.0.0.1; both with the test's parameters.
+ * gate (may be NULL) is set on a before the dial. */
+static void dial_pair(fixture *f, side *a, side *b, uint64_t *gate)
+{
+	net_params prm;
+	test_params(&prm);
+	a->n = net_new(f->base, f->tls_a, &prm, &callbacks, a);
+	b->n = net_new(f->base, f->tls_b, &prm, &callbacks, b);
+	assert_int_equal(net_listen(b->n, "127.0.0.1:0"), 0);
+	char addr[64];
+	addr_of(addr, sizeof(addr), net_listen_port(b->n));
+	if (gate)
+		net_set_gate(a->n, gate_tag, gate);
+	assert_int_equal(net_add_peer(a->n, "islamabad", addr), 0);
+	pair p = {a, b, 0, 1};
+	assert_true(run_until(f->base, both_open, &p, WAIT_MS));
+}
+
 static void test_pause_and_close_in_callback(void **state)
 {
 	fixture *f = *state;
-	net_params prm;
-	test_params(&prm);
 	side a = {0}, b = {0};
 	b.pause_on_open = true;
-	a.n = net_new(f->base, f->tls_a, &prm, &callbacks, &a);
-	b.n = net_new(f->base, f->tls_b, &prm, &callbacks, &b);
-	assert_int_equal(net_listen(b.n, "127.0.0.1:0"), 0);
-	char addr[64];
-	addr_of(addr, sizeof(addr), net_listen_port(b.n));
-	assert_int_equal(net_add_peer(a.n, "islamabad", addr), 0);
+	dial_pair(f, &a, &b, NULL);
 	pair p = {&a, &b, 0, 1};
-	assert_true(run_until(f->base, both_open, &p, WAIT_MS));
 
 	/* b does not read while paused, even once a's bytes left a's buffers */
 	assert_int_equal(net_write(a.conn, "0123456789", 10), 0);
@@ -1111,6 +1127,74 @@ static void test_pause_and_close_in_callback(void **state)
 	side_free(&b);
 }
 
+static bool b_has(void *arg)
+{
+	pair *p = arg;
+	return p->b->rxlen >= p->want;
+}
+
+/*
+ * The output gate: what a connection is given while the store has commits
+ * not yet synced waits until they are (net_release), and everything after
+ * it on that connection waits behind it, in order; pending output counts
+ * it; a connection closed with bytes held drops them.
+ */
+static void test_gate(void **state)
+{
+	fixture *f = *state;
+	side a = {0}, b = {0};
+	uint64_t tag = 0;
+	dial_pair(f, &a, &b, &tag);
+	pair p = {&a, &b, 3, 1};
+
+	assert_int_equal(net_write(a.conn, "one", 3), 0); /* everything synced: goes */
+	assert_true(run_until(f->base, b_has, &p, WAIT_MS));
+	assert_int_equal(net_held_total(a.n), 0);
+
+	tag = 5; /* five commits made, not all synced */
+	assert_int_equal(net_write(a.conn, "two", 3), 0);
+	tag = 0; /* synced, but "two" is still held: "three" waits behind it */
+	assert_int_equal(net_write(a.conn, "three", 5), 0);
+	tag = 7;
+	assert_int_equal(net_write(a.conn, "four", 4), 0);
+	assert_int_equal(net_held_total(a.n), 3);
+	assert_int_equal(net_output_pending(a.conn), 12);
+	run_until(f->base, never, NULL, 200);
+	assert_int_equal(b.rxlen, 3);
+
+	net_release(a.n, 4); /* not enough */
+	run_until(f->base, never, NULL, 100);
+	assert_int_equal(b.rxlen, 3);
+	net_release(a.n, 6); /* "two" and "three", not "four" */
+	p.want = 11;
+	assert_true(run_until(f->base, b_has, &p, WAIT_MS));
+	run_until(f->base, never, NULL, 100);
+	assert_int_equal(b.rxlen, 11);
+	assert_memory_equal(b.rx, "onetwothree", 11);
+	assert_int_equal(net_output_pending(a.conn), 4);
+	net_release(a.n, 7);
+	p.want = 15;
+	assert_true(run_until(f->base, b_has, &p, WAIT_MS));
+	assert_memory_equal(b.rx, "onetwothreefour", 15);
+	assert_true(run_until(f->base, pending_zero, &a, WAIT_MS));
+
+	/* many spans, then closed with them held */
+	for (uint64_t i = 0; i < 40; i++) {
+		tag = 100 + i;
+		assert_int_equal(net_write(a.conn, "x", 1), 0);
+	}
+	net_release(a.n, 119); /* the first 20 */
+	p.want = 35;
+	assert_true(run_until(f->base, b_has, &p, WAIT_MS));
+	assert_int_equal(net_output_pending(a.conn), 20);
+	net_close(a.conn, "closed with output held");
+	net_release(a.n, 1000); /* nothing left to send, nothing freed twice */
+	run_until(f->base, never, NULL, 100);
+	assert_int_equal(b.rxlen, 35);
+	side_free(&a);
+	side_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1126,6 +1210,7 @@ int main(void)
 	    cmocka_unit_test(test_outbound_handshake_failure),
 	    cmocka_unit_test(test_host_names),
 	    cmocka_unit_test(test_pause_and_close_in_callback),
+	    cmocka_unit_test(test_gate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
