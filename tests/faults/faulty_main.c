@@ -13,6 +13,10 @@
  *                   FILE (and FILE-wal) to FILE.before-power-loss(-wal):
  *                   the state an atomic store is left in by that power
  *                   loss, for a test to put back
+ * PARLEY_FAULT_SYNC_LOG=FILE has the store record, after each of its
+ * deferred syncs, the length of WAL the sync covered (fault.h,
+ * pl_store_fault_sync_log: the power-loss model of deferred syncs;
+ * PARLEY_FAULT_SYNC_DELAY_MS=N, at most 1000, delays each sync so),
  * and PARLEY_CRASH_AT=POINT:N kills the process (die()) the N-th time the
  * node passes the named crash point POINT (node/core.h:
  * after-commit-before-receipt, after-receipt, after-delivery-commit,
@@ -268,6 +272,14 @@ int main(int argc, char **argv)
 		memcpy(crash_point, crash, (size_t)(colon - crash));
 		crash_point[colon - crash] = '\0';
 		node_crash_hook = crash_hook;
+	}
+	const char *sync_log = getenv("PARLEY_FAULT_SYNC_LOG");
+	const char *sync_delay = getenv("PARLEY_FAULT_SYNC_DELAY_MS");
+	unsigned delay = sync_delay ? (unsigned)strtoul(sync_delay, NULL, 10) : 0;
+	if (sync_log && *sync_log &&
+	    pl_store_fault_sync_log(sync_log, delay > 1000 ? 1000 : delay) != 0) {
+		fprintf(stderr, "parleyd-faulty: %s\n", pl_err_detail());
+		return 2;
 	}
 	const char *plan = getenv("PARLEY_FAULT_PLAN");
 	if (plan && *plan) {

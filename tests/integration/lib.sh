@@ -51,7 +51,8 @@ peer() {
 
 # start NAME: write node.ini and start parleyd; wait for /healthz.
 # NODE_EXTRA: more lines for the [node] section (e.g. checkpoint settings);
-# LINK_EXTRA: for the [link] section; LINK_DEAD_AFTER: its dead_after (4000 ms).
+# LINK_EXTRA: for the [link] section; LINK_DEAD_AFTER: its dead_after (4000 ms);
+# PARLEYD: the daemon to run (default $PARLEY_BIN/parleyd).
 start() {
 	local s=$1
 	{
@@ -63,7 +64,7 @@ start() {
 		[[ -n ${LINK_EXTRA:-} ]] && printf '%s\n' "$LINK_EXTRA"
 		cat "$W/$s.peers" 2>/dev/null
 	} >"$W/$s.ini"
-	"$PARLEY_BIN/parleyd" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
+	"${PARLEYD:-$PARLEY_BIN/parleyd}" -c "$W/$s.ini" >>"$W/$s.log" 2>&1 &
 	PID[$s]=$!
 	pdrive wait --api "http://127.0.0.1:${API[$s]}" --timeout 10 >/dev/null || fail "$s did not come up"
 }

@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,6 +530,8 @@ static void send_batch(struct opts *o, json_t *batch, uint8_t (*bid)[32], FILE *
 			printf("%ld %d %s\n", ++printed, es, es >= 300 ? (slash ? slash + 1 : t) : "ok");
 		}
 	}
+	if (ids)
+		fflush(ids); /* acknowledged: on record even if we die next */
 	json_decref(out);
 }
 
@@ -658,8 +661,10 @@ static int cmd_send(struct opts *o)
 			    jstr(out, "detail"));
 		char hx[65];
 		hex32(hx, prev);
-		if (ids)
+		if (ids) {
 			fprintf(ids, "%s\n", hx);
+			fflush(ids); /* acknowledged: on record even if we die next */
+		}
 		json_decref(out);
 	}
 	free(bodies);
@@ -1040,6 +1045,9 @@ static int cmd_watch(struct opts *o)
 
 int main(int argc, char **argv)
 {
+	/* A node killed under us: fail with a message (and the --ids files
+	 * flushed), not die silently of a write to its closed socket. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || pl_crypto_init() != 0) {
 		fprintf(stderr, "usage: pdrive wait|charter|send|check|count [options]\n");
 		return 2;
