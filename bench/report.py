@@ -318,7 +318,9 @@ else:
            "O(log n)", False)
 
 notes.append("Durability: Parley acknowledges an envelope (API answer, link receipt) only after "
-             "an SQLite commit with synchronous=FULL (fsync).  Neither peer syncs to disk before "
+             "the SQLite commit holding it is synced (fdatasync of the WAL, by the store's syncer "
+             "thread, before anything that follows the commit leaves the node).  Neither peer "
+             "syncs to disk before "
              "acknowledging by default: Mosquitto writes its in-memory store to disk every 30 "
              "minutes (autosave_interval 1800), or after each change with autosave_on_changes, "
              "and NATS 2.9 JetStream has no sync-per-message option (it syncs its file store "
