@@ -91,6 +91,14 @@ static pl_store *open_ok(const char *location, unsigned flags)
 	return s;
 }
 
+/* Open (creating) the fixture's store with location options opts ("wal_pages=100"). */
+static pl_store *open_opts(const struct fixture *f, const char *opts)
+{
+	char loc[800];
+	snprintf(loc, sizeof(loc), "%s?%s", f->loc, opts);
+	return open_ok(loc, PL_STORE_CREATE);
+}
+
 static void put_str(pl_store *s, uint32_t kind, const char *key, const char *val)
 {
 	assert_int_equal(pl_store_put(s, kind, key, (const uint8_t *)val, strlen(val), 0), 0);
@@ -916,9 +924,7 @@ static void test_checkpoint_thread(void **state)
 static void test_checkpoint_wal_bounded(void **state)
 {
 	struct fixture *f = *state;
-	char loc[800];
-	snprintf(loc, sizeof(loc), "%s?wal_pages=1000", f->loc);
-	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	pl_store *s = open_opts(f, "wal_pages=1000");
 	for (int i = 0; i < 200; i++)
 		put_many(s, i * 40, 40, 3000);
 	pl_store_stats st = wait_checkpoints(s, 1);
@@ -944,9 +950,7 @@ static void test_checkpoint_wal_bounded(void **state)
 static void test_checkpoint_reader(void **state)
 {
 	struct fixture *f = *state;
-	char loc[800];
-	snprintf(loc, sizeof(loc), "%s?wal_pages=1000", f->loc);
-	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	pl_store *s = open_opts(f, "wal_pages=1000");
 	put_many(s, 0, 10, 3000);
 	sqlite3 *db = raw_open(f->path);
 	raw_exec(db, "BEGIN");
@@ -987,10 +991,9 @@ static void test_checkpoint_reader(void **state)
 static void test_checkpoint_thread_fails(void **state)
 {
 	struct fixture *f = *state;
-	char loc[800], moved[700];
-	snprintf(loc, sizeof(loc), "%s?wal_pages=1000", f->loc);
+	char moved[700];
 	snprintf(moved, sizeof(moved), "%s/moved.db", f->dir);
-	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	pl_store *s = open_opts(f, "wal_pages=1000");
 	assert_int_equal(rename(f->path, moved), 0);
 	pl_store_stats st = {0};
 	for (int i = 0; i < 200 && (st.checkpoints_failed == 0 || st.checkpoints_commit < 2); i++) {
@@ -1034,9 +1037,7 @@ static pl_store_sync wait_synced(pl_store *s)
 static void test_defer_sync(void **state)
 {
 	struct fixture *f = *state;
-	char loc[800];
-	snprintf(loc, sizeof(loc), "%s?wal_pages=100", f->loc);
-	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	pl_store *s = open_opts(f, "wal_pages=100");
 	put_str(s, KIND_A, "before", "v");
 	pl_store_sync st;
 	pl_store_sync_state(s, &st);
@@ -1221,9 +1222,7 @@ static void test_foreign_database(void **state)
 static void test_busy(void **state)
 {
 	struct fixture *f = *state;
-	char loc[800];
-	snprintf(loc, sizeof(loc), "%s?busy_ms=100", f->loc);
-	pl_store *s = open_ok(loc, PL_STORE_CREATE);
+	pl_store *s = open_opts(f, "busy_ms=100");
 	put_str(s, KIND_A, "k", "v");
 
 	/* Another connection takes the write lock and keeps it. */
