@@ -1566,7 +1566,7 @@ static void core_synced_cb(evutil_socket_t fd, short what, void *arg)
 	if (st.error && !n->sync_failed) {
 		n->sync_failed = true;
 		node_log(NODE_LOG_ERROR, "store sync failed",
-			 "store=\"%s\" error=\"%s\" unsynced=%" PRIu64
+			 "store=\"%s\" error=%s unsynced=%" PRIu64
 			 " hint=\"what was not synced may be lost: the node stops without telling "
 			 "anyone of it; check the disk, then start the node again\"",
 			 n->cfg->data, strerror(st.error), st.committed - st.synced);

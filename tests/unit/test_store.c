@@ -25,6 +25,7 @@
 
 #include "parley/err.h"
 #include "parley/store.h"
+#include "store/sqlite/wsync.h"
 
 #define KIND_A 7u
 #define KIND_B 8u
@@ -1060,6 +1061,8 @@ static void test_defer_sync(void **state)
 	assert_int_equal(st.committed, 6);
 	assert_int_equal(st.synced, 6);
 	assert_true(st.syncs >= 1 && st.syncs <= 6);
+	for (int i = 0; i < 300 && __atomic_load_n(&notified, __ATOMIC_SEQ_CST) < (int)st.syncs; i++)
+		usleep(10 * 1000); /* told after the count is updated */
 	assert_true(__atomic_load_n(&notified, __ATOMIC_SEQ_CST) >= (int)st.syncs);
 
 	assert_int_equal(pl_store_begin(s), 0);
@@ -1086,6 +1089,44 @@ static void test_defer_sync(void **state)
 	s = open_ok(f->loc, PL_STORE_READONLY);
 	assert_int_equal(pl_store_defer_sync(s, count_synced, &notified), PL_ERR_INVALID);
 	pl_store_close(s);
+}
+
+/*
+ * A sync that fails (fdatasync of a FIFO: EINVAL) is kept, not retried:
+ * synced stays where it was, later commits are never counted as synced,
+ * and a wait says why.  The node stops on it (faults/sync-failed).
+ */
+static void test_wsync_fails(void **state)
+{
+	struct fixture *f = *state;
+	char fifo[700];
+	snprintf(fifo, sizeof(fifo), "%s/not-a-wal", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int notified = 0;
+	sq_wsync *w = NULL;
+	assert_int_equal(sq_wsync_start(fifo, count_synced, &notified, &w), 0);
+	sq_wsync_committed(w);
+	assert_int_equal(sq_wsync_wait(w), PL_ERR_IO);
+	assert_non_null(strstr(pl_err_detail(), "syncing the store's WAL failed"));
+	sq_wsync_state st;
+	sq_wsync_get_state(w, &st);
+	assert_int_equal(st.error, EINVAL);
+	assert_int_equal(st.committed, 1);
+	assert_int_equal(st.synced, 0);
+	assert_int_equal(st.syncs, 0);
+	for (int i = 0; i < 300 && __atomic_load_n(&notified, __ATOMIC_SEQ_CST) == 0; i++)
+		usleep(10 * 1000); /* told after the waiters are woken */
+	assert_true(__atomic_load_n(&notified, __ATOMIC_SEQ_CST) >= 1);
+	sq_wsync_committed(w); /* never synced now */
+	assert_int_equal(sq_wsync_wait(w), PL_ERR_IO);
+	sq_wsync_get_state(w, &st);
+	assert_int_equal(st.committed, 2);
+	assert_int_equal(st.synced, 0);
+	sq_wsync_stop(w);
+
+	/* no WAL at the path: refused at start, with the path */
+	assert_int_equal(sq_wsync_start(f->path, count_synced, &notified, &w), PL_ERR_STORE);
+	assert_non_null(strstr(pl_err_detail(), f->path));
 }
 
 static void test_sqlite_settings(void **state)
@@ -1384,6 +1425,7 @@ int main(void)
 	    T(test_checkpoint_reader),
 	    T(test_checkpoint_thread_fails),
 	    T(test_defer_sync),
+	    T(test_wsync_fails),
 	    T(test_sqlite_settings),
 	    T(test_newer_schema_refused),
 	    T(test_older_schema),
