@@ -1061,7 +1061,8 @@ static void test_defer_sync(void **state)
 	assert_int_equal(st.committed, 6);
 	assert_int_equal(st.synced, 6);
 	assert_true(st.syncs >= 1 && st.syncs <= 6);
-	for (int i = 0; i < 300 && __atomic_load_n(&notified, __ATOMIC_SEQ_CST) < (int)st.syncs; i++)
+	for (int i = 0; i < 300 && __atomic_load_n(&notified, __ATOMIC_SEQ_CST) < (int)st.syncs;
+	     i++)
 		usleep(10 * 1000); /* told after the count is updated */
 	assert_true(__atomic_load_n(&notified, __ATOMIC_SEQ_CST) >= (int)st.syncs);
 
