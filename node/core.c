@@ -1613,8 +1613,14 @@ static int core_defer_syncs(node_core *n)
 	(void)event_priority_set(n->sync_ev, 0);
 	int rc = nstore_defer_sync(n->db, core_synced_notify, n);
 	if (rc == PL_ERR_INVALID) {
+		/* nothing to wait for: no hold, no pipe (hold.h sends at once
+		 * without one, and core_sync_now has nothing to do) */
 		node_log(NODE_LOG_INFO, "store syncs in each commit", "reason=\"%s\"",
 			 pl_err_detail());
+		event_free(n->sync_ev);
+		n->sync_ev = NULL;
+		hold_free(n->hold);
+		n->hold = NULL;
 		return 0;
 	}
 	if (rc)

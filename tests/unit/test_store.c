@@ -1109,7 +1109,7 @@ static void test_wsync_fails(void **state)
 	sq_wsync_committed(w);
 	assert_int_equal(sq_wsync_wait(w), PL_ERR_IO);
 	assert_non_null(strstr(pl_err_detail(), "syncing the store's WAL failed"));
-	sq_wsync_state st;
+	pl_store_sync st;
 	sq_wsync_get_state(w, &st);
 	assert_int_equal(st.error, EINVAL);
 	assert_int_equal(st.committed, 1);

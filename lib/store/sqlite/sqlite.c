@@ -773,15 +773,10 @@ static int sq_defer_sync(pl_store_backend *b, pl_store_synced_fn synced, void *a
 
 static void sq_sync_state(pl_store_backend *b, pl_store_sync *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!b->wsync)
-		return;
-	sq_wsync_state w;
-	sq_wsync_get_state(b->wsync, &w);
-	out->committed = w.committed;
-	out->synced = w.synced;
-	out->syncs = w.syncs;
-	out->error = w.error;
+	if (b->wsync)
+		sq_wsync_get_state(b->wsync, out);
+	else
+		memset(out, 0, sizeof(*out));
 }
 
 static int sq_sync_wait(pl_store_backend *b)

@@ -34,7 +34,7 @@ struct sq_wsync {
 	pthread_cond_t done; /* waiters wait for a sync */
 	pthread_t thread;
 	bool stop;         /* (mu) */
-	sq_wsync_state st; /* (mu) */
+	pl_store_sync st;  /* (mu) */
 };
 
 /* sq_wsync_log_to's descriptor and delay: tests only. */
@@ -144,7 +144,7 @@ void sq_wsync_committed(sq_wsync *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-void sq_wsync_get_state(sq_wsync *w, sq_wsync_state *out)
+void sq_wsync_get_state(sq_wsync *w, pl_store_sync *out)
 {
 	pthread_mutex_lock(&w->mu);
 	*out = w->st;

@@ -28,15 +28,9 @@
 
 #include <stdint.h>
 
-typedef struct sq_wsync sq_wsync;
+#include "parley/store.h"
 
-/* Where a syncer is (pl_store_sync). */
-typedef struct sq_wsync_state {
-	uint64_t committed; /* commits counted by sq_wsync_committed */
-	uint64_t synced;    /* the first synced of them are on stable storage */
-	uint64_t syncs;     /* fdatasync() calls that succeeded */
-	int error;          /* errno of the sync that failed, 0 while none did */
-} sq_wsync_state;
+typedef struct sq_wsync sq_wsync;
 
 /*
  * Open wal_path (the store's WAL file, which SQLite has opened: it must
@@ -50,7 +44,10 @@ int sq_wsync_start(const char *wal_path, void (*notify)(void *arg), void *arg, s
  * thread.  Called by the committing thread. */
 void sq_wsync_committed(sq_wsync *w);
 
-void sq_wsync_get_state(sq_wsync *w, sq_wsync_state *out);
+/* Where the syncer is: commits counted by sq_wsync_committed, how many of
+ * them are synced, the fdatasync() calls that succeeded, the errno of the
+ * one that failed. */
+void sq_wsync_get_state(sq_wsync *w, pl_store_sync *out);
 
 /* Wait until every commit counted so far is synced; 0, or PL_ERR_IO when
  * a sync failed. */
