@@ -177,6 +177,15 @@ if fd:
                "env/s", [done_rate(d) for d in fd], done_note(fd))
     fig(G, f"API acceptance rate, machine feed ({p['batch']} per signature)", "env/s",
         [d.get("submit_rate") for d in fd])
+for sc, what in (("parley-throughput", "one per request"),
+                 ("parley-batch", "64 per request" if not bat else f"{bat[0]['batch']} per request"),
+                 ("parley-feed", "machine feed")):
+    cpu = runs_of(sc + "-cpu")
+    if cpu:
+        fig(G, f"CPU per envelope, {what}: sender", "µs", [d.get("sender_us") for d in cpu],
+            "user + system time of the node during the run / envelopes", 1)
+        fig(G, f"CPU per envelope, {what}: receiver", "µs", [d.get("receiver_us") for d in cpu],
+            "", 1)
 inl = runs_of("parley-inline")
 if inl:
     fig(G, "throughput, signed inline by the client", "env/s", [done_rate(d) for d in inl],
