@@ -29,6 +29,7 @@
 #include "check.h"
 #include "feed.h"
 #include "core_int.h"
+#include "ecache.h"
 #include "hold.h"
 #include "stmt.h"
 #include "work.h"
@@ -623,7 +624,7 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 	meta.received = now;
 	int rc = witness_log(n, TLOG_ENVELOPE, buf, len, NULL, res->id, &meta.pos);
 	if (!rc)
-		rc = nstore_env_index(n->db, res->id, &meta);
+		rc = nstore_env_index(n->db, res->id, buf, len, &meta);
 	if (!rc)
 		rc = nstore_seq_set(n->db, env->state, env->author, env->ch, (int)env->lane,
 				    env->seq, res->id);
@@ -1161,6 +1162,19 @@ int node_metrics_text(node_core *n, pl_buf *out)
 		    "parley_output_held_total{to=\"http\"} %" PRIu64 "\n",
 		    sy.syncs, sy.committed - sy.synced, net_held_total(n->net),
 		    hold_total(n->hold));
+	}
+	if (!rc) {
+		ecache_stats es;
+		nstore_cache_stats(n->db, &es);
+		rc = pl_buf_printf(
+		    out,
+		    "# HELP parley_envelope_reads_total Reads of an envelope by id (sends, "
+		    "receipts, checkpoints, the API): answered from the memory of those indexed "
+		    "lately, or read from the store.\n"
+		    "# TYPE parley_envelope_reads_total counter\n"
+		    "parley_envelope_reads_total{from=\"memory\"} %" PRIu64 "\n"
+		    "parley_envelope_reads_total{from=\"store\"} %" PRIu64 "\n",
+		    es.hits, es.misses);
 	}
 	if (!rc)
 		rc = pl_buf_printf(out, "# HELP parley_link_in_flight Items of the lanes below FLASH "

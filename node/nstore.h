@@ -65,6 +65,10 @@ void nstore_tlog_layout_set(nstore *s, int layout);
  * looked up at all.  One look per open store. */
 bool nstore_has_old_keys(nstore *s);
 int nstore_begin(nstore *s);
+/* What the memory of envelopes indexed lately (nstore_env_index) has
+ * answered (hits), sent to the store (misses) and holds. */
+struct ecache_stats;
+void nstore_cache_stats(nstore *s, struct ecache_stats *out);
 int nstore_commit(nstore *s);
 void nstore_rollback(nstore *s);
 
@@ -72,12 +76,17 @@ void nstore_rollback(nstore *s);
 /* An envelope is stored once, as its transcript entry (node/tlog.h: the
  * byte NSTORE_ENTRY_ENVELOPE, then the envelope), appended by the caller
  * at meta->pos first; this indexes it: its metadata by id (PL_ERR_EXISTS
- * for an id already held) and its channel-log row. */
+ * for an id already held) and its channel-log row.  buf/len (the envelope
+ * that hashes to id; NULL: none given) is kept in memory with the metadata
+ * for the reads that follow (node/ecache.h), once the transaction commits. */
 #define NSTORE_ENTRY_ENVELOPE 1
-int nstore_env_index(nstore *s, const uint8_t id[PL_HASH_BYTES], const nstore_meta *meta);
-/* Either output may be NULL.  PL_ERR_NOT_FOUND when absent; PL_ERR_CORRUPT
+int nstore_env_index(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len,
+		     const nstore_meta *meta);
+/* Any output may be NULL.  PL_ERR_NOT_FOUND when absent; PL_ERR_CORRUPT
  * when the transcript entry its metadata names is missing or is not the
- * envelope (does not hash to id). */
+ * envelope (does not hash to id).  An envelope this handle indexed lately
+ * is answered from memory, with the bytes and metadata it was indexed
+ * with: damage to the store beneath is found by the reads that miss. */
 int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
 		   nstore_meta *meta);
 int nstore_blob_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len);

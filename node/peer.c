@@ -594,7 +594,7 @@ static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b
 	meta.received = core_now();
 	rc = witness_log(n, TLOG_ENVELOPE, ev->item.data, ev->item.len, p, id, &meta.pos);
 	if (!rc)
-		rc = nstore_env_index(n->db, id, &meta);
+		rc = nstore_env_index(n->db, id, ev->item.data, ev->item.len, &meta);
 	if (!rc)
 		rc = nstore_seq_set(n->db, env.state, env.author, env.ch, (int)env.lane, env.seq,
 				    id);

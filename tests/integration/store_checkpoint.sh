@@ -7,7 +7,8 @@
 # the thread copies the WAL in steps, the commit at the threshold the rest,
 # the WAL starts over — /metrics counts them, the WAL file stays near its
 # threshold, and every envelope arrives once, in order, receipted, and is
-# still there after a restart.  A thread that cannot checkpoint is counted
+# still there after a restart; the sender reads them back from memory to
+# send and mark them.  A thread that cannot checkpoint is counted
 # and logged (once), and the node goes on.
 . "$(dirname "$0")/lib.sh"
 state tehran; state islamabad
@@ -39,6 +40,12 @@ done
 pdrive check $(as islamabad) --channel fm --ids "$W/ROUTINE.ids" --ids "$W/PRIORITY.ids" >"$W/check.out" 2>&1 ||
 	fail "$(cat "$W/check.out")"
 grep -q " 0 lost, 0 duplicated, 0 reordered" "$W/check.out" || fail "$(cat "$W/check.out")"
+# each envelope was read again to be sent and to be marked delivered, from
+# the memory of those indexed lately (node/ecache.h), not the store
+mem=$(metric tehran 'parley_envelope_reads_total{from="memory"}')
+sto=$(metric tehran 'parley_envelope_reads_total{from="store"}')
+echo "tehran: envelope reads from memory $mem, from the store $sto"
+((mem >= 6000)) || fail "tehran: $mem envelope reads from memory (want 2 for each of 3000)"
 # a clean stop checkpoints the rest and removes the WAL; the store opens
 # again whole
 stop islamabad

@@ -200,7 +200,7 @@ static int fx_take(fx *f, fx_official *o, const uint8_t *buf, size_t len, int64_
 		assert_int_equal(witness_log(n, NSTORE_ENTRY_ENVELOPE, buf, len, NULL, env.id,
 					     &meta.pos),
 				 0);
-		assert_int_equal(nstore_env_index(n->db, env.id, &meta), 0);
+		assert_int_equal(nstore_env_index(n->db, env.id, buf, len, &meta), 0);
 		assert_int_equal(stmt_apply(n, &env, env.id, now), 0);
 		assert_int_equal(nstore_commit(n->db), 0);
 		o->seq++;

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "ecache.h"
 #include "nstore.h"
 #include "parley/channel.h"
 #include "parley/err.h"
@@ -302,7 +303,7 @@ static void put_env(nstore *s, int i, uint8_t id[PL_HASH_BYTES], nstore_meta *m)
 	const uint8_t body[] = {1, 2, 3, (uint8_t)i};
 	pl_env_id(id, body, sizeof(body));
 	assert_int_equal(tlog_append(s, TLOG_ENVELOPE, body, sizeof(body), &m->pos), 0);
-	assert_int_equal(nstore_env_index(s, id, m), 0);
+	assert_int_equal(nstore_env_index(s, id, body, sizeof(body), m), 0);
 }
 
 static void test_envelopes_and_paging(void **state)
@@ -324,7 +325,7 @@ static void test_envelopes_and_paging(void **state)
 	/* the same id twice is refused, not duplicated */
 	nstore_meta again = {.lane = 4, .pos = 9};
 	strcpy(again.ch, "fm");
-	assert_int_equal(nstore_env_index(s, ids[5], &again), PL_ERR_EXISTS);
+	assert_int_equal(nstore_env_index(s, ids[5], NULL, 0, &again), PL_ERR_EXISTS);
 	/* the bytes are stored once: as the transcript entry, no envelope row */
 	int rows = 0;
 	assert_int_equal(nstore_obj_list(s, NSTORE_ENV, count_cb, &rows), 0);
@@ -358,7 +359,10 @@ static void test_envelopes_and_paging(void **state)
 
 	/* A transcript entry that is not the envelope its metadata names (a
 	 * forked or rewritten transcript), or none at all: a damaged store,
-	 * never another envelope's bytes. */
+	 * never another envelope's bytes.  (Damage is found by a read from the
+	 * store: a new handle, without the memory of what was indexed.) */
+	nstore_close(s);
+	assert_int_equal(nstore_open(path, &s), 0);
 	const uint8_t other[] = {9, 9, 9};
 	assert_int_equal(nstore_obj_put(s, NSTORE_TLOG_ENTRY, "00000000000000000002", other,
 					sizeof(other)),
@@ -369,6 +373,88 @@ static void test_envelopes_and_paging(void **state)
 	assert_int_equal(nstore_obj_del(s, NSTORE_TLOG_ENTRY, "00000000000000000004"), 0);
 	assert_int_equal(nstore_env_get(s, ids[4], &buf, &len, NULL), PL_ERR_CORRUPT);
 	assert_non_null(strstr(pl_err_detail(), "no transcript entry"));
+	nstore_close(s);
+}
+
+/* ---- reads that reach the store */
+
+static unsigned long reads;
+static pl_store_methods counting;
+
+static int counting_get(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val,
+			size_t *len)
+{
+	reads++;
+	return pl_store_sqlite_methods.get(b, kind, key, val, len);
+}
+
+/*
+ * An envelope indexed by this handle is read back from memory (node/ecache.h)
+ * once its transaction committed — the sends, receipts and checkpoints
+ * that follow it need no read of the store — and one whose transaction was
+ * rolled back is not: it is not in the store, and its position may be
+ * another's next.
+ */
+static void test_envelope_memory(void **state)
+{
+	(void)state;
+	counting = pl_store_sqlite_methods;
+	counting.get = counting_get;
+	nstore *s;
+	assert_int_equal(nstore_open_with(path, &counting, &s), 0);
+	uint8_t ids[4][PL_HASH_BYTES];
+	nstore_meta m = {.lane = 4, .seq = 1, .at = 100, .received = 101};
+	strcpy(m.ch, "fm");
+	strcpy(m.origin, "local");
+
+	assert_int_equal(nstore_begin(s), 0);
+	put_env(s, 0, ids[0], &m);
+	put_env(s, 1, ids[1], &m);
+	assert_int_equal(nstore_commit(s), 0);
+	reads = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	nstore_meta got;
+	assert_int_equal(nstore_env_get(s, ids[1], &buf, &len, &got), 0);
+	assert_int_equal(len, 4);
+	assert_int_equal(buf[3], 1);
+	assert_int_equal(got.pos, 1);
+	assert_string_equal(got.ch, "fm");
+	free(buf);
+	assert_int_equal(nstore_env_get(s, ids[0], NULL, NULL, &got), 0);
+	assert_int_equal(got.pos, 0);
+	assert_int_equal(reads, 0);
+
+	/* rolled back: asked of the store, which has not got it */
+	assert_int_equal(nstore_begin(s), 0);
+	put_env(s, 2, ids[2], &m);
+	nstore_rollback(s);
+	assert_int_equal(nstore_env_get(s, ids[2], NULL, NULL, &got), PL_ERR_NOT_FOUND);
+	assert_true(reads > 0);
+
+	/* written outside a transaction: committed at once, remembered */
+	put_env(s, 3, ids[3], &m);
+	assert_int_equal(m.pos, 2); /* the rolled-back one's position */
+	reads = 0;
+	assert_int_equal(nstore_env_get(s, ids[3], &buf, &len, &got), 0);
+	assert_int_equal(buf[3], 3);
+	assert_int_equal(got.pos, 2);
+	free(buf);
+	assert_int_equal(reads, 0);
+	ecache_stats st;
+	nstore_cache_stats(s, &st);
+	assert_int_equal(st.entries, 3);
+	assert_int_equal(st.hits, 3);
+	nstore_close(s);
+
+	/* a new handle reads the store, and finds the same */
+	assert_int_equal(nstore_open_with(path, &counting, &s), 0);
+	reads = 0;
+	assert_int_equal(nstore_env_get(s, ids[3], &buf, &len, &got), 0);
+	assert_int_equal(buf[3], 3);
+	assert_int_equal(got.pos, 2);
+	free(buf);
+	assert_true(reads >= 2);
 	nstore_close(s);
 }
 
@@ -452,11 +538,12 @@ static void test_delivery_states(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_depth_is_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resume_and_replay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_depth_is_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_and_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_envelope_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
