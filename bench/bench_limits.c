@@ -4,7 +4,8 @@
  * fdatasync()s per second with 1 and with 64 records of 256 bytes per sync
  * (appending to a file in the benchmark's temporary folder), and after a
  * 16 KiB write appended or over blocks written before (a WAL commit while
- * the WAL grows, and once it is reused), and TLS 1.3
+ * the WAL grows, and once it is reused; the latter also as the time of
+ * each sync: p50, p99, the longest), and TLS 1.3
  * on loopback (OpenSSL): the round trip of a 256-byte record between two
  * threads, and a full handshake.  It measures; it does not interpret (the
  * driver, scripts/bench, derives Parley's ceiling from these figures).
@@ -98,7 +99,16 @@ static double fsync_rate(const char *dir, int per_sync, double secs)
 #define WAL_WRITE (16 * 1024 + 96)
 #define WAL_RING  256 /* writes before an overwriting file wraps: 4 MiB */
 
-static double wal_sync_rate(const char *dir, bool overwrite, double secs)
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* With lat non-NULL, also each fdatasync's time: lat[0] p50, lat[1] p99,
+ * lat[2] the longest, in microseconds (a FLASH waits for one: its tail
+ * cannot be shorter than the disk's). */
+static double wal_sync_rate(const char *dir, bool overwrite, double secs, double lat[3])
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/walsync-%d.dat", dir, (int)getpid());
@@ -114,19 +124,33 @@ static double wal_sync_rate(const char *dir, bool overwrite, double secs)
 		if (fsync(fd) != 0)
 			fail("fsync");
 	}
+	enum { MAX_SYNCS = 1000000 };
+	double *took = lat ? malloc(MAX_SYNCS * sizeof(*took)) : NULL;
+	if (lat && !took)
+		fail("malloc");
 	long n = 0;
 	double t0 = now_s();
-	while (n < 1000000 && now_s() - t0 < secs) {
+	while (n < MAX_SYNCS && now_s() - t0 < secs) {
 		off_t at = (off_t)(overwrite ? n % WAL_RING : n) * WAL_WRITE;
 		if (pwrite(fd, buf, sizeof(buf), at) != (ssize_t)sizeof(buf))
 			fail("pwrite");
+		double s0 = now_s();
 		if (fdatasync(fd) != 0)
 			fail("fdatasync");
+		if (took)
+			took[n] = now_s() - s0;
 		n++;
 	}
 	double dt = now_s() - t0;
 	close(fd);
 	unlink(path);
+	if (took) {
+		qsort(took, (size_t)n, sizeof(*took), cmp_double);
+		lat[0] = took[(size_t)(n - 1) / 2] * 1e6;
+		lat[1] = took[(size_t)((double)(n - 1) * 0.99)] * 1e6;
+		lat[2] = took[n - 1] * 1e6;
+		free(took);
+	}
 	return (double)n / dt;
 }
 
@@ -340,11 +364,19 @@ int main(int argc, char **argv)
 			v[r] = fsync_rate(dir, 64, secs);
 		emit("fdatasync-64-per-sync", "records/s", v, runs);
 		for (int r = 0; r < runs; r++)
-			v[r] = wal_sync_rate(dir, false, secs);
+			v[r] = wal_sync_rate(dir, false, secs, NULL);
 		emit("fdatasync-16k-append", "syncs/s", v, runs);
-		for (int r = 0; r < runs; r++)
-			v[r] = wal_sync_rate(dir, true, secs);
+		double lat[3][MAX_RUNS];
+		for (int r = 0; r < runs; r++) {
+			double l[3];
+			v[r] = wal_sync_rate(dir, true, secs, l);
+			for (int k = 0; k < 3; k++)
+				lat[k][r] = l[k];
+		}
 		emit("fdatasync-16k-overwrite", "syncs/s", v, runs);
+		emit("fdatasync-16k-overwrite-p50", "us", lat[0], runs);
+		emit("fdatasync-16k-overwrite-p99", "us", lat[1], runs);
+		emit("fdatasync-16k-overwrite-max", "us", lat[2], runs);
 	}
 	if (!only || !strcmp(only, "tls")) {
 		make_contexts();
