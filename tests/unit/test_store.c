@@ -934,8 +934,11 @@ static void test_checkpoint_wal_bounded(void **state)
 	char wal[700];
 	snprintf(wal, sizeof(wal), "%s-wal", f->path);
 	/* frames of 4096 + 24 bytes, a 32-byte header; a commit may find the
-	 * thread copying (BUSY) and leave it to the next */
-	assert_true(file_size(wal) <= (off_t)(1000 + 400) * (4096 + 24) + 32);
+	 * thread copying (BUSY) and leave it to the next, and on a loaded disk
+	 * (the thread's sync slow) many commits may: 1,400 pages was passed
+	 * under a parallel test run.  Half of the 8,000 the WAL holds without
+	 * the commits' checkpoints tells the two apart, whatever the timing. */
+	assert_true(file_size(wal) <= (off_t)4000 * (4096 + 24) + 32);
 	pl_store_close(s);
 	/* closing checkpoints what is left and removes the WAL */
 	assert_int_equal(access(wal, F_OK), -1);
