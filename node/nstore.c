@@ -88,12 +88,27 @@ enum {
 #define ECACHE_ENTRIES 4096
 #define ECACHE_BYTES   (4u << 20)
 
+/* The queues' positions (kind 105: the last lseq assigned and the items
+ * queued) as this handle last read or wrote them, so that a push, or a
+ * pump that would find nothing new, reads nothing: the node is its store's
+ * only writer (the store refuses a second).  Forgotten when a transaction
+ * is rolled back or its commit fails. */
+#define OUTMEMO 32
+
+struct outmemo {
+	char peer[64];
+	int lane;
+	uint64_t last, depth;
+};
+
 struct nstore {
 	pl_store *st;
 	ecache *cache;   /* NULL when there was no memory for it */
 	bool in_txn;     /* between nstore_begin and its commit or rollback */
 	int tlog_layout; /* node/tlog.c's, 0 until it knows */
 	int old_keys;    /* nstore_has_old_keys: 0 not looked yet, 1 yes, 2 no */
+	struct outmemo memo[OUTMEMO];
+	unsigned nmemo, memo_next;
 };
 
 static int any_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
@@ -204,6 +219,8 @@ int nstore_begin(nstore *s)
 int nstore_commit(nstore *s)
 {
 	int rc = pl_store_commit(s->st);
+	if (rc)
+		s->nmemo = 0;
 	if (s->cache) {
 		if (rc)
 			ecache_rollback(s->cache);
@@ -217,6 +234,7 @@ int nstore_commit(nstore *s)
 void nstore_rollback(nstore *s)
 {
 	(void)pl_store_rollback(s->st);
+	s->nmemo = 0;
 	if (s->cache)
 		ecache_rollback(s->cache);
 	s->in_txn = false;
@@ -529,12 +547,42 @@ static int outseq_get(nstore *s, const char *peer, int lane, uint64_t *last, int
 	return 0;
 }
 
+static struct outmemo *memo_find(nstore *s, const char *peer, int lane)
+{
+	for (unsigned i = 0; i < s->nmemo; i++)
+		if (s->memo[i].lane == lane && strcmp(s->memo[i].peer, peer) == 0)
+			return &s->memo[i];
+	return NULL;
+}
+
+static void memo_set(nstore *s, const char *peer, int lane, uint64_t last, uint64_t depth)
+{
+	struct outmemo *m = memo_find(s, peer, lane);
+	if (!m) {
+		if (strlen(peer) >= sizeof(m->peer))
+			return;
+		if (s->nmemo < OUTMEMO)
+			m = &s->memo[s->nmemo++];
+		else
+			m = &s->memo[s->memo_next++ % OUTMEMO];
+		snprintf(m->peer, sizeof(m->peer), "%s", peer);
+		m->lane = lane;
+	}
+	m->last = last;
+	m->depth = depth;
+}
+
 static int outseq_put(nstore *s, const char *peer, int lane, uint64_t last, uint64_t depth)
 {
 	char key[256], buf[64];
 	KEYF(key, "%s/%d", peer, lane);
 	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, last, depth);
-	return put_text(s, K_OUTSEQ, key, buf);
+	int rc = put_text(s, K_OUTSEQ, key, buf);
+	if (rc)
+		s->nmemo = 0; /* what the store holds now is not known */
+	else
+		memo_set(s, peer, lane, last, depth);
+	return rc;
 }
 
 static int out_count(nstore *s, const char *peer, int lane, uint64_t *n);
@@ -542,17 +590,30 @@ static int out_count(nstore *s, const char *peer, int lane, uint64_t *n);
 /* The position with a known depth: an old store's is counted here. */
 static int outseq_load(nstore *s, const char *peer, int lane, uint64_t *last, uint64_t *depth)
 {
+	const struct outmemo *m = memo_find(s, peer, lane);
+	if (m) {
+		*last = m->last;
+		*depth = m->depth;
+		return 0;
+	}
 	int64_t d;
 	int rc = outseq_get(s, peer, lane, last, &d);
-	if (rc || d >= 0) {
+	if (rc || d >= 0)
 		*depth = rc ? 0 : (uint64_t)d;
-		return rc;
-	}
-	return out_count(s, peer, lane, depth);
+	else
+		rc = out_count(s, peer, lane, depth);
+	if (!rc)
+		memo_set(s, peer, lane, *last, *depth);
+	return rc;
 }
 
 int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq)
 {
+	const struct outmemo *m = memo_find(s, peer, lane);
+	if (m) {
+		*lseq = m->last;
+		return 0;
+	}
 	int64_t d;
 	return outseq_get(s, peer, lane, lseq, &d);
 }

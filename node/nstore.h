@@ -116,14 +116,18 @@ int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
 		   void *ctx);
 /* How many items are queued for peer on lane: one read (push, ack and
- * requeue keep the count with the last lseq), not a walk of the queue. */
+ * requeue keep the count with the last lseq), not a walk of the queue —
+ * and none once this handle has read or written it: the position is kept
+ * in memory until a transaction is rolled back (the node is its store's
+ * only writer). */
 int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n);
 /* The peer holds items up to lseq that this store never assigned (this
  * store went back, e.g. restored from a backup): the next item gets
  * lseq + 1, not a number the peer would drop as already held.  No-op when
  * lseq is not above the last assigned. */
 int nstore_out_skip(nstore *s, const char *peer, int lane, uint64_t lseq);
-/* Highest lseq ever assigned for peer/lane (0 if none). */
+/* Highest lseq ever assigned for peer/lane (0 if none); from memory as
+ * nstore_out_depth. */
 int nstore_out_last(nstore *s, const char *peer, int lane, uint64_t *lseq);
 /* The peer lost acknowledged items (its store went back): put the items it
  * acknowledged from lseq `from` on back in the queue, as far as they are

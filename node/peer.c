@@ -1214,7 +1214,11 @@ static void lower_lanes_bounds(node_core *n, core_peer *p, uint64_t bound[PL_LIN
 		 * next PING or read pumps again). */
 		bool absent = !p->conn[k] && low &&
 			      core_now_us() - low->up_us < URGENT_GRACE_US;
-		/* the queue holds exactly the items not acknowledged */
+		/* the queue holds exactly the items not acknowledged; its kept
+		 * count (one read, from memory mostly) says when it holds none */
+		uint64_t queued = 1;
+		if (nstore_out_depth(n->db, p->state, k, &queued) == 0 && queued == 0)
+			continue;
 		struct hold h = {k, false, 0, 0};
 		int rc = nstore_out_walk(n->db, p->state, k, 1, HOLD_SCAN + 1, hold_cb, &h);
 		if (rc >= 0 && !h.hold)
@@ -1250,6 +1254,12 @@ void peer_pump(core_peer *p)
 		uint64_t upto = bounded ? bound[lane] : UINT64_MAX;
 		for (;;) {
 			if (p->sent[lane] >= upto)
+				break;
+			/* nothing assigned past what was sent: no walk (the last
+			 * lseq assigned is one read, from memory mostly) */
+			uint64_t last = UINT64_MAX;
+			if (nstore_out_last(n->db, p->state, lane, &last) == 0 &&
+			    p->sent[lane] >= last)
 				break;
 			size_t room = pump_room(n, p, lane);
 			if (room == 0)

@@ -20,6 +20,7 @@
 #include "parley/err.h"
 #include "parley/store.h"
 #include "tlog.h"
+#include "counting_store.h"
 
 static char dir[512], path[600];
 
@@ -378,14 +379,54 @@ static void test_envelopes_and_paging(void **state)
 
 /* ---- reads that reach the store */
 
-static unsigned long reads;
-static pl_store_methods counting;
-
-static int counting_get(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val,
-			size_t *len)
+static nstore *open_counting(void)
 {
-	reads++;
-	return pl_store_sqlite_methods.get(b, kind, key, val, len);
+	return open_counting_at(path);
+}
+
+/*
+ * A queue's position (its last lseq and the items queued) is read once and
+ * then kept in memory with every write of it, so that a push, or a pump
+ * asking whether anything follows what it sent, reads nothing; a rollback
+ * forgets it (the next read asks the store).
+ */
+static void test_queue_positions_in_memory(void **state)
+{
+	(void)state;
+	nstore *s = open_counting();
+	uint8_t id[PL_HASH_BYTES];
+	assert_int_equal(nstore_begin(s), 0);
+	for (int i = 1; i <= 3; i++) {
+		mkid(id, i);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	}
+	assert_int_equal(nstore_commit(s), 0);
+	reads = 0;
+	uint64_t last = 0;
+	assert_int_equal(depth_of(s, 4), 3);
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(last, 3);
+	assert_int_equal(nstore_begin(s), 0);
+	mkid(id, 4);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	assert_int_equal(depth_of(s, 4), 4);
+	assert_int_equal(reads, 0);
+	nstore_rollback(s);
+	assert_int_equal(depth_of(s, 4), 3); /* asked of the store again */
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(last, 3);
+	assert_true(reads > 0);
+	nstore_close(s);
+
+	s = open_counting();
+	reads = 0;
+	assert_int_equal(depth_of(s, 4), 3);
+	unsigned long first = reads;
+	assert_true(first > 0);
+	assert_int_equal(depth_of(s, 4), 3);
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(reads, first);
+	nstore_close(s);
 }
 
 /*
@@ -398,10 +439,7 @@ static int counting_get(pl_store_backend *b, uint32_t kind, const char *key, uin
 static void test_envelope_memory(void **state)
 {
 	(void)state;
-	counting = pl_store_sqlite_methods;
-	counting.get = counting_get;
-	nstore *s;
-	assert_int_equal(nstore_open_with(path, &counting, &s), 0);
+	nstore *s = open_counting();
 	uint8_t ids[4][PL_HASH_BYTES];
 	nstore_meta m = {.lane = 4, .seq = 1, .at = 100, .received = 101};
 	strcpy(m.ch, "fm");
@@ -448,7 +486,7 @@ static void test_envelope_memory(void **state)
 	nstore_close(s);
 
 	/* a new handle reads the store, and finds the same */
-	assert_int_equal(nstore_open_with(path, &counting, &s), 0);
+	s = open_counting();
 	reads = 0;
 	assert_int_equal(nstore_env_get(s, ids[3], &buf, &len, &got), 0);
 	assert_int_equal(buf[3], 3);
@@ -543,6 +581,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_resume_and_replay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_envelope_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_positions_in_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

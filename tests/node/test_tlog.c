@@ -20,6 +20,7 @@
 #include "parley/store.h"
 #include "parley/transcript.h"
 #include "tlog.h"
+#include "counting_store.h"
 
 #define H PL_HASH_BYTES
 
@@ -52,31 +53,9 @@ static int teardown(void **state)
 
 /* ---------------------------------------------------------------- counting store */
 
-static unsigned long reads; /* get and range calls that reached the backend */
-static pl_store_methods counting;
-
-static int counting_get(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val,
-			size_t *len)
-{
-	reads++;
-	return pl_store_sqlite_methods.get(b, kind, key, val, len);
-}
-
-static int counting_range(pl_store_backend *b, uint32_t kind, const char *from, const char *to,
-			  size_t limit, pl_store_list_cb cb, void *ctx)
-{
-	reads++;
-	return pl_store_sqlite_methods.range(b, kind, from, to, limit, cb, ctx);
-}
-
 static nstore *open_counting(void)
 {
-	counting = pl_store_sqlite_methods;
-	counting.get = counting_get;
-	counting.range = counting_range;
-	nstore *s = NULL;
-	assert_int_equal(nstore_open_with(path, &counting, &s), 0);
-	return s;
+	return open_counting_at(path);
 }
 
 /* ceil(log2 n) for n >= 1 */
