@@ -101,6 +101,19 @@ struct outmemo {
 	uint64_t last, depth;
 };
 
+/* Rows of kinds rewritten by every item of a batch — a peer's resume
+ * point (106), an author's replay state (103) — put in the open
+ * transaction: kept here and written once each at its commit, read back
+ * from here meanwhile, dropped at a rollback.  Nothing reads these kinds
+ * by range. */
+#define LATER_MAX 64
+
+struct later {
+	int kind;
+	char key[PL_STORE_KEY_MAX + 1];
+	char val[128];
+};
+
 struct nstore {
 	pl_store *st;
 	ecache *cache;   /* NULL when there was no memory for it */
@@ -109,6 +122,8 @@ struct nstore {
 	int old_keys;    /* nstore_has_old_keys: 0 not looked yet, 1 yes, 2 no */
 	struct outmemo memo[OUTMEMO];
 	unsigned nmemo, memo_next;
+	struct later *later; /* LATER_MAX rows: later_put */
+	unsigned nlater;
 };
 
 static int any_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
@@ -169,6 +184,7 @@ int nstore_open_with(const char *location, const pl_store_methods *methods, nsto
 		return rc;
 	}
 	s->cache = ecache_new(ECACHE_ENTRIES, ECACHE_BYTES); /* none: every read from the store */
+	s->later = calloc(LATER_MAX, sizeof(*s->later));     /* none: every row written at once */
 	*out = s;
 	return 0;
 }
@@ -179,6 +195,7 @@ void nstore_close(nstore *s)
 		return;
 	pl_store_close(s->st);
 	ecache_free(s->cache);
+	free(s->later);
 	free(s);
 }
 
@@ -216,9 +233,15 @@ int nstore_begin(nstore *s)
 }
 
 /* What the cache took in the transaction holds only if it commits. */
+static int later_flush(nstore *s);
+
 int nstore_commit(nstore *s)
 {
-	int rc = pl_store_commit(s->st);
+	int rc = later_flush(s);
+	if (rc)
+		(void)pl_store_rollback(s->st); /* as a failed commit: nothing of it stays */
+	else
+		rc = pl_store_commit(s->st);
 	if (rc)
 		s->nmemo = 0;
 	if (s->cache) {
@@ -235,6 +258,7 @@ void nstore_rollback(nstore *s)
 {
 	(void)pl_store_rollback(s->st);
 	s->nmemo = 0;
+	s->nlater = 0;
 	if (s->cache)
 		ecache_rollback(s->cache);
 	s->in_txn = false;
@@ -269,6 +293,55 @@ static int get_text(nstore *s, int kind, const char *key, char *out, size_t cap)
 static int put_text(nstore *s, int kind, const char *key, const char *val)
 {
 	return pl_store_put(s->st, (uint32_t)kind, key, (const uint8_t *)val, strlen(val), 0);
+}
+
+static struct later *later_find(nstore *s, int kind, const char *key)
+{
+	for (unsigned i = 0; i < s->nlater; i++)
+		if (s->later[i].kind == kind && strcmp(s->later[i].key, key) == 0)
+			return &s->later[i];
+	return NULL;
+}
+
+/* put_text, kept until the commit when in a transaction (and room). */
+static int later_put(nstore *s, int kind, const char *key, const char *val)
+{
+	struct later *l = s->later ? later_find(s, kind, key) : NULL;
+	bool keep = s->in_txn && strlen(key) < sizeof(l->key) && strlen(val) < sizeof(l->val);
+	if (keep && !l && s->later && s->nlater < LATER_MAX) {
+		l = &s->later[s->nlater++];
+		l->kind = kind;
+		snprintf(l->key, sizeof(l->key), "%s", key);
+	}
+	if (keep && l) {
+		snprintf(l->val, sizeof(l->val), "%s", val);
+		return 0;
+	}
+	if (l) /* written now: nothing kept of it */
+		*l = s->later[--s->nlater];
+	return put_text(s, kind, key, val);
+}
+
+/* get_text, the row kept by later_put first. */
+static int later_get(nstore *s, int kind, const char *key, char *out, size_t cap)
+{
+	const struct later *l = s->later ? later_find(s, kind, key) : NULL;
+	if (!l)
+		return get_text(s, kind, key, out, cap);
+	if (strlen(l->val) >= cap)
+		return pl_err_fail(PL_ERR_MALFORMED, "node store: value of %s too long", key);
+	snprintf(out, cap, "%s", l->val);
+	return 0;
+}
+
+/* Write what later_put kept: at the commit. */
+static int later_flush(nstore *s)
+{
+	int rc = 0;
+	for (unsigned i = 0; !rc && i < s->nlater; i++)
+		rc = put_text(s, s->later[i].kind, s->later[i].key, s->later[i].val);
+	s->nlater = 0;
+	return rc;
 }
 
 static int parse_u64(const char *s, uint64_t *v, const char **end)
@@ -486,7 +559,7 @@ int nstore_seq_get(nstore *s, const char *state, const char *author, const char 
 {
 	char key[256], val[128];
 	KEYF(key, "%s/%s/%s/%d", state, author, ch, lane);
-	int rc = get_text(s, K_SEQ, key, val, sizeof(val));
+	int rc = later_get(s, K_SEQ, key, val, sizeof(val));
 	if (rc == PL_ERR_NOT_FOUND) {
 		*seq = 0;
 		memset(last_id, 0, PL_HASH_BYTES);
@@ -509,7 +582,7 @@ int nstore_seq_set(nstore *s, const char *state, const char *author, const char 
 	KEYF(key, "%s/%s/%s/%d", state, author, ch, lane);
 	hexid(hx, id);
 	snprintf(val, sizeof(val), "%" PRIu64 " %s", seq, hx);
-	return put_text(s, K_SEQ, key, val);
+	return later_put(s, K_SEQ, key, val);
 }
 
 /* ---------------------------------------------------------------- queues */
@@ -816,16 +889,22 @@ int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
 
 int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next)
 {
-	char key[256];
+	char key[256], buf[32];
 	KEYF(key, "%s/%d", peer, lane);
-	return get_u64(s, K_INSEQ, key, 1, next);
+	int rc = later_get(s, K_INSEQ, key, buf, sizeof(buf));
+	if (rc == PL_ERR_NOT_FOUND) {
+		*next = 1;
+		return 0;
+	}
+	return rc ? rc : parse_u64(buf, next, NULL);
 }
 
 int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next)
 {
-	char key[256];
+	char key[256], buf[32];
 	KEYF(key, "%s/%d", peer, lane);
-	return put_u64(s, K_INSEQ, key, next);
+	snprintf(buf, sizeof(buf), "%" PRIu64, next);
+	return later_put(s, K_INSEQ, key, buf);
 }
 
 /* ---------------------------------------------------------------- delivery */

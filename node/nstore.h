@@ -97,7 +97,9 @@ typedef int (*nstore_log_fn)(void *ctx, uint64_t pos, const uint8_t id[PL_HASH_B
 int nstore_chlog_walk(nstore *s, const char *ch, uint64_t after, bool have_after, size_t limit,
 		      nstore_log_fn fn, void *ctx);
 
-/* ---- replay state per (state, author, ch, lane): last seq and its id (0 if none) */
+/* ---- replay state per (state, author, ch, lane): last seq and its id (0 if none).
+ * Set in a transaction, the row is written once, at the commit (a batch
+ * sets it for each envelope); reads see what was set. */
 int nstore_seq_get(nstore *s, const char *state, const char *author, const char *ch, int lane,
 		   uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
 int nstore_seq_set(nstore *s, const char *state, const char *author, const char *ch, int lane,
@@ -137,7 +139,8 @@ int nstore_out_requeue(nstore *s, const char *peer, int lane, uint64_t from, uin
 /* Highest lseq the peer acknowledged on lane (receipts, HELLO), 0 if none. */
 int nstore_out_acked(nstore *s, const char *peer, int lane, uint64_t *upto);
 
-/* ---- incoming resume points: next lseq expected from peer on lane (1 if none) */
+/* ---- incoming resume points: next lseq expected from peer on lane (1 if none);
+ * written at the commit as the replay state is */
 int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next);
 int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A node store whose reads are counted: the SQLite backend with its get and
- * range methods wrapped, so that a test can say how many reads reached the
- * store (node/test_tlog.c: proofs read O(log n) rows; node/test_nstore.c:
+ * A node store whose reads and writes are counted: the SQLite backend with
+ * its get, range and put methods wrapped, so that a test can say how many
+ * reached the store (node/test_tlog.c: proofs read O(log n) rows; node/test_nstore.c:
  * what is kept in memory reads nothing).  One per test program.
  */
 #ifndef PARLEY_TESTS_COUNTING_STORE_H
@@ -11,7 +11,8 @@
 #include "nstore.h"
 #include "parley/store.h"
 
-static unsigned long reads; /* get and range calls that reached the backend */
+static unsigned long reads;  /* get and range calls that reached the backend */
+static unsigned long writes; /* put calls that did */
 static pl_store_methods counting;
 
 static int counting_get(pl_store_backend *b, uint32_t kind, const char *key, uint8_t **val,
@@ -28,12 +29,20 @@ static int counting_range(pl_store_backend *b, uint32_t kind, const char *from, 
 	return pl_store_sqlite_methods.range(b, kind, from, to, limit, cb, ctx);
 }
 
-/* The store at location, its reads counted in `reads`. */
+static int counting_put(pl_store_backend *b, uint32_t kind, const char *key, const uint8_t *val,
+			size_t len, unsigned flags)
+{
+	writes++;
+	return pl_store_sqlite_methods.put(b, kind, key, val, len, flags);
+}
+
+/* The store at location, its reads counted in `reads`, its writes in `writes`. */
 static nstore *open_counting_at(const char *location)
 {
 	counting = pl_store_sqlite_methods;
 	counting.get = counting_get;
 	counting.range = counting_range;
+	counting.put = counting_put;
 	nstore *s = NULL;
 	assert_int_equal(nstore_open_with(location, &counting, &s), 0);
 	return s;

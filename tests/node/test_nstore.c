@@ -430,6 +430,61 @@ static void test_queue_positions_in_memory(void **state)
 }
 
 /*
+ * A peer's items set the incoming resume point one by one, and each
+ * envelope its author's replay state; in a transaction each row is written
+ * once, at the commit, and read back meanwhile as set; a rollback leaves
+ * the store's.
+ */
+static void test_rows_written_at_commit(void **state)
+{
+	(void)state;
+	nstore *s = open_counting();
+	uint64_t next = 0;
+	assert_int_equal(nstore_in_set(s, "islamabad", 4, 5), 0); /* no transaction: written */
+	assert_int_equal(nstore_begin(s), 0);
+	writes = reads = 0;
+	for (uint64_t l = 5; l < 55; l++)
+		assert_int_equal(nstore_in_set(s, "islamabad", 4, l + 1), 0);
+	assert_int_equal(nstore_in_set(s, "islamabad", 1, 3), 0);
+	assert_int_equal(nstore_in_next(s, "islamabad", 4, &next), 0);
+	assert_int_equal(next, 55);
+	uint8_t id[PL_HASH_BYTES], got[PL_HASH_BYTES];
+	uint64_t seq = 0;
+	for (int i = 1; i <= 20; i++) {
+		mkid(id, i);
+		assert_int_equal(nstore_seq_set(s, "tehran", "amb", "fm", 4, (uint64_t)i, id), 0);
+		assert_int_equal(nstore_seq_get(s, "tehran", "amb", "fm", 4, &seq, got), 0);
+		assert_int_equal(seq, (uint64_t)i);
+		assert_memory_equal(got, id, PL_HASH_BYTES);
+	}
+	assert_int_equal(writes + reads, 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(writes, 3); /* one per row */
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_in_set(s, "islamabad", 4, 90), 0);
+	mkid(id, 99);
+	assert_int_equal(nstore_seq_set(s, "tehran", "amb", "fm", 4, 99, id), 0);
+	nstore_rollback(s);
+	assert_int_equal(nstore_in_next(s, "islamabad", 4, &next), 0);
+	assert_int_equal(next, 55);
+	assert_int_equal(nstore_seq_get(s, "tehran", "amb", "fm", 4, &seq, got), 0);
+	assert_int_equal(seq, 20);
+	nstore_close(s);
+	s = open_counting();
+	assert_int_equal(nstore_in_next(s, "islamabad", 4, &next), 0);
+	assert_int_equal(next, 55);
+	assert_int_equal(nstore_in_next(s, "islamabad", 1, &next), 0);
+	assert_int_equal(next, 3);
+	assert_int_equal(nstore_in_next(s, "islamabad", 3, &next), 0);
+	assert_int_equal(next, 1);
+	assert_int_equal(nstore_seq_get(s, "tehran", "amb", "fm", 4, &seq, got), 0);
+	assert_int_equal(seq, 20);
+	mkid(id, 20);
+	assert_memory_equal(got, id, PL_HASH_BYTES);
+	nstore_close(s);
+}
+
+/*
  * An envelope indexed by this handle is read back from memory (node/ecache.h)
  * once its transaction committed — the sends, receipts and checkpoints
  * that follow it need no read of the store — and one whose transaction was
@@ -582,6 +637,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_envelope_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_positions_in_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rows_written_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
