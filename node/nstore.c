@@ -232,9 +232,11 @@ int nstore_begin(nstore *s)
 	return rc;
 }
 
-/* What the cache took in the transaction holds only if it commits. */
 static int later_flush(nstore *s);
 
+/* The rows kept for the commit are written in it; what the memories took
+ * in the transaction (envelopes, queue positions) holds only if it
+ * commits. */
 int nstore_commit(nstore *s)
 {
 	int rc = later_flush(s);
