@@ -181,7 +181,7 @@ if fd:
     fig(G, f"API acceptance rate, machine feed ({p['batch']} per signature)", "env/s",
         [d.get("submit_rate") for d in fd])
 for sc, what in (("parley-throughput", "one per request"),
-                 ("parley-batch", "64 per request" if not bat else f"{bat[0]['batch']} per request"),
+                 ("parley-batch", f"{bat[0]['batch']} per request" if bat else ""),
                  ("parley-feed", "machine feed")):
     cpu = runs_of(sc + "-cpu")
     if cpu:
