@@ -128,6 +128,16 @@ idle=$(metric tehran 'parley_api_connections_refused_total{reason="idle"}')
 lines=$(grep -c 'msg="connections refused" server=api limit=256 ' "$W/tehran.log")
 ((lines >= 1 && lines <= 6)) || fail "$lines log lines about refused connections"
 pdrive wait --api "http://127.0.0.1:${API[tehran]}" --timeout 10 >/dev/null || fail "tehran stopped answering"
-for _ in $(seq 1 50); do (($(metric tehran parley_api_connections) <= 2)) && break; sleep 0.1; done
-(($(metric tehran parley_api_connections) <= 2)) || fail "the flood's connections were not let go"
+# The flood's connections are let go: at once when their client's FIN
+# arrives, or by the request deadline (30 s from the accept) when it never
+# does.  The second happens: a connection the kernel completed while
+# tehran's accept queue was full can have its client's FIN dropped with
+# it, and the socket tehran accepts later stays ESTABLISHED with nobody on
+# the other end (seen once in four runs, 4 to 13 of them).
+let_go=
+for _ in $(seq 1 80); do
+	(($(metric tehran parley_api_connections) <= 2)) && { let_go=1; break; }
+	sleep 0.5
+done
+[[ -n $let_go ]] || fail "the flood's connections were not let go: $(metric tehran parley_api_connections) open 40 s after it ended"
 finish "1 passed, 0 failed"
