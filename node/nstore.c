@@ -102,7 +102,8 @@ struct outmemo {
 };
 
 /* Rows of kinds rewritten by every item of a batch — a peer's resume
- * point (106), an author's replay state (103) — put in the open
+ * point (106), an author's replay state (103), the transcript's size (115
+ * "size") — put in the open
  * transaction: kept here and written once each at its commit, read back
  * from here meanwhile, dropped at a rollback.  Nothing reads these kinds
  * by range. */
@@ -112,6 +113,25 @@ struct later {
 	int kind;
 	char key[PL_STORE_KEY_MAX + 1];
 	char val[128];
+};
+
+/* node/tlog.c's subtree hashes (kind 114) as this handle last wrote or
+ * read them, by level and index, and the transcript's size (kind 115
+ * "size", set in a transaction and written at its commit like the rows
+ * above).  An append reads the subtrees to its left, which the appends
+ * before it wrote; the proofs of a checkpoint read the same recent
+ * subtrees again for each entry they prove (some 7 reads an envelope at
+ * the receiver).  Direct-mapped, a slot valid while its generation is the
+ * handle's: a hash is never rewritten but by an append of a transaction
+ * that was rolled back, so a rollback or a failed commit forgets them all
+ * (tmemo_forget). */
+#define TMEMO_SLOTS 4096 /* a power of two */
+
+struct tmemo {
+	uint64_t index;
+	uint32_t gen; /* valid when s->tgen */
+	uint8_t level;
+	uint8_t h[PL_HASH_BYTES];
 };
 
 struct nstore {
@@ -124,6 +144,10 @@ struct nstore {
 	unsigned nmemo, memo_next;
 	struct later *later; /* LATER_MAX rows: later_put */
 	unsigned nlater;
+	struct tmemo *tmemo; /* TMEMO_SLOTS; NULL when there was no memory for it */
+	uint32_t tgen;       /* 1 and up: a slot of 0 was never set */
+	bool tsize_known;
+	uint64_t tsize;
 };
 
 static int any_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
@@ -185,6 +209,8 @@ int nstore_open_with(const char *location, const pl_store_methods *methods, nsto
 	}
 	s->cache = ecache_new(ECACHE_ENTRIES, ECACHE_BYTES); /* none: every read from the store */
 	s->later = calloc(LATER_MAX, sizeof(*s->later));     /* none: every row written at once */
+	s->tmemo = calloc(TMEMO_SLOTS, sizeof(*s->tmemo));   /* none: every hash read */
+	s->tgen = 1;
 	*out = s;
 	return 0;
 }
@@ -196,6 +222,7 @@ void nstore_close(nstore *s)
 	pl_store_close(s->st);
 	ecache_free(s->cache);
 	free(s->later);
+	free(s->tmemo);
 	free(s);
 }
 
@@ -234,6 +261,16 @@ int nstore_begin(nstore *s)
 
 static int later_flush(nstore *s);
 
+static void tmemo_forget(nstore *s)
+{
+	if (++s->tgen == 0) { /* after 2^32 rollbacks: clear the slots for real */
+		if (s->tmemo)
+			memset(s->tmemo, 0, TMEMO_SLOTS * sizeof(*s->tmemo));
+		s->tgen = 1;
+	}
+	s->tsize_known = false;
+}
+
 /* The rows kept for the commit are written in it; what the memories took
  * in the transaction (envelopes, queue positions) holds only if it
  * commits. */
@@ -244,8 +281,10 @@ int nstore_commit(nstore *s)
 		(void)pl_store_rollback(s->st); /* as a failed commit: nothing of it stays */
 	else
 		rc = pl_store_commit(s->st);
-	if (rc)
+	if (rc) {
 		s->nmemo = 0;
+		tmemo_forget(s);
+	}
 	if (s->cache) {
 		if (rc)
 			ecache_rollback(s->cache);
@@ -261,6 +300,7 @@ void nstore_rollback(nstore *s)
 	(void)pl_store_rollback(s->st);
 	s->nmemo = 0;
 	s->nlater = 0;
+	tmemo_forget(s);
 	if (s->cache)
 		ecache_rollback(s->cache);
 	s->in_txn = false;
@@ -343,6 +383,72 @@ static int later_flush(nstore *s)
 	for (unsigned i = 0; !rc && i < s->nlater; i++)
 		rc = put_text(s, s->later[i].kind, s->later[i].key, s->later[i].val);
 	s->nlater = 0;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the transcript's memory */
+
+static struct tmemo *tmemo_slot(nstore *s, uint64_t level, uint64_t index)
+{
+	uint64_t x = (index << 6 | level) * UINT64_C(0x9E3779B97F4A7C15);
+	return s->tmemo ? &s->tmemo[x >> (64 - 12)] : NULL; /* 2^12 == TMEMO_SLOTS */
+}
+
+bool nstore_tlog_hash_recall(nstore *s, uint64_t level, uint64_t index, uint8_t h[PL_HASH_BYTES])
+{
+	const struct tmemo *m = tmemo_slot(s, level, index);
+	if (!m || m->gen != s->tgen || m->level != level || m->index != index)
+		return false;
+	memcpy(h, m->h, PL_HASH_BYTES);
+	return true;
+}
+
+void nstore_tlog_hash_keep(nstore *s, uint64_t level, uint64_t index,
+			   const uint8_t h[PL_HASH_BYTES])
+{
+	struct tmemo *m = tmemo_slot(s, level, index);
+	if (!m || level > 63)
+		return;
+	m->index = index;
+	m->level = (uint8_t)level;
+	m->gen = s->tgen;
+	memcpy(m->h, h, PL_HASH_BYTES);
+}
+
+int nstore_tlog_size(nstore *s, uint64_t *n)
+{
+	if (s->tsize_known) {
+		*n = s->tsize;
+		return 0;
+	}
+	char v[32];
+	int rc = later_get(s, NSTORE_TLOG_META, "size", v, sizeof(v));
+	uint64_t x = 0;
+	if (rc == 0) {
+		size_t len = strlen(v);
+		bool ok = len > 0 && len <= 20;
+		for (size_t i = 0; ok && i < len; i++) {
+			ok = v[i] >= '0' && v[i] <= '9' && x <= (UINT64_MAX - 9) / 10;
+			x = x * 10 + (uint64_t)(v[i] - '0');
+		}
+		if (!ok)
+			return pl_err_fail(PL_ERR_MALFORMED, "node store: bad transcript size");
+	} else if (rc != PL_ERR_NOT_FOUND) {
+		return rc;
+	}
+	s->tsize = x;
+	s->tsize_known = true;
+	*n = x;
+	return 0;
+}
+
+int nstore_tlog_size_set(nstore *s, uint64_t n)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%" PRIu64, n);
+	int rc = later_put(s, NSTORE_TLOG_META, "size", buf);
+	s->tsize_known = rc == 0;
+	s->tsize = n;
 	return rc;
 }
 

@@ -59,6 +59,16 @@ int nstore_sync_wait(nstore *s);
  * 0 until it has looked). */
 int nstore_tlog_layout(const nstore *s);
 void nstore_tlog_layout_set(nstore *s, int layout);
+/* The transcript's subtree hashes, as this handle last wrote or read
+ * them (node/tlog.c keeps each it writes or reads; a hash not recalled is
+ * read from the store), and its size (kind 115 "size": 0 when there is no
+ * row; set in a transaction, written at its commit).  A rollback or a
+ * failed commit forgets them. */
+bool nstore_tlog_hash_recall(nstore *s, uint64_t level, uint64_t index, uint8_t h[PL_HASH_BYTES]);
+void nstore_tlog_hash_keep(nstore *s, uint64_t level, uint64_t index,
+			   const uint8_t h[PL_HASH_BYTES]);
+int nstore_tlog_size(nstore *s, uint64_t *n);
+int nstore_tlog_size_set(nstore *s, uint64_t n);
 /* Whether the store was written before the night of 2026-11-27's keys by
  * position (it has delivery states of kind 107, written for every envelope
  * queued until then): only then are the older keys (kinds 107, 121 by id)

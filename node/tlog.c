@@ -83,39 +83,15 @@ static int hash_key(nstore *s, char out[32], uint64_t level, uint64_t index)
 
 int tlog_size(nstore *s, uint64_t *n)
 {
-	uint8_t *v = NULL;
-	size_t len = 0;
-	int rc = nstore_obj_get(s, NSTORE_TLOG_META, "size", &v, &len);
-	if (rc == PL_ERR_NOT_FOUND) {
-		*n = 0;
-		return 0;
-	}
-	if (rc)
-		return rc;
-	uint64_t x = 0;
-	bool ok = len > 0 && len <= 20;
-	for (size_t i = 0; ok && i < len; i++) {
-		ok = v[i] >= '0' && v[i] <= '9' && x <= (UINT64_MAX - 9) / 10;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	free(v);
-	if (!ok)
-		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad transcript size");
-	*n = x;
-	return 0;
-}
-
-static int put_size(nstore *s, uint64_t n)
-{
-	char buf[24];
-	int k = snprintf(buf, sizeof(buf), "%" PRIu64, n);
-	return nstore_obj_put(s, NSTORE_TLOG_META, "size", (const uint8_t *)buf, (size_t)k);
+	return nstore_tlog_size(s, n);
 }
 
 /* ---------------------------------------------------------------- hashes */
 
 int tlog_get_hash(void *ctx, uint64_t level, uint64_t index, uint8_t out[H])
 {
+	if (nstore_tlog_hash_recall(ctx, level, index, out))
+		return 0;
 	char key[32];
 	int rc = hash_key(ctx, key, level, index);
 	if (rc)
@@ -133,6 +109,7 @@ int tlog_get_hash(void *ctx, uint64_t level, uint64_t index, uint8_t out[H])
 	}
 	memcpy(out, v, H);
 	free(v);
+	nstore_tlog_hash_keep(ctx, level, index, out);
 	return 0;
 }
 
@@ -140,7 +117,11 @@ static int put_hash(nstore *s, uint64_t level, uint64_t index, const uint8_t h[H
 {
 	char key[32];
 	int rc = hash_key(s, key, level, index);
-	return rc ? rc : nstore_obj_put(s, NSTORE_TLOG_HASH, key, h, H);
+	if (!rc)
+		rc = nstore_obj_put(s, NSTORE_TLOG_HASH, key, h, H);
+	if (!rc)
+		nstore_tlog_hash_keep(s, level, index, h);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- append */
@@ -182,7 +163,7 @@ int tlog_append(nstore *s, int type, const uint8_t *obj, size_t len, uint64_t *i
 		}
 	}
 	if (!rc)
-		rc = put_size(s, i + 1);
+		rc = nstore_tlog_size_set(s, i + 1);
 	if (!rc && index)
 		*index = i;
 	return rc;

@@ -41,9 +41,11 @@ enum tlog_type {
  * Append one entry (type, then len bytes of obj) as the next leaf, inside
  * the caller's transaction; *index (may be NULL) receives its index.
  * Reads the size and the left siblings of the subtrees it completes
- * (amortised about two reads), writes the entry, its leaf hash, each
- * completed subtree's hash and the new size.  On failure the caller rolls
- * back (rows may have been written).
+ * (amortised about two reads; none when the handle remembers them, as it
+ * does what it wrote or read last: nstore_tlog_hash_recall), writes the
+ * entry, its leaf hash and each completed subtree's hash, and sets the new
+ * size (written once at the commit).  On failure the caller rolls back
+ * (rows may have been written).
  */
 int tlog_append(nstore *s, int type, const uint8_t *obj, size_t len, uint64_t *index);
 
@@ -51,7 +53,8 @@ int tlog_append(nstore *s, int type, const uint8_t *obj, size_t len, uint64_t *i
 int tlog_size(nstore *s, uint64_t *n);
 
 /* The root of the first n entries (n <= size, else PL_ERR_NOT_FOUND):
- * popcount(n) reads. */
+ * popcount(n) reads at most (hashes the handle remembers are not read;
+ * the same for the proofs below). */
 int tlog_root(nstore *s, uint64_t n, uint8_t root[PL_HASH_BYTES]);
 
 /* Inclusion proof of entry index in the tree of size n <= size, as

@@ -3,7 +3,8 @@
  * node/tlog: the transcript on the node store gives the roots and proofs of
  * lib/transcript's in-memory tree at every size, survives a reopen and a
  * rollback, and reads O(log n) rows per root or proof (counted through the
- * store interface: at 10^5 real entries and at 10^6 on a synthetic store).
+ * store interface: at 10^5 real entries and at 10^6 on a synthetic store),
+ * fewer when the handle remembers the hashes (test_memory).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -330,23 +331,101 @@ static void test_read_counts(void **state)
 		assert_int_equal(tlog_append(s, 1, obj, len, NULL), 0);
 	}
 	assert_int_equal(nstore_commit(s), 0);
-	/* size + the left siblings of the completed subtrees: 1 + (n - popcount(n)) / n */
+	/* at most the size + the left siblings of the completed subtrees, 1 +
+	 * (n - popcount(n)) / n, were the handle to remember nothing
+	 * (test_memory counts what it does) */
 	assert_true(reads <= 2 * n + 1);
 	uint8_t root[H], p[PL_MERKLE_MAX_PROOF * H];
 	size_t plen;
 	unsigned bound = 2 * clog2(n) + 2; /* + 1 read of the size */
+	/* Each count below starts from a handle that remembers nothing (a
+	 * rollback, no transaction open, forgets it): the prover's own reads. */
+	nstore_rollback(s);
 	reads = 0;
 	assert_int_equal(tlog_root(s, n, root), 0);
 	assert_true(reads <= (unsigned long)__builtin_popcountll(n) + 1);
 	const uint64_t idx[] = {0, 1, 4095, 65536, 77777, n - 1};
 	for (size_t k = 0; k < sizeof(idx) / sizeof(idx[0]); k++) {
+		nstore_rollback(s);
 		reads = 0;
 		assert_int_equal(tlog_prove_inclusion(s, idx[k], n, p, &plen), 0);
 		assert_true(reads <= bound);
+		nstore_rollback(s);
 		reads = 0;
 		assert_int_equal(tlog_prove_consistency(s, idx[k] + 1, n, p, &plen), 0);
 		assert_true(reads <= bound + 1);
 	}
+	nstore_close(s);
+}
+
+/*
+ * The handle remembers the hashes it wrote or read and the size: a run of
+ * appends reads nothing after the first, writes the size once, at the
+ * commit, and the proofs of the latest entries (what a checkpoint sends)
+ * read a few rows, not a path each; a rollback forgets the size.
+ */
+static void test_memory(void **state)
+{
+	(void)state;
+	nstore *s = open_counting();
+	pl_merkle_mem *t = pl_merkle_mem_new();
+	const uint64_t n = 1000;
+	reads = writes = 0;
+	assert_int_equal(nstore_begin(s), 0);
+	for (uint64_t i = 0; i < n; i++)
+		append_both(s, t, i);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(reads, 1); /* the size, not there yet */
+	/* each entry, its leaf hash, the n - popcount(n) subtrees completed, the size */
+	assert_int_equal(writes, 3 * n - (unsigned long)__builtin_popcountll(n) + 1);
+	uint64_t size = 0;
+	reads = 0;
+	assert_int_equal(tlog_size(s, &size), 0); /* as committed, from memory */
+	assert_int_equal(size, n);
+	assert_int_equal(reads, 0);
+	uint8_t root[H], want[H], p[PL_MERKLE_MAX_PROOF * H];
+	size_t plen = 0;
+	assert_int_equal(pl_merkle_root(pl_merkle_mem_get, t, n, want), 0);
+	reads = 0;
+	assert_int_equal(tlog_root(s, n, root), 0);
+	assert_memory_equal(root, want, H);
+	unsigned long root_reads = reads;
+	/* proofs of the last 100 entries at size n: ~10 hashes each */
+	reads = 0;
+	for (uint64_t i = n - 100; i < n; i++)
+		assert_int_equal(tlog_prove_inclusion(s, i, n, p, &plen), 0);
+	unsigned long proof_reads = reads;
+	print_message("memory: root %lu reads, 100 proofs %lu reads\n", root_reads, proof_reads);
+	assert_true(root_reads <= 2);
+	assert_true(proof_reads <= 100);
+	/* a handle that remembers nothing reads a path (and the size) for the
+	 * first, and keeps what it read for the others */
+	nstore_close(s);
+	s = open_counting();
+	reads = 0;
+	assert_int_equal(tlog_prove_inclusion(s, n - 100, n, p, &plen), 0);
+	assert_true(reads >= clog2(n));
+	reads = 0;
+	for (uint64_t i = n - 99; i < n; i++)
+		assert_int_equal(tlog_prove_inclusion(s, i, n, p, &plen), 0);
+	print_message("memory: a new handle's 99 proofs after the first %lu reads\n", reads);
+	assert_true(reads <= 3 * 99); /* each reads a leaf or two, not its path */
+	/* a rollback forgets the size it set: read again, as committed */
+	assert_int_equal(nstore_begin(s), 0);
+	uint8_t obj[] = "rolled back";
+	assert_int_equal(tlog_append(s, 1, obj, sizeof(obj), NULL), 0);
+	assert_int_equal(tlog_size(s, &size), 0);
+	assert_int_equal(size, n + 1);
+	nstore_rollback(s);
+	reads = 0;
+	assert_int_equal(tlog_size(s, &size), 0);
+	assert_int_equal(size, n);
+	assert_int_equal(reads, 1);
+	append_both(s, t, n);
+	assert_int_equal(tlog_root(s, n + 1, root), 0);
+	assert_int_equal(pl_merkle_root(pl_merkle_mem_get, t, n + 1, want), 0);
+	assert_memory_equal(root, want, H);
+	pl_merkle_mem_free(t);
 	nstore_close(s);
 }
 
@@ -453,18 +532,24 @@ static void test_read_counts_million(void **state)
 	/* the hashes' key layout is looked up once per store (the size and
 	 * the first leaf's hash), not counted in what a root or proof reads */
 	uint8_t h0[H];
+	/* Each count starts from a handle that remembers nothing (a rollback,
+	 * no transaction open, forgets it): the prover's own reads. */
+	nstore_rollback(s);
 	synth_reads = 0;
 	assert_int_equal(tlog_get_hash(s, 0, 0, h0), 0);
 	assert_int_equal(synth_reads, 3);
+	nstore_rollback(s);
 	synth_reads = 0;
 	assert_int_equal(tlog_root(s, n, root), 0);
 	assert_int_equal(synth_reads, 1 + __builtin_popcountll(n)); /* the size, one per subtree */
 	unsigned long worst = 0;
 	for (uint64_t i = 0; i < n; i += 9973) {
+		nstore_rollback(s);
 		synth_reads = 0;
 		assert_int_equal(tlog_prove_inclusion(s, i, n, p, &plen), 0);
 		assert_true(plen <= clog2(n));
 		worst = synth_reads > worst ? synth_reads : worst;
+		nstore_rollback(s);
 		synth_reads = 0;
 		assert_int_equal(tlog_prove_consistency(s, i + 1, n, p, &plen), 0);
 		worst = synth_reads > worst ? synth_reads : worst;
@@ -522,6 +607,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hash_layouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
 	    cmocka_unit_test(test_read_counts_million),
 	    cmocka_unit_test(test_records),
 	};
