@@ -214,9 +214,15 @@ const pl_charter *core_charter_lookup(void *arg, const char *ch);
 const pl_status_list *core_status_lookup(void *arg, const char *state);
 int core_seq_lookup(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
 void core_emit(node_core *n, const char *type, json_t *data); /* consumes data */
-/* The "envelope" event of a stored envelope, built only if someone listens. */
-void core_emit_envelope(node_core *n, const uint8_t id[PL_HASH_BYTES]);
+/* Whether anyone listens to the node's events (core_emit): an envelope's
+ * event, which reads its receipts and delivery states, is built only then. */
+bool core_wants_events(const node_core *n);
+/* An envelope as the API shows it: read from the store, or (_of) from the
+ * envelope and metadata in hand, which a node that has just stored it has
+ * (its receipts and delivery states are read either way). */
 json_t *core_envelope_json(node_core *n, const uint8_t id[PL_HASH_BYTES], int *code);
+json_t *core_envelope_json_of(node_core *n, const uint8_t id[PL_HASH_BYTES], const pl_env *env,
+			      const nstore_meta *m);
 int core_take_charter(node_core *n, const uint8_t *buf, size_t len, const char *from,
 		      char *reason, size_t rlen);
 int core_take_status(node_core *n, const uint8_t *buf, size_t len, const char *from);
