@@ -1494,15 +1494,10 @@ static void subs_send_lane(void *ctx, const char *p, size_t len, unsigned lane)
 			sub_send(a, a->subs[i], p, len);
 }
 
-static void subs_send_all(api *a, const char *p, size_t len)
-{
-	subs_send_lane(a, p, len, 0);
-}
-
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	static const char ka[] = ": keepalive\n\n";
-	subs_send_all(arg, ka, sizeof(ka) - 1);
+	subs_send_lane(arg, ka, sizeof(ka) - 1, 0); /* no lane: every stream */
 }
 
 static bool event_name_ok(const char *e)
@@ -1623,11 +1618,7 @@ static void h_events(rq *r)
 	struct timeval wtv = {a->cfg.timeout, 0};
 	bufferevent_set_timeouts(bev, NULL, &wtv);
 	bufferevent_setwatermark(bev, EV_READ, 0, SSE_INPUT_MAX);
-	/* A stream of FLASH events only (a duty officer's alarm, the
-	 * benchmark's probe) is written before the bulk of the loop's work,
-	 * as the peers' FLASH connections are: its event waited behind a batch
-	 * of a drain (the sender's event of a FLASH's receipt: p99 12 ms
-	 * after the receipt was synced). */
+	/* FLASH alone: written before the loop's bulk work (docs/api.md) */
 	if (lanes == 1u << API_LANE_FLASH)
 		(void)bufferevent_priority_set(bev, 0);
 	if (httpguard_stream(a->guard, r->req, sub_closed, s) != 0)
