@@ -124,8 +124,9 @@ struct later {
  * the receiver).  Direct-mapped, a slot valid while its generation is the
  * handle's: a hash is never rewritten but by an append of a transaction
  * that was rolled back, so a rollback or a failed commit forgets them all
- * (tmemo_forget). */
-#define TMEMO_SLOTS 4096 /* a power of two */
+ * (memories_forget). */
+#define TMEMO_BITS  12
+#define TMEMO_SLOTS (1u << TMEMO_BITS)
 
 struct tmemo {
 	uint64_t index;
@@ -261,19 +262,25 @@ int nstore_begin(nstore *s)
 
 static int later_flush(nstore *s);
 
-static void tmemo_forget(nstore *s)
+/* A transaction was rolled back or its commit failed: what the memories
+ * took in it may be wrong (envelopes, queue positions, the transcript's
+ * hashes and size), and the rows kept for its commit are not written. */
+static void memories_forget(nstore *s)
 {
+	s->nmemo = 0;
+	s->nlater = 0;
 	if (++s->tgen == 0) { /* after 2^32 rollbacks: clear the slots for real */
 		if (s->tmemo)
 			memset(s->tmemo, 0, TMEMO_SLOTS * sizeof(*s->tmemo));
 		s->tgen = 1;
 	}
 	s->tsize_known = false;
+	if (s->cache)
+		ecache_rollback(s->cache);
 }
 
 /* The rows kept for the commit are written in it; what the memories took
- * in the transaction (envelopes, queue positions) holds only if it
- * commits. */
+ * in the transaction holds only if it commits (memories_forget). */
 int nstore_commit(nstore *s)
 {
 	int rc = later_flush(s);
@@ -281,16 +288,10 @@ int nstore_commit(nstore *s)
 		(void)pl_store_rollback(s->st); /* as a failed commit: nothing of it stays */
 	else
 		rc = pl_store_commit(s->st);
-	if (rc) {
-		s->nmemo = 0;
-		tmemo_forget(s);
-	}
-	if (s->cache) {
-		if (rc)
-			ecache_rollback(s->cache);
-		else
-			ecache_commit(s->cache);
-	}
+	if (rc)
+		memories_forget(s);
+	else if (s->cache)
+		ecache_commit(s->cache);
 	s->in_txn = false;
 	return rc;
 }
@@ -298,11 +299,7 @@ int nstore_commit(nstore *s)
 void nstore_rollback(nstore *s)
 {
 	(void)pl_store_rollback(s->st);
-	s->nmemo = 0;
-	s->nlater = 0;
-	tmemo_forget(s);
-	if (s->cache)
-		ecache_rollback(s->cache);
+	memories_forget(s);
 	s->in_txn = false;
 }
 
@@ -391,7 +388,7 @@ static int later_flush(nstore *s)
 static struct tmemo *tmemo_slot(nstore *s, uint64_t level, uint64_t index)
 {
 	uint64_t x = (index << 6 | level) * UINT64_C(0x9E3779B97F4A7C15);
-	return s->tmemo ? &s->tmemo[x >> (64 - 12)] : NULL; /* 2^12 == TMEMO_SLOTS */
+	return s->tmemo ? &s->tmemo[x >> (64 - TMEMO_BITS)] : NULL;
 }
 
 bool nstore_tlog_hash_recall(nstore *s, uint64_t level, uint64_t index, uint8_t h[PL_HASH_BYTES])
