@@ -462,10 +462,11 @@ static int parse_u64(const char *s, uint64_t *v, const char **end)
 	return 0;
 }
 
+/* A number row (a row kept for the commit first: later_get). */
 static int get_u64(nstore *s, int kind, const char *key, uint64_t dflt, uint64_t *v)
 {
 	char buf[32];
-	int rc = get_text(s, kind, key, buf, sizeof(buf));
+	int rc = later_get(s, kind, key, buf, sizeof(buf));
 	if (rc == PL_ERR_NOT_FOUND) {
 		*v = dflt;
 		return 0;
@@ -994,14 +995,9 @@ int nstore_out_depth(nstore *s, const char *peer, int lane, uint64_t *n)
 
 int nstore_in_next(nstore *s, const char *peer, int lane, uint64_t *next)
 {
-	char key[256], buf[32];
+	char key[256];
 	KEYF(key, "%s/%d", peer, lane);
-	int rc = later_get(s, K_INSEQ, key, buf, sizeof(buf));
-	if (rc == PL_ERR_NOT_FOUND) {
-		*next = 1;
-		return 0;
-	}
-	return rc ? rc : parse_u64(buf, next, NULL);
+	return get_u64(s, K_INSEQ, key, 1, next);
 }
 
 int nstore_in_set(nstore *s, const char *peer, int lane, uint64_t next)
