@@ -400,6 +400,11 @@ typedef struct pl_env_ctx {
 	int64_t max_age;    /* > 0: refuse envelopes dated more than this before now
 			       (the origin node, for its own officials); 0: no bound
 			       (relays: store-and-forward delays are legitimate) */
+	/* Optional, pl_env_verify_opened() only: the key that
+	 * pl_env_sig_check() found signed this very envelope.  Step 4 takes
+	 * the signature as checked when it is the member's key, and checks it
+	 * again otherwise (the charter changed meanwhile). */
+	const uint8_t *sig_checked;
 } pl_env_ctx;
 
 /*
@@ -442,6 +447,36 @@ typedef struct pl_env_ctx {
  */
 PL_EXPORT int pl_env_verify(const uint8_t *buf, size_t len, const pl_env_ctx *ctx,
 			    pl_env *out) PL_WUR;
+
+/*
+ * pl_env_verify() in two parts, so that a node can check signatures on
+ * another thread than the one that holds its charters and streams:
+ *
+ *   pl_env_open()          step 1 (well-formed), on any thread;
+ *   pl_env_sig_check()     the Ed25519 check of step 4 with a given key,
+ *                          reading nothing but the opened envelope and the
+ *                          key: safe on any thread while none changes them;
+ *   pl_env_verify_opened() steps 2 to 9 with ctx, as pl_env_verify();
+ *                          with ctx->sig_checked the key pl_env_sig_check()
+ *                          accepted, step 4 does not check again.
+ *
+ * buf must outlive the opened envelope (its signature's parts point into
+ * it).  pl_env_verify_opened() consumes o whatever it returns; an opened
+ * envelope not verified is released with pl_env_opened_clear().
+ */
+typedef struct pl_env_opened {
+	pl_env env; /* the payload's fields, as pl_env_parse() gives them */
+	pl_cose_sign1 cose_;
+	uint8_t root_[PL_HASH_BYTES]; /* a batch-signed envelope's root */
+} pl_env_opened;
+
+PL_EXPORT int pl_env_open(const uint8_t *buf, size_t len, pl_env_opened *out) PL_WUR;
+/* 0 when pk signed the envelope, PL_ERR_BAD_SIGNATURE when not,
+ * PL_ERR_INVALID for a batch-signed one (its batch's signature is
+ * checked once per batch by pl_env_verify_opened(), through ctx->sigs). */
+PL_EXPORT int pl_env_sig_check(const pl_env_opened *o, const uint8_t pk[PL_PK_BYTES]) PL_WUR;
+PL_EXPORT int pl_env_verify_opened(pl_env_opened *o, const pl_env_ctx *ctx, pl_env *out) PL_WUR;
+PL_EXPORT void pl_env_opened_clear(pl_env_opened *o);
 
 #ifdef __cplusplus
 }

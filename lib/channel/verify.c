@@ -41,6 +41,8 @@ static int check_signature(const pl_env *e, const pl_cose_sign1 *cose,
 			   const pl_charter_member *m)
 {
 	if (!e->batched) {
+		if (ctx->sig_checked && memcmp(ctx->sig_checked, m->cred.pk, PL_PK_BYTES) == 0)
+			return 0; /* pl_env_sig_check() accepted it with this key */
 		if (ctx->sigs)
 			ctx->sigs->checks++;
 		if (pl_cose_sign1_verify(cose, NULL, 0, m->cred.pk) != 0)
@@ -176,29 +178,69 @@ static int check_sequence(const pl_env *e, const pl_env_ctx *ctx)
 	return 0;
 }
 
+int pl_env_open(const uint8_t *buf, size_t len, pl_env_opened *out)
+{
+	if (!out)
+		return PL_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (!buf && len)
+		return PL_ERR_INVALID;
+	return chan_env_parse(buf, len, &out->env, &out->cose_, out->root_);
+}
+
+int pl_env_sig_check(const pl_env_opened *o, const uint8_t pk[PL_PK_BYTES])
+{
+	if (!o || !pk || o->env.batched || !o->cose_.root)
+		return PL_ERR_INVALID;
+	return pl_cose_sign1_verify(&o->cose_, NULL, 0, pk) == 0 ? 0 : PL_ERR_BAD_SIGNATURE;
+}
+
+void pl_env_opened_clear(pl_env_opened *o)
+{
+	if (!o)
+		return;
+	pl_cose_sign1_clear(&o->cose_);
+	pl_env_clear(&o->env);
+	memset(o, 0, sizeof(*o));
+}
+
+int pl_env_verify_opened(pl_env_opened *o, const pl_env_ctx *ctx, pl_env *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!o)
+		return PL_ERR_INVALID;
+	if (!ctx || !ctx->charter) {
+		pl_env_opened_clear(o);
+		return PL_ERR_INVALID;
+	}
+	const pl_charter *c = NULL;
+	const pl_charter_member *m = NULL;
+	int rc = check_author(&o->env, &o->cose_, o->root_, ctx, &c, &m);
+	pl_cose_sign1_clear(&o->cose_);
+	if (!rc)
+		rc = check_policy(&o->env, ctx, c, m);
+	if (!rc)
+		rc = check_sequence(&o->env, ctx);
+	if (rc || !out)
+		pl_env_clear(&o->env);
+	else
+		*out = o->env;
+	memset(o, 0, sizeof(*o));
+	return rc;
+}
+
 int pl_env_verify(const uint8_t *buf, size_t len, const pl_env_ctx *ctx, pl_env *out)
 {
 	if (out)
 		memset(out, 0, sizeof(*out));
 	if (!ctx || !ctx->charter || (!buf && len))
 		return PL_ERR_INVALID;
-	pl_env e;
-	pl_cose_sign1 cose;
-	uint8_t root[PL_HASH_BYTES];
-	int rc = chan_env_parse(buf, len, &e, &cose, root);
+	pl_env_opened o;
+	int rc = pl_env_open(buf, len, &o);
 	if (rc)
 		return rc;
-	const pl_charter *c = NULL;
-	const pl_charter_member *m = NULL;
-	rc = check_author(&e, &cose, root, ctx, &c, &m);
-	pl_cose_sign1_clear(&cose);
-	if (!rc)
-		rc = check_policy(&e, ctx, c, m);
-	if (!rc)
-		rc = check_sequence(&e, ctx);
-	if (rc || !out)
-		pl_env_clear(&e);
-	else
-		*out = e;
-	return rc;
+	pl_env_ctx own = *ctx;
+	own.sig_checked = NULL; /* only pl_env_verify_opened() takes a check made elsewhere */
+	return pl_env_verify_opened(&o, &own, out);
 }

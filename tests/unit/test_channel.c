@@ -1005,6 +1005,64 @@ static void test_verify_forged_signature(void **state)
 	world_free(&w);
 }
 
+/* pl_env_verify in two parts, as a node checks signatures on another
+ * thread: pl_env_sig_check's verdict stands in for step 4 only when it is
+ * for the member's own key, and pl_env_verify never takes one. */
+static void test_verify_opened(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w);
+	pl_env e = env_base();
+	blob good = sign_env(&e, &amb);
+	pl_env_opened o;
+	assert_int_equal(pl_env_open(good.p, good.n, &o), 0);
+	assert_string_equal(o.env.author, "amb-islamabad");
+	assert_int_equal(pl_env_sig_check(&o, amb.pk), 0);
+	assert_int_equal(pl_env_sig_check(&o, mallory.pk), PL_ERR_BAD_SIGNATURE);
+	pl_env out;
+	assert_int_equal(pl_env_verify_opened(&o, &w.ctx, &out), 0); /* checked itself */
+	uint8_t id[PL_HASH_BYTES];
+	pl_env_id(id, good.p, good.n);
+	assert_memory_equal(out.id, id, PL_HASH_BYTES);
+	assert_int_equal(out.body_len, 5);
+	pl_env_clear(&out);
+
+	/* one flipped bit of the signature */
+	good.p[good.n - 1] ^= 0x01;
+	assert_int_equal(pl_env_open(good.p, good.n, &o), 0);
+	assert_int_equal(pl_env_sig_check(&o, amb.pk), PL_ERR_BAD_SIGNATURE);
+	/* a verdict for another key than the member's is not taken: checked again */
+	pl_env_ctx c = w.ctx;
+	c.sig_checked = mallory.pk;
+	assert_int_equal(pl_env_verify_opened(&o, &c, &out), PL_ERR_BAD_SIGNATURE);
+	assert_true(detail_has("did not sign"));
+	/* for the member's key it is (so only the caller's own pl_env_sig_check may give it) */
+	assert_int_equal(pl_env_open(good.p, good.n, &o), 0);
+	c.sig_checked = amb.pk;
+	assert_int_equal(pl_env_verify_opened(&o, &c, NULL), 0);
+	/* pl_env_verify ignores one */
+	assert_int_equal(pl_env_verify(good.p, good.n, &c, NULL), PL_ERR_BAD_SIGNATURE);
+	/* the later steps still run on an opened envelope: another state's
+	 * node is told the same as by pl_env_verify */
+	good.p[good.n - 1] ^= 0x01;
+	pl_env late = env_base();
+	late.at = NOW + PL_ENV_SKEW_DEFAULT + 60;
+	blob bl = sign_env(&late, &amb);
+	assert_int_equal(pl_env_open(bl.p, bl.n, &o), 0);
+	assert_int_equal(pl_env_verify_opened(&o, &w.ctx, NULL), PL_ERR_CLOCK);
+	/* what does not parse does not open; an opened envelope may be dropped */
+	assert_int_not_equal(pl_env_open(good.p, good.n - 1, &o), 0);
+	assert_int_equal(pl_env_open(good.p, good.n, &o), 0);
+	pl_env_opened_clear(&o);
+	pl_env_opened_clear(&o); /* twice is harmless */
+	assert_int_equal(pl_env_open(NULL, 0, NULL), PL_ERR_INVALID);
+	assert_int_equal(pl_env_verify_opened(NULL, &w.ctx, NULL), PL_ERR_INVALID);
+	free(bl.p);
+	free(good.p);
+	world_free(&w);
+}
+
 static void append_status(struct world *w, size_t list, const char *id, pl_status s, int64_t at)
 {
 	assert_int_equal(pl_status_list_append(&w->lists[list], id, s, at, "test", at), 0);
@@ -1895,6 +1953,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_incomplete_charter),
 	    cmocka_unit_test(test_verify_not_member),
 	    cmocka_unit_test(test_verify_forged_signature),
+	    cmocka_unit_test(test_verify_opened),
 	    cmocka_unit_test(test_verify_suspended),
 	    cmocka_unit_test(test_verify_recalled_at_created_time),
 	    cmocka_unit_test(test_verify_revoked_expired_not_yet_valid),
