@@ -162,6 +162,7 @@ static const key_spec node_keys[] = {
     {"max_envelope", K_U32, CFG(max_envelope), 1024, 64 * 1024 * 1024, false},
     {"store_check", K_CHECK, CFG(store_check), 0, 0, false},
     {"sync_each_commit", K_BOOL, CFG(sync_each_commit), 0, 0, false},
+    {"verify_thread", K_BOOL, CFG(verify_thread), 0, 0, false},
     {"escalate_command", K_PATH, CFG(escalate_command), 0, 0, false},
     {"feed", K_ADDR_LOCAL, CFG(feed), 0, 0, false},
 };
@@ -707,6 +708,7 @@ static void set_defaults(node_config *c)
 	c->checkpoint_interval = NODE_DEFAULT_CHECKPOINT_INTERVAL;
 	c->checkpoint_entries = NODE_DEFAULT_CHECKPOINT_ENTRIES;
 	c->commit_batch = NODE_DEFAULT_COMMIT_BATCH;
+	c->verify_thread = true;
 	c->store_check = NODE_STORE_CHECK_QUICK;
 	c->max_envelope = NODE_DEFAULT_MAX_ENVELOPE;
 	c->link.ping_interval_ms = NODE_DEFAULT_PING_INTERVAL_MS;

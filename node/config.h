@@ -85,6 +85,7 @@ typedef struct node_config {
 	uint32_t max_envelope; /* bytes */
 	node_check_level store_check;
 	bool sync_each_commit;         /* sync in each commit, not from the store's thread */
+	bool verify_thread;            /* check submissions' signatures on a thread (verifier.h) */
 	char *escalate_command;        /* run on each escalation alert, or NULL */
 	char feed[NODE_ADDR_MAX + 1];  /* the public statement feed's address, or "" */
 

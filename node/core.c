@@ -32,6 +32,7 @@
 #include "ecache.h"
 #include "hold.h"
 #include "stmt.h"
+#include "verifier.h"
 #include "work.h"
 #include "parley/err.h"
 #include "parley/file.h"
@@ -127,6 +128,7 @@ static const double commit_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 #define NBUCKETS (sizeof(commit_buckets) / sizeof(commit_buckets[0]))
 
 static void core_sync_now(node_core *n);
+static void core_take_subs(node_core *n);
 
 void core_commit_timed(node_core *n, int *rc)
 {
@@ -514,6 +516,8 @@ static void batch_after(node_core *n, int rc)
 
 void core_batch_flush(node_core *n)
 {
+	if (n->subs)
+		core_take_subs(n);
 	if (!n->batch_open)
 		return;
 	n->batch_open = false;
@@ -659,27 +663,73 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 	return rc;
 }
 
-int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
-		      node_submit_fn done, void *arg)
+/* A submission whose signature the verifier checks (verifier.h): taken
+ * further at the group commit, in the order submissions came. */
+typedef struct core_sub {
+	uint8_t *buf; /* a copy: the opened envelope points into it */
+	size_t len;
+	int64_t now;
+	node_submit_fn done;
+	void *arg;
+	pl_env_opened o;
+	verifier_job job;
+	bool queued; /* job is the verifier's until its result */
+	struct core_sub *next;
+} core_sub;
+
+/* Already held, or already in the open batch: answered as a duplicate
+ * (true).  res->id is set. */
+static bool submit_duplicate(node_core *n, node_submit_result *res, node_submit_fn done, void *arg,
+			     int *rc)
+{
+	*rc = 0;
+	/* The same envelope twice in one batch: the second waits for the commit too. */
+	for (size_t i = 0; i < n->npend; i++)
+		if (pl_ct_equal(n->pend[i].res.id, res->id, PL_HASH_BYTES)) {
+			res->duplicate = true;
+			res->position = n->pend[i].res.position;
+			n->m.duplicates++;
+			*rc = batch_add(n, res, NULL, done, arg);
+			return true;
+		}
+	nstore_meta meta;
+	if (nstore_env_get(n->db, res->id, NULL, NULL, &meta) == 0) {
+		res->duplicate = true;
+		res->position = meta.pos;
+		n->m.duplicates++;
+		done(arg, res, 0);
+		return true;
+	}
+	return false;
+}
+
+/* Refused (rc): counted, logged and answered now. */
+static void submit_refuse(node_core *n, node_submit_result *res, int rc, node_submit_fn done,
+			  void *arg)
+{
+	res->code = rc;
+	snprintf(res->reason, sizeof(res->reason), "%s", pl_err_detail());
+	core_count_reject(n, rc);
+	node_log(NODE_LOG_INFO, "envelope refused", "from=api reason=%s detail=%s", pl_err_name(rc),
+		 res->reason);
+	done(arg, res, 0);
+}
+
+/* The rest of a submission, once opened: verified (sig_checked: the key
+ * the verifier found signed it, or NULL) and written into the open batch.
+ * Consumes o.  0 when done was or will be called, else a pl_err (done is
+ * then not called, and the batch has failed). */
+static int submit_opened(node_core *n, const uint8_t *buf, size_t len, int64_t now,
+			 pl_env_opened *o, const uint8_t *sig_checked, node_submit_fn done,
+			 void *arg)
 {
 	node_submit_result res;
 	memset(&res, 0, sizeof(res));
 	pl_env_id(res.id, buf, len);
-	/* The same envelope twice in one batch: the second waits for the commit too. */
-	for (size_t i = 0; i < n->npend; i++)
-		if (pl_ct_equal(n->pend[i].res.id, res.id, PL_HASH_BYTES)) {
-			res.duplicate = true;
-			res.position = n->pend[i].res.position;
-			n->m.duplicates++;
-			return batch_add(n, &res, NULL, done, arg);
-		}
-	nstore_meta meta;
-	if (nstore_env_get(n->db, res.id, NULL, NULL, &meta) == 0) {
-		res.duplicate = true;
-		res.position = meta.pos;
-		n->m.duplicates++;
-		done(arg, &res, 0);
-		return 0;
+	int rc;
+	if (submit_duplicate(n, &res, done, arg, &rc)) {
+		pl_env_opened_clear(o);
+		return rc;
 	}
 	pl_env_ctx ctx = {.trust = n->trust,
 			  .charter = core_charter_lookup,
@@ -689,9 +739,10 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 			  .sigs = &n->sigs,
 			  .now = now,
 			  .max_future = PL_ENV_SKEW_DEFAULT,
-			  .max_age = 24 * 3600};
+			  .max_age = 24 * 3600,
+			  .sig_checked = sig_checked};
 	pl_env env;
-	int rc = pl_env_verify(buf, len, &ctx, &env);
+	rc = pl_env_verify_opened(o, &ctx, &env);
 	if (!rc && strcmp(env.state, n->self.name) != 0)
 		rc = pl_err_fail(PL_ERR_WRONG_STATE,
 				 "this node accepts envelopes of %s's officials only; %s@%s must "
@@ -700,13 +751,8 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 	if (!rc)
 		rc = work_check(n, &env);
 	if (rc) {
-		res.code = rc;
-		snprintf(res.reason, sizeof(res.reason), "%s", pl_err_detail());
-		core_count_reject(n, rc);
-		node_log(NODE_LOG_INFO, "envelope refused", "from=api reason=%s detail=%s",
-			 pl_err_name(rc), res.reason);
 		pl_env_clear(&env);
-		done(arg, &res, 0);
+		submit_refuse(n, &res, rc, done, arg);
 		return 0;
 	}
 	rc = core_join(n);
@@ -730,6 +776,99 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 	uint32_t max = n->cfg->commit_batch ? n->cfg->commit_batch : 256;
 	if (n->npend >= max)
 		core_batch_flush(n);
+	return 0;
+}
+
+static void sub_free(core_sub *s)
+{
+	pl_env_opened_clear(&s->o);
+	free(s->buf);
+	free(s);
+}
+
+/* Take the waiting submissions further, in the order they came: each with
+ * its signature's verdict.  Submissions made meanwhile (an answer may
+ * submit again) wait for the next call. */
+static void core_take_subs(node_core *n)
+{
+	core_sub *s = n->subs;
+	n->subs = NULL;
+	n->subs_tail = &n->subs;
+	while (s) {
+		core_sub *next = s->next;
+		const uint8_t *checked = NULL;
+		if (s->queued) {
+			n->sigs.checks++; /* by the verifier's thread or by this one */
+			if (verifier_result(n->verifier, &s->job) == 0)
+				checked = s->job.pk;
+		}
+		s->queued = false;
+		int rc = submit_opened(n, s->buf, s->len, s->now, &s->o, checked, s->done, s->arg);
+		if (rc) {
+			node_submit_result res;
+			memset(&res, 0, sizeof(res));
+			pl_env_id(res.id, s->buf, s->len);
+			s->done(s->arg, &res, rc);
+		}
+		sub_free(s);
+		s = next;
+	}
+}
+
+int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
+		      node_submit_fn done, void *arg)
+{
+	node_submit_result res;
+	memset(&res, 0, sizeof(res));
+	pl_env_id(res.id, buf, len);
+	int rc;
+	if (submit_duplicate(n, &res, done, arg, &rc))
+		return rc;
+	core_sub *s = calloc(1, sizeof(*s));
+	if (!s || !(s->buf = malloc(len ? len : 1))) {
+		free(s);
+		return PL_ERR_NOMEM;
+	}
+	memcpy(s->buf, buf, len);
+	s->len = len;
+	s->now = now;
+	s->done = done;
+	s->arg = arg;
+	rc = pl_env_open(s->buf, len, &s->o);
+	if (rc) {
+		submit_refuse(n, &res, rc, done, arg);
+		sub_free(s);
+		return 0;
+	}
+	if (!n->verifier) {
+		rc = submit_opened(n, s->buf, len, now, &s->o, NULL, done, arg);
+		sub_free(s);
+		return rc;
+	}
+	/* The key that must have signed it, if any: the verifier checks it
+	 * meanwhile.  Anything amiss (no charter, no member, a batch) is
+	 * found and told by pl_env_verify_opened at the commit.  The first
+	 * submission of a turn is checked on the loop, which takes it first,
+	 * and so is a FLASH: neither waits for the thread (which the
+	 * scheduler may have put behind other work). */
+	bool ahead = n->subs && s->o.env.lane != PL_LANE_FLASH && !s->o.env.batched;
+	const pl_charter *ch = ahead ? core_charter_lookup(n, s->o.env.ch) : NULL;
+	const pl_charter_member *m =
+	    ch ? pl_charter_find_member(ch, s->o.env.state, s->o.env.author) : NULL;
+	if (m) {
+		s->job.env = &s->o;
+		memcpy(s->job.pk, m->cred.pk, PL_PK_BYTES);
+		verifier_push(n->verifier, &s->job);
+		s->queued = true;
+	}
+	*n->subs_tail = s;
+	n->subs_tail = &s->next;
+	if (s->o.env.lane == PL_LANE_FLASH) {
+		n->sync_urgent = true;
+		event_active(n->commit_urgent_ev, EV_TIMEOUT, 0);
+	} else {
+		event_active(n->commit_ev, EV_TIMEOUT, 0);
+	}
 	return 0;
 }
 
@@ -1046,59 +1185,66 @@ static json_t *next_seq_json(void *be, const char *state, const char *id, const 
 
 int node_metrics_text(node_core *n, pl_buf *out)
 {
+	verifier_stats vst = {0};
+	if (n->verifier)
+		verifier_get_stats(n->verifier, &vst);
 	int rc = pl_buf_printf(
-		out,
-		"# HELP parley_envelopes_accepted_total Envelopes accepted, by origin.\n"
-		"# TYPE parley_envelopes_accepted_total counter\n"
-		"parley_envelopes_accepted_total{origin=\"local\"} %" PRIu64 "\n"
-		"parley_envelopes_accepted_total{origin=\"peer\"} %" PRIu64 "\n"
-		"# HELP parley_envelopes_duplicate_total Envelopes submitted or received again.\n"
-		"# TYPE parley_envelopes_duplicate_total counter\n"
-		"parley_envelopes_duplicate_total %" PRIu64 "\n"
-		"# HELP parley_link_items_redelivered_total Peer items that arrived again on a newer "
-		"connection after an older one had delivered them (skipped).\n"
-		"# TYPE parley_link_items_redelivered_total counter\n"
-		"parley_link_items_redelivered_total %" PRIu64 "\n"
-		"# HELP parley_envelopes_deferred_total Peer envelopes not taken yet: dated ahead of "
-		"this node's clock (the link is closed and they come again).\n"
-		"# TYPE parley_envelopes_deferred_total counter\n"
-		"parley_envelopes_deferred_total %" PRIu64 "\n"
-		"# HELP parley_link_store_behind_total Peers' resume points above anything this "
-		"store numbered (this store went back).\n"
-		"# TYPE parley_link_store_behind_total counter\n"
-		"parley_link_store_behind_total %" PRIu64 "\n"
-		"# HELP parley_link_peer_behind_total HELLOs resuming below what the peer had "
-		"acknowledged (its store went back, or a stale connection); the items are sent again.\n"
-		"# TYPE parley_link_peer_behind_total counter\n"
-		"parley_link_peer_behind_total %" PRIu64 "\n"
-		"# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
-		"# TYPE parley_submit_commits_total counter\n"
-		"parley_submit_commits_total %" PRIu64 "\n"
-		"# HELP parley_submit_committed_total Submissions answered after a group commit.\n"
-		"# TYPE parley_submit_committed_total counter\n"
-		"parley_submit_committed_total %" PRIu64 "\n"
-		"# HELP parley_submit_commits_with_receipts_total Group commits of submitted "
-		"envelopes that also recorded peers' receipts.\n"
-		"# TYPE parley_submit_commits_with_receipts_total counter\n"
-		"parley_submit_commits_with_receipts_total %" PRIu64 "\n"
-		"# HELP parley_link_receipts_total Link receipts, received (in) and sent (out).\n"
-		"# TYPE parley_link_receipts_total counter\n"
-		"parley_link_receipts_total{direction=\"in\"} %" PRIu64 "\n"
-		"parley_link_receipts_total{direction=\"out\"} %" PRIu64 "\n"
-		"# HELP parley_signature_verifications_total Ed25519 verifications of envelope "
-		"signatures made (a batch-signed envelope whose batch was verified costs none).\n"
-		"# TYPE parley_signature_verifications_total counter\n"
-		"parley_signature_verifications_total %" PRIu64 "\n"
-		"# HELP parley_batch_signatures_reused_total Batch-signed envelopes whose batch "
-		"signature had already been verified.\n"
-		"# TYPE parley_batch_signatures_reused_total counter\n"
-		"parley_batch_signatures_reused_total %" PRIu64 "\n"
-		"# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
-		"# TYPE parley_envelopes_rejected_total counter\n",
-		n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
-		n->m.deferred, n->m.store_behind, n->m.peer_behind, n->m.api_batches,
-		n->m.api_batched, n->m.api_batches_receipts, n->m.receipts_in, n->m.receipts_out,
-		n->sigs.checks, n->sigs.hits);
+	    out,
+	    "# HELP parley_envelopes_accepted_total Envelopes accepted, by origin.\n"
+	    "# TYPE parley_envelopes_accepted_total counter\n"
+	    "parley_envelopes_accepted_total{origin=\"local\"} %" PRIu64 "\n"
+	    "parley_envelopes_accepted_total{origin=\"peer\"} %" PRIu64 "\n"
+	    "# HELP parley_envelopes_duplicate_total Envelopes submitted or received again.\n"
+	    "# TYPE parley_envelopes_duplicate_total counter\n"
+	    "parley_envelopes_duplicate_total %" PRIu64 "\n"
+	    "# HELP parley_link_items_redelivered_total Peer items that arrived again on a newer "
+	    "connection after an older one had delivered them (skipped).\n"
+	    "# TYPE parley_link_items_redelivered_total counter\n"
+	    "parley_link_items_redelivered_total %" PRIu64 "\n"
+	    "# HELP parley_envelopes_deferred_total Peer envelopes not taken yet: dated ahead of "
+	    "this node's clock (the link is closed and they come again).\n"
+	    "# TYPE parley_envelopes_deferred_total counter\n"
+	    "parley_envelopes_deferred_total %" PRIu64 "\n"
+	    "# HELP parley_link_store_behind_total Peers' resume points above anything this "
+	    "store numbered (this store went back).\n"
+	    "# TYPE parley_link_store_behind_total counter\n"
+	    "parley_link_store_behind_total %" PRIu64 "\n"
+	    "# HELP parley_link_peer_behind_total HELLOs resuming below what the peer had "
+	    "acknowledged (its store went back, or a stale connection); the items are sent again.\n"
+	    "# TYPE parley_link_peer_behind_total counter\n"
+	    "parley_link_peer_behind_total %" PRIu64 "\n"
+	    "# HELP parley_submit_commits_total Group commits of submitted envelopes.\n"
+	    "# TYPE parley_submit_commits_total counter\n"
+	    "parley_submit_commits_total %" PRIu64 "\n"
+	    "# HELP parley_submit_committed_total Submissions answered after a group commit.\n"
+	    "# TYPE parley_submit_committed_total counter\n"
+	    "parley_submit_committed_total %" PRIu64 "\n"
+	    "# HELP parley_submit_commits_with_receipts_total Group commits of submitted "
+	    "envelopes that also recorded peers' receipts.\n"
+	    "# TYPE parley_submit_commits_with_receipts_total counter\n"
+	    "parley_submit_commits_with_receipts_total %" PRIu64 "\n"
+	    "# HELP parley_link_receipts_total Link receipts, received (in) and sent (out).\n"
+	    "# TYPE parley_link_receipts_total counter\n"
+	    "parley_link_receipts_total{direction=\"in\"} %" PRIu64 "\n"
+	    "parley_link_receipts_total{direction=\"out\"} %" PRIu64 "\n"
+	    "# HELP parley_signature_verifications_total Ed25519 verifications of envelope "
+	    "signatures made (a batch-signed envelope whose batch was verified costs none).\n"
+	    "# TYPE parley_signature_verifications_total counter\n"
+	    "parley_signature_verifications_total %" PRIu64 "\n"
+	    "# HELP parley_signature_verifications_thread_total Of those, the ones made by "
+	    "the verifier thread rather than the event loop ([node] verify_thread).\n"
+	    "# TYPE parley_signature_verifications_thread_total counter\n"
+	    "parley_signature_verifications_thread_total %" PRIu64 "\n"
+	    "# HELP parley_batch_signatures_reused_total Batch-signed envelopes whose batch "
+	    "signature had already been verified.\n"
+	    "# TYPE parley_batch_signatures_reused_total counter\n"
+	    "parley_batch_signatures_reused_total %" PRIu64 "\n"
+	    "# HELP parley_envelopes_rejected_total Envelopes refused, by reason.\n"
+	    "# TYPE parley_envelopes_rejected_total counter\n",
+	    n->m.accepted_local, n->m.accepted_peer, n->m.duplicates, n->m.redelivered,
+	    n->m.deferred, n->m.store_behind, n->m.peer_behind, n->m.api_batches, n->m.api_batched,
+	    n->m.api_batches_receipts, n->m.receipts_in, n->m.receipts_out, n->sigs.checks,
+	    vst.thread, n->sigs.hits);
 	for (int k = 1; !rc && k < 128; k++)
 		if (n->m.rejected[k])
 			rc = pl_buf_printf(out,
@@ -1488,6 +1634,7 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 	n->cfg = cfg;
 	n->base = base;
 	n->sync_fd[0] = n->sync_fd[1] = -1;
+	n->subs_tail = &n->subs;
 	/* Three priorities: the CONTROL+FLASH connections (0) go before
 	 * everything else (1, the default) when both are ready in one turn of
 	 * the loop.  Only possible before the loop runs; without it every
@@ -1749,6 +1896,13 @@ int node_core_start(node_core *n)
 	rc = peer_dial_all(n);
 	if (rc)
 		return rc;
+	if (n->cfg->verify_thread) {
+		n->verifier = verifier_new();
+		if (!n->verifier)
+			node_log(NODE_LOG_WARN,
+				 "no verifier thread: signatures are checked on the loop",
+				 "reason=\"cannot start a thread\"");
+	}
 	n->commit_ev = event_new(n->base, -1, 0, batch_commit_cb, n);
 	n->commit_urgent_ev = event_new(n->base, -1, 0, batch_commit_cb, n);
 	if (!n->commit_ev || !n->commit_urgent_ev)
@@ -1803,6 +1957,7 @@ void node_core_free(node_core *n)
 	if (n->ticker)
 		event_free(n->ticker);
 	core_batch_flush(n);
+	verifier_free(n->verifier); /* every submission had its verdict */
 	if (n->commit_ev)
 		event_free(n->commit_ev);
 	if (n->commit_urgent_ev)

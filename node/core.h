@@ -60,9 +60,12 @@ int node_submit(node_core *n, const uint8_t *env, size_t len, int64_t now,
  * refused) or a pl_err when the node failed to store it. */
 typedef void (*node_submit_fn)(void *arg, const node_submit_result *res, int rc);
 /*
- * The same, answered through done: at once for a refusal or an envelope
- * already stored, otherwise after the commit of the group it joined (all
- * submissions of one event-loop turn, up to [node] commit_batch, share one
+ * The same, answered through done: at once for an envelope already stored
+ * or one that does not parse; otherwise it is taken further at the group
+ * commit, in the order submissions came (its signature checked meanwhile
+ * by the verifier thread, [node] verify_thread), and answered then if
+ * refused, else after the commit of the group it joined (all submissions
+ * of one event-loop turn, up to [node] commit_batch, share one
  * transaction).  Returns 0 when done was or will be called, else a pl_err
  * (done is then not called).
  */

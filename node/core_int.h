@@ -184,6 +184,10 @@ struct node_core {
 	 * receipts of one event-loop turn */
 	struct core_pending *pend;
 	size_t npend, cap_pend;
+	/* submissions waiting for their signature's verdict (verifier.h), in
+	 * the order they came: taken further at the group commit */
+	struct core_sub *subs, **subs_tail;
+	struct verifier *verifier; /* NULL: signatures checked on the loop */
 	bool batch_open;
 	bool batch_receipts;  /* the open batch records receipts */
 	struct event *commit_ev;

@@ -90,6 +90,7 @@ static void test_full_file(void **state)
 				   "commit_batch = 32\n"
 				   "max_envelope = 65536\n"
 				   "store_check = full\n"
+				   "verify_thread = false\n"
 				   "\n"
 				   "[link]\n"
 				   "ping_interval = 1000\n"
@@ -128,6 +129,7 @@ static void test_full_file(void **state)
 	assert_false(c.api_public);
 	assert_int_equal(c.api_max_connections, 32);
 	assert_int_equal(c.log_level, NODE_LOG_DEBUG);
+	assert_false(c.verify_thread);
 	assert_int_equal(c.checkpoint_interval, 60);
 	assert_int_equal(c.checkpoint_entries, 50);
 	assert_int_equal(c.commit_batch, 32);
@@ -142,7 +144,7 @@ static void test_full_file(void **state)
 	assert_string_equal(c.peers[0].name, "islamabad");
 	assert_string_equal(c.peers[0].address, "islamabad.example.org:7443");
 	assert_string_equal(c.peers[0].node, "islamabad-1");
-	assert_int_equal(c.peers[0].line, 23);
+	assert_int_equal(c.peers[0].line, 24);
 	assert_string_equal(c.peers[1].name, "kabul");
 	assert_string_equal(c.peers[1].address, "192.0.2.7:7443");
 	assert_string_equal(c.peers[1].node, "");
@@ -173,6 +175,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.checkpoint_interval, 300);
 	assert_int_equal(c.checkpoint_entries, 1000);
 	assert_int_equal(c.commit_batch, 256);
+	assert_true(c.verify_thread);
 	assert_int_equal(c.store_check, NODE_STORE_CHECK_QUICK);
 	assert_int_equal(c.max_envelope, 1048576);
 	assert_int_equal(c.link.ping_interval_ms, 5000);
@@ -489,7 +492,7 @@ static void test_documented(void **state)
 			fail_msg("docs/config.md: no row for '%s' under [%s]", key, sect);
 		count++;
 	}
-	assert_int_equal(count, 26);
+	assert_int_equal(count, 27);
 	assert_null(node_config_key_name(count, &sect));
 }
 
