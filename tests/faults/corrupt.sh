@@ -82,8 +82,7 @@ verdict() {
 for c in "${CASES[@]}"; do
 	[[ $c =~ ^(db-middle|db-envelope|db-charter|db-truncated|wal-crash|wal-truncated)$ ]] || fail "unknown case $c"
 done
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -31,8 +31,7 @@ faulty() {
 	done
 	fail "$1 (faulty) did not come up"
 }
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

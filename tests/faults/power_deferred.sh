@@ -19,8 +19,7 @@
 # before their sync and the cut loses them.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 declare -A DELAY=([tehran]=20 [islamabad]=40)
 for s in tehran islamabad; do
 	PARLEYD=$PARLEY_TOOLS/parleyd-faulty PARLEY_FAULT_SYNC_LOG=$W/$s.synced \

@@ -38,8 +38,7 @@ power-scatter) plan="power_at=8,power=scatter,lying,seed=5,snapshot" ;;
 *) fail "usage: store.sh io-once|disk-full|power-lying|power-torn|power-scatter" ;;
 esac
 N=300
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -11,8 +11,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 [[ -w /dev/full ]] || { echo "SKIP: no /dev/full"; exit 0; }
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -10,8 +10,7 @@
 # descriptors, its log has the refusal line (not one per connection), and
 # it still answers.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 old_nofile=$(ulimit -Sn)
 ulimit -Sn 512 || fail "cannot lower the descriptor limit"
 NODE_EXTRA="api_max_connections = 256" start tehran

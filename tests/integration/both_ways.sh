@@ -3,8 +3,7 @@
 # Two nodes, messages both ways on every lane, each side holds exactly what
 # both sent, once, in order per author and lane.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -9,8 +9,7 @@
 # the ROUTINE stream in its order (a gap or a repeat in a stream is refused
 # by the receiver, and counted), and the queue ends empty.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -12,8 +12,7 @@
 # once, in order, as in flash_cut.sh.
 . "$(dirname "$0")/lib.sh"
 LINK_EXTRA="gather_us = 1000"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -8,8 +8,7 @@
 # FLASH was stored after the first 30 or so of 300 (the demo's step 12
 # failed 3 runs in 4).
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 for round in 1 2 3; do # a channel per round: its first envelope is the round's
 	charter "fm$round" tehran islamabad

@@ -3,8 +3,7 @@
 # A FLASH submitted behind a backlog of 10,000 ROUTINE envelopes arrives at
 # the receiver before the backlog has drained.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -5,8 +5,7 @@
 # nothing is lost or duplicated; a batch request's envelopes are decided one
 # by one, in order, and stored in one commit.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

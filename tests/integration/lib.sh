@@ -49,6 +49,14 @@ peer() {
 	printf '\n[peer %s]\naddress = 127.0.0.1:%s\n' "$2" "${PEER[$2]}" >>"$W/$1.peers"
 }
 
+# pair A B: states A and B (as state), each pinning the other (as peer).
+pair() {
+	state "$1"
+	state "$2"
+	peer "$1" "$2"
+	peer "$2" "$1"
+}
+
 # start NAME: write node.ini and start parleyd; wait for /healthz.
 # NODE_EXTRA: more lines for the [node] section (e.g. checkpoint settings);
 # LINK_EXTRA: for the [link] section; LINK_DEAD_AFTER: its dead_after (4000 ms);

@@ -4,8 +4,7 @@
 # the link dead, then the receiver stopped): envelopes queued meanwhile flow
 # once the link returns, and the sender's view says "delivered" only then.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

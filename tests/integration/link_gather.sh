@@ -8,8 +8,7 @@
 # 200.  Both times everything arrives exactly once, in order, and is
 # receipted.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 export NODE_EXTRA="checkpoint_interval = 3600"
 start tehran; start islamabad
 charter fm tehran islamabad

@@ -7,8 +7,7 @@
 # commits here; with a record per frame it was about 295, one per 7), every
 # one exactly once, in order, and receipted.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 export NODE_EXTRA="checkpoint_interval = 3600"
 start tehran; start islamabad
 charter fm tehran islamabad

@@ -7,8 +7,7 @@
 # more than 8 (without the window hundreds are in flight at once), a FLASH
 # sent meanwhile arrives, and everything arrives exactly once, in order.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 LINK_EXTRA="window = 8" start tehran
 start islamabad
 charter fm tehran islamabad

@@ -3,8 +3,7 @@
 # The receiver is SIGKILLed mid-stream, twice, and restarted: every envelope
 # the sender's node acknowledged arrives exactly once, in order per lane.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -10,8 +10,7 @@
 # backup is behind on is refused as a replay: the author's next sequence
 # number is already taken at islamabad by what was sent after the backup.)
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 for ch in fm ops; do charter "$ch" tehran islamabad; wait_charter islamabad "$ch"; done
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 10 --ids "$W/a.ids" >/dev/null || fail "send a"

@@ -11,8 +11,7 @@
 # send and mark them.  A thread that cannot checkpoint is counted
 # and logged (once), and the node goes on.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 for s in tehran islamabad; do
 	NODE_EXTRA="data = $W/$s/node.db?wal_pages=100" start "$s"
 done

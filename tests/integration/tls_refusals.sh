@@ -9,8 +9,7 @@
 # The clients are stock `openssl s_client` (Debian's OpenSSL).
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || fail "openssl is not installed"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -7,8 +7,7 @@
 # served for an envelope, proving it in the peer's log.
 . "$(dirname "$0")/lib.sh"
 NODE_EXTRA=$'checkpoint_interval = 10\ncheckpoint_entries = 1'
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 parley log check-proof --help >/dev/null 2>&1 || fail "parley log is not wired into the CLI (cli/main.c)"
 NODE_EXTRA=$'checkpoint_interval = 10\ncheckpoint_entries = 1'
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

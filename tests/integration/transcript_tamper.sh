@@ -9,8 +9,7 @@
 # the refusal (and notices its own store changed under it).
 . "$(dirname "$0")/lib.sh"
 NODE_EXTRA=$'checkpoint_interval = 10\ncheckpoint_entries = 1'
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter fm tehran islamabad
 wait_charter islamabad fm

@@ -7,8 +7,7 @@
 # without the thread, and what follows it in its stream is a gap; with
 # verify_thread = false the loop checks every one, with the same outcome.
 . "$(dirname "$0")/lib.sh"
-state tehran; state islamabad
-peer tehran islamabad; peer islamabad tehran
+pair tehran islamabad
 start tehran; start islamabad
 charter bulk tehran islamabad
 wait_charter islamabad bulk
