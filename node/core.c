@@ -549,7 +549,7 @@ void core_batch_fail(node_core *n, int rc)
 void core_commit_urgent(node_core *n)
 {
 	n->sync_urgent = true;
-	if (n->batch_open && n->commit_urgent_ev)
+	if ((n->batch_open || n->subs) && n->commit_urgent_ev)
 		event_active(n->commit_urgent_ev, EV_TIMEOUT, 0);
 }
 
@@ -668,6 +668,7 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 typedef struct core_sub {
 	uint8_t *buf; /* a copy: the opened envelope points into it */
 	size_t len;
+	uint8_t id[PL_HASH_BYTES]; /* pl_env_id of buf */
 	int64_t now;
 	node_submit_fn done;
 	void *arg;
@@ -715,17 +716,17 @@ static void submit_refuse(node_core *n, node_submit_result *res, int rc, node_su
 	done(arg, res, 0);
 }
 
-/* The rest of a submission, once opened: verified (sig_checked: the key
- * the verifier found signed it, or NULL) and written into the open batch.
- * Consumes o.  0 when done was or will be called, else a pl_err (done is
- * then not called, and the batch has failed). */
-static int submit_opened(node_core *n, const uint8_t *buf, size_t len, int64_t now,
-			 pl_env_opened *o, const uint8_t *sig_checked, node_submit_fn done,
-			 void *arg)
+/* The rest of a submission (id: pl_env_id of buf), once opened: verified
+ * (sig_checked: the key the verifier found signed it, or NULL) and written
+ * into the open batch.  Consumes o.  0 when done was or will be called,
+ * else a pl_err (done is then not called, and the batch has failed). */
+static int submit_opened(node_core *n, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf,
+			 size_t len, int64_t now, pl_env_opened *o, const uint8_t *sig_checked,
+			 node_submit_fn done, void *arg)
 {
 	node_submit_result res;
 	memset(&res, 0, sizeof(res));
-	pl_env_id(res.id, buf, len);
+	memcpy(res.id, id, PL_HASH_BYTES);
 	int rc;
 	if (submit_duplicate(n, &res, done, arg, &rc)) {
 		pl_env_opened_clear(o);
@@ -803,11 +804,12 @@ static void core_take_subs(node_core *n)
 				checked = s->job.pk;
 		}
 		s->queued = false;
-		int rc = submit_opened(n, s->buf, s->len, s->now, &s->o, checked, s->done, s->arg);
+		int rc = submit_opened(n, s->id, s->buf, s->len, s->now, &s->o, checked, s->done,
+				       s->arg);
 		if (rc) {
 			node_submit_result res;
 			memset(&res, 0, sizeof(res));
-			pl_env_id(res.id, s->buf, s->len);
+			memcpy(res.id, s->id, PL_HASH_BYTES);
 			s->done(s->arg, &res, rc);
 		}
 		sub_free(s);
@@ -831,6 +833,7 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 	}
 	memcpy(s->buf, buf, len);
 	s->len = len;
+	memcpy(s->id, res.id, PL_HASH_BYTES);
 	s->now = now;
 	s->done = done;
 	s->arg = arg;
@@ -841,7 +844,7 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 		return 0;
 	}
 	if (!n->verifier) {
-		rc = submit_opened(n, s->buf, len, now, &s->o, NULL, done, arg);
+		rc = submit_opened(n, s->id, s->buf, len, now, &s->o, NULL, done, arg);
 		sub_free(s);
 		return rc;
 	}
@@ -863,12 +866,10 @@ int node_submit_async(node_core *n, const uint8_t *buf, size_t len, int64_t now,
 	}
 	*n->subs_tail = s;
 	n->subs_tail = &s->next;
-	if (s->o.env.lane == PL_LANE_FLASH) {
-		n->sync_urgent = true;
-		event_active(n->commit_urgent_ev, EV_TIMEOUT, 0);
-	} else {
+	if (s->o.env.lane == PL_LANE_FLASH)
+		core_commit_urgent(n);
+	else
 		event_active(n->commit_ev, EV_TIMEOUT, 0);
-	}
 	return 0;
 }
 

@@ -252,8 +252,9 @@ int core_join(node_core *n);
 /* Emit event type with data (taken) once the open transaction commits
  * (work_flush publishes them); dropped if it fails. */
 void core_emit_after_commit(node_core *n, const char *type, json_t *data);
-/* The open group batch holds something urgent (a FLASH submission, a
- * receipt of CONTROL or FLASH): commit it before the loop's other work. */
+/* The open group batch, or the submissions waiting to join it, hold
+ * something urgent (a FLASH submission, a receipt of CONTROL or FLASH):
+ * commit it before the loop's other work. */
 void core_commit_urgent(node_core *n);
 /* A write into the open group batch failed: roll it all back, answer the
  * submitters with rc, drop its events. */

@@ -9,8 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "parley/err.h"
-
 #include "verifier.h"
 
 enum { JOB_QUEUED = 1, JOB_RUNNING, JOB_DONE };
