@@ -320,7 +320,8 @@ static int queue_control(node_core *n, int kind, const uint8_t *buf, size_t len,
 		if (strcmp(states[i], n->self.name) == 0 || !core_find_peer(n, states[i]))
 			continue;
 		uint64_t lseq = 0;
-		rc = nstore_out_push(n->db, states[i], PL_LINK_LANE_CONTROL, kind, id, &lseq);
+		rc = nstore_out_push(n->db, states[i], PL_LINK_LANE_CONTROL, kind, id,
+				     NSTORE_NO_POS, &lseq);
 		if (!rc)
 			peer_hold_mark(n, states[i], PL_LINK_LANE_CONTROL, kind, lseq);
 	}
@@ -650,7 +651,7 @@ static int submit_write(node_core *n, const uint8_t *buf, size_t len, const pl_e
 		}
 		uint64_t lseq = 0;
 		rc = nstore_out_push(n->db, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
-				     res->id, &lseq);
+				     res->id, meta.pos, &lseq);
 		if (!rc)
 			peer_hold_mark(n, ch->states[i], (int)env->lane, PL_LINK_KIND_ENVELOPE,
 				       lseq);

@@ -48,6 +48,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -603,6 +604,16 @@ int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, si
 	return rc;
 }
 
+int nstore_env_at(nstore *s, const uint8_t id[PL_HASH_BYTES], uint64_t pos, uint8_t **buf,
+		  size_t *len)
+{
+	if (s->cache && ecache_get(s->cache, id, buf, len, NULL))
+		return 0;
+	char hx[2 * PL_HASH_BYTES + 1];
+	hexid(hx, id);
+	return env_bytes(s, id, hx, pos, buf, len);
+}
+
 int nstore_blob_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len)
 {
 	char hx[2 * PL_HASH_BYTES + 1];
@@ -806,20 +817,30 @@ int nstore_out_skip(nstore *s, const char *peer, int lane, uint64_t lseq)
 	return outseq_put(s, peer, lane, lseq, depth);
 }
 
-int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
-		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq)
+static int put_item(nstore *s, int kind_table, const char *peer, int lane, const nstore_item *it)
 {
 	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
+	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, it->lseq);
+	hexid(hx, it->id);
+	if (it->pos == NSTORE_NO_POS)
+		snprintf(val, sizeof(val), "%d %s", it->kind, hx);
+	else
+		snprintf(val, sizeof(val), "%d %s %" PRIu64, it->kind, hx, it->pos);
+	return put_text(s, kind_table, key, val);
+}
+
+int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
+		    const uint8_t id[PL_HASH_BYTES], uint64_t pos, uint64_t *lseq)
+{
 	uint64_t last = 0, depth = 0;
 	int rc = outseq_load(s, peer, lane, &last, &depth);
 	if (!rc)
 		rc = outseq_put(s, peer, lane, last + 1, depth + 1);
 	if (rc)
 		return rc;
-	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, last + 1);
-	hexid(hx, id);
-	snprintf(val, sizeof(val), "%d %s", kind, hx);
-	rc = put_text(s, K_OUTQ, key, val);
+	nstore_item it = {.lseq = last + 1, .kind = kind, .pos = pos};
+	memcpy(it.id, id, PL_HASH_BYTES);
+	rc = put_item(s, K_OUTQ, peer, lane, &it);
 	if (!rc && lseq)
 		*lseq = last + 1;
 	return rc;
@@ -837,23 +858,33 @@ static int item_cb(void *ctx, const char *key, const uint8_t *v, size_t n)
 	w->count++;
 	if (!w->fn)
 		return 0;
+	/* "<kind> <hex id>", then " <pos>" for an envelope queued since
+	 * positions are kept with the items */
 	const char *slash = strrchr(key, '/');
-	uint64_t lseq = 0, kind = 0;
+	uint64_t kind = 0;
 	const char *end = NULL;
-	uint8_t id[PL_HASH_BYTES];
+	nstore_item it = {.pos = NSTORE_NO_POS};
 	char val[128];
 	if (!slash || n >= sizeof(val))
 		return pl_err_fail(PL_ERR_MALFORMED, "node store: bad queue entry %s", key);
 	memcpy(val, v, n);
 	val[n] = '\0';
-	int rc = parse_u64(slash + 1, &lseq, NULL);
+	int rc = parse_u64(slash + 1, &it.lseq, NULL);
 	if (!rc)
 		rc = parse_u64(val, &kind, &end);
-	if (!rc && *end == ' ')
-		rc = parse_id((const uint8_t *)end + 1, strlen(end + 1), id);
-	else if (!rc)
+	const char *hx = NULL, *sp = NULL;
+	if (!rc && (*end != ' ' || kind > INT_MAX))
 		rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad queue entry %s", key);
-	return rc ? rc : w->fn(w->ctx, lseq, (int)kind, id);
+	if (!rc) {
+		hx = end + 1;
+		sp = strchr(hx, ' ');
+		rc = parse_id((const uint8_t *)hx, sp ? (size_t)(sp - hx) : strlen(hx), it.id);
+	}
+	if (!rc && sp && (parse_u64(sp + 1, &it.pos, &end) != 0 || *end || it.pos == NSTORE_NO_POS))
+		rc = pl_err_fail(PL_ERR_MALFORMED, "node store: bad position in queue entry %s",
+				 key);
+	it.kind = (int)kind;
+	return rc ? rc : w->fn(w->ctx, &it);
 }
 
 int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t limit,
@@ -867,15 +898,11 @@ int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t
 }
 
 struct item_list {
-	struct {
-		uint64_t lseq;
-		int kind;
-		uint8_t id[PL_HASH_BYTES];
-	} *v;
+	nstore_item *v;
 	size_t n, cap;
 };
 
-static int collect_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+static int collect_cb(void *ctx, const nstore_item *it)
 {
 	struct item_list *l = ctx;
 	if (l->n == l->cap) {
@@ -886,21 +913,8 @@ static int collect_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HA
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n].lseq = lseq;
-	l->v[l->n].kind = kind;
-	memcpy(l->v[l->n].id, id, PL_HASH_BYTES);
-	l->n++;
+	l->v[l->n++] = *it;
 	return 0;
-}
-
-static int put_item(nstore *s, int kind_table, const char *peer, int lane, uint64_t lseq,
-		    int kind, const uint8_t id[PL_HASH_BYTES])
-{
-	char key[256], val[128], hx[2 * PL_HASH_BYTES + 1];
-	KEYF(key, "%s/%d/%020" PRIu64, peer, lane, lseq);
-	hexid(hx, id);
-	snprintf(val, sizeof(val), "%d %s", kind, hx);
-	return put_text(s, kind_table, key, val);
 }
 
 int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_item_fn fn,
@@ -917,9 +931,9 @@ int nstore_out_ack(nstore *s, const char *peer, int lane, uint64_t upto, nstore_
 	if (!rc)
 		rc = pl_store_range(s->st, K_OUTQ, lo, hi, 0, item_cb, &w);
 	for (size_t i = 0; !rc && i < l.n; i++) {
-		rc = put_item(s, K_OUTDONE, peer, lane, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+		rc = put_item(s, K_OUTDONE, peer, lane, &l.v[i]);
 		if (!rc && fn)
-			rc = fn(ctx, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+			rc = fn(ctx, &l.v[i]);
 	}
 	size_t dropped = l.n;
 	free(l.v);
@@ -954,7 +968,7 @@ int nstore_out_requeue(nstore *s, const char *peer, int lane, uint64_t from, uin
 	if (!rc)
 		rc = pl_store_range(s->st, K_OUTDONE, lo, hi, 0, item_cb, &w);
 	for (size_t i = 0; !rc && i < l.n; i++)
-		rc = put_item(s, K_OUTQ, peer, lane, l.v[i].lseq, l.v[i].kind, l.v[i].id);
+		rc = put_item(s, K_OUTQ, peer, lane, &l.v[i]);
 	if (!rc && l.n)
 		rc = outseq_put(s, peer, lane, last, depth + l.n);
 	if (count)

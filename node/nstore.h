@@ -99,6 +99,11 @@ int nstore_env_index(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *
  * with: damage to the store beneath is found by the reads that miss. */
 int nstore_env_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len,
 		   nstore_meta *meta);
+/* The bytes of envelope id known to be at pos (nstore_item.pos): its
+ * transcript entry, read without its metadata; PL_ERR_CORRUPT when that
+ * entry is not envelope id.  From memory as nstore_env_get. */
+int nstore_env_at(nstore *s, const uint8_t id[PL_HASH_BYTES], uint64_t pos, uint8_t **buf,
+		  size_t *len);
 int nstore_blob_put(nstore *s, const uint8_t id[PL_HASH_BYTES], const uint8_t *buf, size_t len);
 int nstore_blob_get(nstore *s, const uint8_t id[PL_HASH_BYTES], uint8_t **buf, size_t *len);
 
@@ -116,10 +121,21 @@ int nstore_seq_set(nstore *s, const char *state, const char *author, const char 
 		   uint64_t seq, const uint8_t id[PL_HASH_BYTES]);
 
 /* ---- outgoing queues: items for peer on lane, numbered by lseq from 1 */
+#define NSTORE_NO_POS UINT64_MAX
+/* An item of a queue: what it is (a lib/link kind), its id, and for an
+ * envelope its position in this node's log, so that sending it and
+ * marking it delivered read no metadata (NSTORE_NO_POS for a blob, and
+ * for an envelope queued by a store written before positions were kept
+ * with the items: look it up by id). */
+typedef struct nstore_item {
+	uint64_t lseq;
+	int kind;
+	uint8_t id[PL_HASH_BYTES];
+	uint64_t pos;
+} nstore_item;
 int nstore_out_push(nstore *s, const char *peer, int lane, int kind,
-		    const uint8_t id[PL_HASH_BYTES], uint64_t *lseq);
-typedef int (*nstore_item_fn)(void *ctx, uint64_t lseq, int kind,
-			      const uint8_t id[PL_HASH_BYTES]);
+		    const uint8_t id[PL_HASH_BYTES], uint64_t pos, uint64_t *lseq);
+typedef int (*nstore_item_fn)(void *ctx, const nstore_item *it);
 /* Items with lseq >= from, ascending, at most limit (0: all). */
 int nstore_out_walk(nstore *s, const char *peer, int lane, uint64_t from, size_t limit,
 		    nstore_item_fn fn, void *ctx);

@@ -235,24 +235,29 @@ struct acked {
 	bool logged; /* an item of a logged kind was acknowledged */
 };
 
-static int acked_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+static int acked_cb(void *ctx, const nstore_item *it)
 {
 	struct acked *a = ctx;
-	(void)lseq;
-	if (kind == PL_LINK_KIND_ENVELOPE || kind == PL_LINK_KIND_CHARTER ||
-	    kind == PL_LINK_KIND_STATUS_LIST)
+	if (it->kind == PL_LINK_KIND_ENVELOPE || it->kind == PL_LINK_KIND_CHARTER ||
+	    it->kind == PL_LINK_KIND_STATUS_LIST)
 		a->logged = true;
-	if (kind != PL_LINK_KIND_ENVELOPE)
+	if (it->kind != PL_LINK_KIND_ENVELOPE)
 		return 0;
 	char hx[2 * PL_HASH_BYTES + 1];
-	pl_hex_encode(hx, id, PL_HASH_BYTES);
+	pl_hex_encode(hx, it->id, PL_HASH_BYTES);
 	if (a->ids)
 		json_array_append_new(a->ids, receipt_event(a->p, hx, a->lane));
-	nstore_meta m;
-	int rc = nstore_env_get(a->n->db, id, NULL, NULL, &m);
-	if (rc == PL_ERR_NOT_FOUND)
-		return 0; /* nothing to mark (a queue written by hand, a damaged store) */
-	return rc ? rc : nstore_deliv_set(a->n->db, m.pos, a->p->state, "delivered", a->now);
+	uint64_t pos = it->pos;
+	if (pos == NSTORE_NO_POS) { /* queued by an older store: by the id */
+		nstore_meta m;
+		int rc = nstore_env_get(a->n->db, it->id, NULL, NULL, &m);
+		if (rc == PL_ERR_NOT_FOUND)
+			return 0; /* nothing to mark (a queue written by hand, a damaged store) */
+		if (rc)
+			return rc;
+		pos = m.pos;
+	}
+	return nstore_deliv_set(a->n->db, pos, a->p->state, "delivered", a->now);
 }
 
 /*
@@ -1065,22 +1070,28 @@ struct pump {
 	int count;
 };
 
-static int pump_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+static int pump_cb(void *ctx, const nstore_item *it)
 {
 	struct pump *w = ctx;
 	core_peer *p = w->p;
 	node_core *n = w->cc->n;
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	uint64_t lseq = it->lseq;
 	if (lseq > w->upto) {
 		w->full = true;
 		return 1; /* held: stop the walk */
 	}
-	int rc = kind == PL_LINK_KIND_ENVELOPE ? nstore_env_get(n->db, id, &buf, &len, NULL)
-					       : nstore_blob_get(n->db, id, &buf, &len);
+	int rc;
+	if (it->kind != PL_LINK_KIND_ENVELOPE)
+		rc = nstore_blob_get(n->db, it->id, &buf, &len);
+	else if (it->pos != NSTORE_NO_POS)
+		rc = nstore_env_at(n->db, it->id, it->pos, &buf, &len);
+	else
+		rc = nstore_env_get(n->db, it->id, &buf, &len, NULL);
 	if (rc)
 		return rc;
-	rc = pl_link_send_item(w->cc->link, (pl_link_lane)w->lane, lseq, (uint32_t)kind, buf,
+	rc = pl_link_send_item(w->cc->link, (pl_link_lane)w->lane, lseq, (uint32_t)it->kind, buf,
 			       len);
 	free(buf);
 	if (rc == PL_ERR_LIMIT) {
@@ -1144,13 +1155,12 @@ static bool item_holds(int lane, int kind)
 		 kind == PL_LINK_KIND_NODE_REC));
 }
 
-static int hold_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+static int hold_cb(void *ctx, const nstore_item *it)
 {
 	struct hold *h = ctx;
-	(void)id;
 	h->seen++;
-	h->hold = item_holds(h->lane, kind);
-	h->lseq = h->hold ? lseq : 0; /* 0: too many to look at, no mark */
+	h->hold = item_holds(h->lane, it->kind);
+	h->lseq = h->hold ? it->lseq : 0; /* 0: too many to look at, no mark */
 	h->hold = h->hold || h->seen > HOLD_SCAN;
 	return h->hold ? 1 : 0;
 }

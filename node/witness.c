@@ -141,7 +141,8 @@ static int queue_item(node_core *n, core_peer *p, int kind, pl_cbor_enc *e)
 		rc = nstore_blob_put(n->db, id, buf, len);
 	}
 	if (!rc)
-		rc = nstore_out_push(n->db, p->state, PL_LINK_LANE_CONTROL, kind, id, NULL);
+		rc = nstore_out_push(n->db, p->state, PL_LINK_LANE_CONTROL, kind, id, NSTORE_NO_POS,
+				     NULL);
 	free(buf);
 	return rc;
 }

@@ -60,16 +60,18 @@ struct seen {
 	uint64_t lseq[16];
 	int kind[16];
 	uint8_t id[16][PL_HASH_BYTES];
+	uint64_t pos[16];
 	int n;
 };
 
-static int seen_cb(void *ctx, uint64_t lseq, int kind, const uint8_t id[PL_HASH_BYTES])
+static int seen_cb(void *ctx, const nstore_item *it)
 {
 	struct seen *s = ctx;
 	if (s->n < 16) {
-		s->lseq[s->n] = lseq;
-		s->kind[s->n] = kind;
-		memcpy(s->id[s->n], id, PL_HASH_BYTES);
+		s->lseq[s->n] = it->lseq;
+		s->kind[s->n] = it->kind;
+		memcpy(s->id[s->n], it->id, PL_HASH_BYTES);
+		s->pos[s->n] = it->pos;
 	}
 	s->n++;
 	return 0;
@@ -85,11 +87,12 @@ static void test_queues(void **state)
 	for (int i = 1; i <= 12; i++) {
 		uint64_t lseq;
 		mkid(id, i);
-		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, &lseq),
+				 0);
 		assert_int_equal(lseq, (uint64_t)i);
 	}
 	mkid(id, 99);
-	assert_int_equal(nstore_out_push(s, "islamabad", 1, 1, id, NULL), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 1, 1, id, NSTORE_NO_POS, NULL), 0);
 	assert_int_equal(nstore_commit(s), 0);
 	nstore_close(s);
 
@@ -124,7 +127,7 @@ static void test_queues(void **state)
 	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
 	assert_int_equal(last, 12);
 	mkid(id, 13);
-	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, &lseq), 0);
 	assert_int_equal(lseq, 13);
 	nstore_close(s);
 }
@@ -169,7 +172,7 @@ static void test_queue_depth_is_kept(void **state)
 	assert_int_equal(nstore_begin(s), 0);
 	for (int i = 1; i <= 5; i++) {
 		mkid(id, i);
-		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, NULL), 0);
 	}
 	assert_int_equal(nstore_commit(s), 0);
 	assert_int_equal(depth_of(s, 4), 5);
@@ -190,7 +193,7 @@ static void test_queue_depth_is_kept(void **state)
 	assert_int_equal(last, 5);
 	assert_int_equal(nstore_begin(s), 0);
 	mkid(id, 6);
-	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, NULL), 0);
 	assert_int_equal(nstore_commit(s), 0);
 	assert_int_equal(depth_of(s, 4), 5);
 	nstore_close(s);
@@ -220,14 +223,14 @@ static void test_queue_depth_is_kept(void **state)
 	assert_int_equal(nstore_out_skip(s, "islamabad", 4, 40), 0);
 	mkid(id, 41);
 	uint64_t lseq = 0;
-	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, &lseq), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, &lseq), 0);
 	assert_int_equal(nstore_commit(s), 0);
 	assert_int_equal(lseq, 41);
 	assert_int_equal(depth_of(s, 4), 5);
 	/* a rolled-back push leaves the count as it was */
 	assert_int_equal(nstore_begin(s), 0);
 	mkid(id, 42);
-	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, NULL), 0);
 	assert_int_equal(depth_of(s, 4), 6);
 	nstore_rollback(s);
 	assert_int_equal(depth_of(s, 4), 5);
@@ -398,7 +401,7 @@ static void test_queue_positions_in_memory(void **state)
 	assert_int_equal(nstore_begin(s), 0);
 	for (int i = 1; i <= 3; i++) {
 		mkid(id, i);
-		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, NULL), 0);
 	}
 	assert_int_equal(nstore_commit(s), 0);
 	reads = 0;
@@ -408,7 +411,7 @@ static void test_queue_positions_in_memory(void **state)
 	assert_int_equal(last, 3);
 	assert_int_equal(nstore_begin(s), 0);
 	mkid(id, 4);
-	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NULL), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, NSTORE_NO_POS, NULL), 0);
 	assert_int_equal(depth_of(s, 4), 4);
 	assert_int_equal(reads, 0);
 	nstore_rollback(s);
@@ -551,6 +554,100 @@ static void test_envelope_memory(void **state)
 	nstore_close(s);
 }
 
+/*
+ * An envelope's item carries the envelope's position, so that the pump
+ * reads its bytes with one read (nstore_env_at: no metadata) and the ack
+ * marks it delivered with none; the position goes with the item into the
+ * kept acknowledged items and back into the queue.  A blob's item, and an
+ * envelope's queued by an older store ("<kind> <hex id>"), have none.
+ */
+static void test_queue_items_keep_positions(void **state)
+{
+	(void)state;
+	nstore *s = open_counting();
+	uint8_t ids[3][PL_HASH_BYTES], blob[PL_HASH_BYTES];
+	nstore_meta m = {.lane = 4, .seq = 1, .at = 100, .received = 101};
+	strcpy(m.ch, "fm");
+	strcpy(m.origin, "local");
+	uint64_t pos[3];
+	assert_int_equal(nstore_begin(s), 0);
+	for (int i = 0; i < 3; i++) {
+		put_env(s, 10 + i, ids[i], &m);
+		pos[i] = m.pos;
+	}
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, ids[0], pos[0], NULL), 0);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, ids[1], pos[1], NULL), 0);
+	mkid(blob, 7);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 9, blob, NSTORE_NO_POS, NULL), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	nstore_close(s);
+	/* an older store's item for the third */
+	char hx[2 * PL_HASH_BYTES + 1], val[128];
+	pl_hex_encode(hx, ids[2], PL_HASH_BYTES);
+	snprintf(val, sizeof(val), "1 %s", hx);
+	raw_set(KIND_OUTQ, "islamabad/4/00000000000000000004", val);
+	raw_set(KIND_OUTSEQ, "islamabad/4", "4 4");
+
+	s = open_counting(); /* nothing in memory */
+	struct seen w = {0};
+	assert_int_equal(nstore_out_walk(s, "islamabad", 4, 1, 0, seen_cb, &w), 0);
+	assert_int_equal(w.n, 4);
+	assert_true(w.pos[0] == pos[0] && w.pos[1] == pos[1]);
+	assert_true(pos[1] != pos[0]);
+	assert_true(w.pos[2] == NSTORE_NO_POS && w.kind[2] == 9);
+	assert_true(w.pos[3] == NSTORE_NO_POS);
+	assert_memory_equal(w.id[3], ids[2], PL_HASH_BYTES);
+
+	/* by position: one read (the entry), where by id it takes two */
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	reads = 0;
+	assert_int_equal(nstore_env_at(s, ids[1], pos[1], &buf, &len), 0);
+	assert_int_equal(reads, 1);
+	assert_int_equal(len, 4);
+	assert_int_equal(buf[3], 11);
+	free(buf);
+	reads = 0;
+	assert_int_equal(nstore_env_get(s, ids[1], &buf, &len, NULL), 0);
+	assert_int_equal(reads, 2);
+	free(buf);
+	/* a position that is not the envelope's is a damaged store */
+	assert_int_equal(nstore_env_at(s, ids[1], pos[0], &buf, &len), PL_ERR_CORRUPT);
+	assert_int_equal(nstore_env_at(s, ids[1], 99, &buf, &len), PL_ERR_CORRUPT);
+
+	/* acknowledged, kept, put back: the positions go along */
+	struct seen acked = {0};
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_out_ack(s, "islamabad", 4, 4, seen_cb, &acked), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(acked.n, 4);
+	assert_true(acked.pos[0] == pos[0] && acked.pos[1] == pos[1]);
+	assert_true(acked.pos[2] == NSTORE_NO_POS && acked.pos[3] == NSTORE_NO_POS);
+	uint64_t back = 0;
+	assert_int_equal(nstore_begin(s), 0);
+	assert_int_equal(nstore_out_requeue(s, "islamabad", 4, 1, &back), 0);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(back, 4);
+	struct seen again = {0};
+	assert_int_equal(nstore_out_walk(s, "islamabad", 4, 1, 0, seen_cb, &again), 0);
+	assert_int_equal(again.n, 4);
+	assert_true(again.pos[0] == pos[0] && again.pos[1] == pos[1]);
+	assert_true(again.pos[2] == NSTORE_NO_POS && again.pos[3] == NSTORE_NO_POS);
+	nstore_close(s);
+
+	/* a damaged position is refused, not read as some other */
+	const char *bad[] = {" x", " 5x", " 5 ", " 18446744073709551615", " -1", " "};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(val, sizeof(val), "1 %s%s", hx, bad[i]);
+		raw_set(KIND_OUTQ, "islamabad/4/00000000000000000004", val);
+		assert_int_equal(nstore_open(path, &s), 0);
+		struct seen b = {0};
+		assert_int_equal(nstore_out_walk(s, "islamabad", 4, 1, 0, seen_cb, &b),
+				 PL_ERR_MALFORMED);
+		nstore_close(s);
+	}
+}
+
 struct dw {
 	char peer[4][64];
 	char st[4][32];
@@ -639,6 +736,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_positions_in_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rows_written_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_items_keep_positions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
