@@ -1291,13 +1291,18 @@ int node_metrics_text(node_core *n, pl_buf *out)
 			rc = pl_buf_printf(out, "parley_link_refused_total{reason=\"%s\"} %" PRIu64 "\n",
 					   pl_err_name(-k), n->m.link_refused[k]);
 	if (!rc)
-		rc = pl_buf_printf(out,
-				   "# HELP parley_link_batches_cut_total Batches of the lanes below "
-				   "FLASH a peer sent that were cut short because bytes waited on its "
-				   "CONTROL+FLASH connection.\n"
-				   "# TYPE parley_link_batches_cut_total counter\n"
-				   "parley_link_batches_cut_total %" PRIu64 "\n",
-				   n->m.batches_cut);
+		rc = pl_buf_printf(
+		    out,
+		    "# HELP parley_link_batches_cut_total Batches of the lanes below "
+		    "FLASH a peer sent that were cut short because bytes waited on its "
+		    "CONTROL+FLASH connection.\n"
+		    "# TYPE parley_link_batches_cut_total counter\n"
+		    "parley_link_batches_cut_total %" PRIu64 "\n"
+		    "# HELP parley_events_behind_flash_total Events of a peer's batch "
+		    "emitted after a FLASH that waited while it was taken.\n"
+		    "# TYPE parley_events_behind_flash_total counter\n"
+		    "parley_events_behind_flash_total %" PRIu64 "\n",
+		    n->m.batches_cut, n->m.events_behind);
 	if (!rc) {
 		pl_store_stats ss;
 		nstore_backend_stats(n->db, &ss);

@@ -104,6 +104,7 @@ typedef struct core_metrics {
 	uint64_t accepted_local, accepted_peer, duplicates;
 	uint64_t redelivered; /* peer items skipped: taken before on another connection */
 	uint64_t batches_cut; /* bulk batches cut short for bytes on the FLASH connection */
+	uint64_t events_behind; /* events of such batches emitted after the FLASH (peer.c) */
 	uint64_t deferred;    /* peer envelopes not taken yet: dated ahead of our clock */
 	uint64_t store_behind; /* HELLOs of peers holding items this store never numbered */
 	uint64_t peer_behind;  /* HELLOs of peers that lost items they had acknowledged */
@@ -196,6 +197,10 @@ struct node_core {
 	/* officials' work (work.c, stmt.c): events noted inside a transaction,
 	 * published after its commit (JSON arrays, or NULL when none) */
 	json_t *work_events;
+	/* the events of peers' batches taken while a FLASH waited, emitted
+	 * after it ([[type, data], ...]; peer.c, put_behind) */
+	json_t *behind;
+	struct event *behind_ev;
 	json_t *stmt_events;
 	struct feed *feed; /* the public feed (feed.c), or NULL */
 	/* deferred syncs (core.c, "the store's syncs"): the syncer thread

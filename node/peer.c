@@ -68,6 +68,11 @@ void peer_free_all(node_core *n)
 {
 	while (n->conns)
 		conn_free(n->conns);
+	if (n->behind_ev)
+		event_free(n->behind_ev);
+	n->behind_ev = NULL;
+	json_decref(n->behind); /* stopping: nobody left to tell */
+	n->behind = NULL;
 }
 static void conn_flush(core_conn *cc);
 
@@ -832,6 +837,86 @@ static void resume_later(core_conn *cc)
 	cc->n->m.batches_cut++;
 }
 
+/*
+ * The events of a batch taken while a FLASH waited (the batch cut short
+ * for it, or the FLASH arrived while it was taken) are emitted after the
+ * FLASH's: building them (some 35 µs each, a batch of forty in a drain)
+ * came before the loop read the FLASH connection, and put 1.4 ms on every
+ * such FLASH's way (docs/performance.md).  Events of a lane below FLASH
+ * stay in their order: a batch not put behind first lets out what is.
+ */
+static void behind_emit(node_core *n)
+{
+	json_t *l = n->behind;
+	n->behind = NULL;
+	size_t i;
+	json_t *v;
+	json_array_foreach(l, i, v)
+	{
+		core_emit(n, json_string_value(json_array_get(v, 0)),
+			  json_incref(json_array_get(v, 1)));
+	}
+	json_decref(l);
+}
+
+static void behind_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	behind_emit(arg);
+}
+
+/* Put events (an array of type's data) behind; false when it cannot be
+ * (no memory): the caller emits them now. */
+static bool put_behind(node_core *n, const char *type, json_t *events)
+{
+	if (!n->behind_ev) {
+		n->behind_ev = evtimer_new(n->base, behind_cb, n);
+		if (!n->behind_ev || event_priority_set(n->behind_ev, NODE_PRIORITIES - 1) != 0)
+			return false;
+	}
+	if (!n->behind && !(n->behind = json_array()))
+		return false;
+	json_t *add = json_array(), *v;
+	size_t i;
+	json_array_foreach(events, i, v)
+	{
+		if (!add || json_array_append_new(add, json_pack("[s,O]", type, v)) != 0) {
+			json_decref(add);
+			return false;
+		}
+	}
+	int rc = json_array_extend(n->behind, add); /* all of them or none */
+	json_decref(add);
+	if (rc != 0)
+		return false;
+	n->m.events_behind += json_array_size(events);
+	/* a timer, as in resume_later: due after the loop has polled, when
+	 * the FLASH connection's read runs first */
+	static const struct timeval now = {0, 0};
+	if (!event_pending(n->behind_ev, EV_TIMEOUT, NULL))
+		(void)evtimer_add(n->behind_ev, &now);
+	return true;
+}
+
+/* Emit a batch's events of type, now or behind a waiting FLASH. */
+static void emit_batch(core_conn *cc, const char *type, json_t *events, bool behind)
+{
+	node_core *n = cc->n;
+	size_t i = 0;
+	json_t *v;
+	if (json_array_size(events) == 0)
+		return;
+	if (behind && put_behind(n, type, events))
+		return;
+	if (!(cc->lanes & (1u << PL_LINK_LANE_FLASH)))
+		behind_emit(n); /* what is behind first: their lane's order */
+	json_array_foreach(events, i, v)
+	{
+		core_emit(n, type, json_incref(v));
+	}
+}
+
 static void process_events(core_conn *cc)
 {
 	node_core *n = cc->n;
@@ -910,16 +995,9 @@ static void process_events(core_conn *cc)
 			conn_flush(cc);
 			node_crash_point("after-receipt");
 		}
-		size_t i;
-		json_t *v;
-		json_array_foreach(b.events, i, v)
-		{
-			core_emit(n, "envelope", json_incref(v));
-		}
-		json_array_foreach(delivered, i, v)
-		{
-			core_emit(n, "receipt", json_incref(v));
-		}
+		bool behind = cut || urgent_waits(cc);
+		emit_batch(cc, "envelope", b.events, behind);
+		emit_batch(cc, "receipt", delivered, behind);
 	}
 	json_decref(b.events);
 	json_decref(delivered);

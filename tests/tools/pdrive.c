@@ -41,8 +41,11 @@
  *       anything else as compact JSON; a missing field prints nothing and
  *       fails), or writes the answer to FILE
  *   pdrive watch  --api URL --as ID --key FILE --state S --type EVENT [--timeout S]
+ *                 [--count N]
  *       follows /v1/events and prints the data of the first event of type
- *       EVENT; fails when none came within S seconds (default 30)
+ *       EVENT; fails when none came within S seconds (default 30).  With
+ *       --count, prints the data of every event of type EVENT as it comes,
+ *       a line each, until N came; fails when fewer came within S seconds
  *
  * Passphrases for key files come from PARLEY_PASSPHRASE.
  */
@@ -965,6 +968,7 @@ struct watch {
 	const char *type;
 	struct evbuffer *acc;
 	char *found;
+	long want, got; /* --count: print each, up to want */
 };
 
 /* Server-sent events: "event: T\ndata: D\n\n" blocks. */
@@ -984,7 +988,12 @@ static void watch_chunk(struct evhttp_request *req, void *arg)
 		const char *ev = strstr(block, "event: "), *data = strstr(block, "data: ");
 		if (ev)
 			snprintf(type, sizeof(type), "%.*s", (int)strcspn(ev + 7, "\n"), ev + 7);
-		if (!w->found && data && !strcmp(type, w->type)) {
+		if (w->want && data && !strcmp(type, w->type) && w->got < w->want) {
+			printf("%.*s\n", (int)strcspn(data + 6, "\n"), data + 6);
+			fflush(stdout);
+			if (++w->got == w->want)
+				event_base_loopbreak(base);
+		} else if (!w->want && !w->found && data && !strcmp(type, w->type)) {
 			size_t dl = strcspn(data + 6, "\n");
 			w->found = malloc(dl + 1);
 			memcpy(w->found, data + 6, dl);
@@ -1015,7 +1024,7 @@ static int cmd_watch(struct opts *o)
 	if (!o->as || !o->key || !o->state || !o->name)
 		die("watch needs --as --key --state --type");
 	login(o->as, o->state, o->key);
-	struct watch w = {o->name, evbuffer_new(), NULL};
+	struct watch w = {o->name, evbuffer_new(), NULL, o->count > 0 ? o->count : 0, 0};
 	struct evhttp_connection *sc =
 	    evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
 	struct evhttp_request *req = evhttp_request_new(watch_done, &w);
@@ -1036,6 +1045,12 @@ static int cmd_watch(struct opts *o)
 	event_free(t);
 	evhttp_connection_free(sc);
 	evbuffer_free(w.acc);
+	if (w.want) {
+		if (w.got < w.want)
+			die("%ld of %ld %s events within %ld s", w.got, w.want, o->name,
+			    o->timeout ? o->timeout : 30);
+		return 0;
+	}
 	if (!w.found)
 		die("no %s event within %ld s", o->name, o->timeout ? o->timeout : 30);
 	printf("%s\n", w.found);
