@@ -875,8 +875,6 @@ static bool put_behind(node_core *n, const char *type, json_t *events)
 		if (!n->behind_ev || event_priority_set(n->behind_ev, NODE_PRIORITIES - 1) != 0)
 			return false;
 	}
-	if (!n->behind && !(n->behind = json_array()))
-		return false;
 	json_t *add = json_array(), *v;
 	size_t i;
 	json_array_foreach(events, i, v)
@@ -886,7 +884,10 @@ static bool put_behind(node_core *n, const char *type, json_t *events)
 			return false;
 		}
 	}
-	int rc = json_array_extend(n->behind, add); /* all of them or none */
+	/* all of them or none */
+	int rc = n->behind ? json_array_extend(n->behind, add) : 0;
+	if (!n->behind)
+		n->behind = json_incref(add);
 	json_decref(add);
 	if (rc != 0)
 		return false;
@@ -995,7 +996,10 @@ static void process_events(core_conn *cc)
 			conn_flush(cc);
 			node_crash_point("after-receipt");
 		}
-		bool behind = cut || urgent_waits(cc);
+		/* (a look at the FLASH connection, a poll(2), only when there are
+		 * events to put behind) */
+		bool behind = (json_array_size(b.events) || json_array_size(delivered)) &&
+			      (cut || urgent_waits(cc));
 		emit_batch(cc, "envelope", b.events, behind);
 		emit_batch(cc, "receipt", delivered, behind);
 	}
