@@ -13,6 +13,13 @@
  * this finds duplicate map keys (equal canonical key encodings) and, with
  * PL_CBOR_CANONICAL, any difference from the input bytes.
  *
+ * The pre-scan also notes whether the input is in canonical form as it
+ * stands: every head in its shortest form and every map's keys in strictly
+ * ascending bytewise order of their encodings (RFC 8949, 4.2.1).  Such an
+ * input is its own canonical encoding and has no duplicate keys, so the
+ * re-encoding is skipped; what everything Parley signs and sends is.  Any
+ * other input takes the re-encoding, which finds and tells what is wrong.
+ *
  * A pl_cbor is a libcbor item seen through an opaque type; the accessors
  * only borrow (they never touch reference counts), so everything lives as
  * long as the root returned by pl_cbor_decode().
@@ -67,6 +74,11 @@ struct scan {
 	unsigned depth;               /* open containers */
 	size_t short_tags;            /* one-byte tag heads libcbor 0.8 cannot read */
 	uint64_t left[DEC_DEPTH_CAP]; /* items still due in each open container */
+	/* Canonical form as read (see the top of this file). */
+	bool canonical;               /* so far: shortest heads, ascending keys */
+	bool is_map[DEC_DEPTH_CAP];   /* the open container is a map */
+	size_t key_at[DEC_DEPTH_CAP]; /* where its current key starts */
+	size_t prev_at[DEC_DEPTH_CAP], prev_end[DEC_DEPTH_CAP]; /* its last key */
 };
 
 /* Read one head at s->pos: major type, additional info and argument. */
@@ -99,6 +111,11 @@ static int scan_head(struct scan *s, unsigned *major, unsigned *ai, uint64_t *ar
 	uint64_t v = 0;
 	for (size_t i = 0; i < n; i++)
 		v = (v << 8) | s->p[s->pos + 1 + i];
+	/* Shortest form: an argument below 24 fits the initial byte, and each
+	 * wider form holds only what the narrower cannot. */
+	static const uint64_t fits_narrower[4] = {23, 0xff, 0xffff, 0xffffffffu};
+	if (v <= fits_narrower[*ai - 24])
+		s->canonical = false;
 	*arg = v;
 	s->pos += 1 + n;
 	return 0;
@@ -119,8 +136,28 @@ static int scan_open(struct scan *s, const char *what, uint64_t due)
 				   (unsigned long long)due, s->len - s->pos);
 	if (due == 0)
 		return 0;
+	s->is_map[s->depth] = what[0] == 'm';
+	s->prev_end[s->depth] = 0; /* no key yet */
 	s->left[s->depth++] = due;
 	return 0;
+}
+
+/* An item of the map open at level d ends at s->pos: if it was a key, it
+ * must come after the one before it. */
+static void scan_key_end(struct scan *s, unsigned d)
+{
+	if (!s->is_map[d] || s->left[d] % 2 != 0)
+		return; /* a value */
+	size_t at = s->key_at[d], n = s->pos - at;
+	if (s->prev_end[d]) {
+		size_t pn = s->prev_end[d] - s->prev_at[d];
+		int c = memcmp(s->p + s->prev_at[d], s->p + at, pn < n ? pn : n);
+		/* A complete item's encoding is never a prefix of another's. */
+		if (c > 0 || (c == 0 && pn >= n))
+			s->canonical = false;
+	}
+	s->prev_at[d] = at;
+	s->prev_end[d] = s->pos;
 }
 
 /* Scan one item head (and a string's bytes); containers are left open. */
@@ -188,6 +225,8 @@ static int scan_all(struct scan *s)
 {
 	do {
 		unsigned before = s->depth;
+		if (before > 0 && s->is_map[before - 1] && s->left[before - 1] % 2 == 0)
+			s->key_at[before - 1] = s->pos; /* a key starts */
 		int rc = scan_item(s);
 		if (rc)
 			return rc;
@@ -195,6 +234,7 @@ static int scan_all(struct scan *s)
 			continue; /* a container opened: its items come next */
 		/* One item completed: count it against the open containers. */
 		while (s->depth > 0) {
+			scan_key_end(s, s->depth - 1);
 			s->left[s->depth - 1]--;
 			if (s->left[s->depth - 1] > 0)
 				break;
@@ -416,7 +456,7 @@ int pl_cbor_decode(const uint8_t *buf, size_t len, const pl_cbor_limits *lim, un
 	if (len == 0)
 		return pl_err_fail(PL_ERR_MALFORMED, "cbor: empty input");
 
-	struct scan s = {.p = buf, .len = len, .lim = lim, .flags = flags};
+	struct scan s = {.p = buf, .len = len, .lim = lim, .flags = flags, .canonical = true};
 	s.max_depth = lim->max_depth < DEC_DEPTH_CAP ? lim->max_depth : DEC_DEPTH_CAP;
 	int rc = scan_all(&s);
 	if (rc)
@@ -442,6 +482,10 @@ int pl_cbor_decode(const uint8_t *buf, size_t len, const pl_cbor_limits *lim, un
 				   srclen - res.read);
 	}
 
+	if (s.canonical) { /* its own canonical form: nothing to find */
+		*out = (pl_cbor *)root;
+		return 0;
+	}
 	/* Re-encode: finds duplicate keys, and gives the canonical form to compare. */
 	pl_buf canon = {0};
 	rc = tenc(root, &canon, 0);

@@ -1024,6 +1024,63 @@ static void test_dec_duplicate_keys(void **state)
 	dec_expect("82 a10000 a10000", NULL, PL_CBOR_CANONICAL, 0);
 }
 
+/*
+ * Canonical form as the pre-scan judges it (and then skips the re-encoding,
+ * lib/codec/cbor_dec.c): keys in bytewise order of their encodings, not by
+ * length first (RFC 8949, 4.2.1, not RFC 7049's), at any depth and for keys
+ * that are themselves containers; shortest heads everywhere.
+ */
+static void test_dec_canonical_order(void **state)
+{
+	/* 100 (18 64) sorts before -1 (20) bytewise, after it length-first. */
+	dec_expect("a2 1864 00 20 00", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("a2 20 00 1864 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	dec_expect("a2 20 00 1864 00", NULL, 0, 0);
+	/* Keys that are containers: [1] (81 01) before [0, 0] (82 00 00)? 81 < 82. */
+	dec_expect("a2 8101 00 820000 00", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("a2 820000 00 8101 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	/* Past the first byte, and the shorter one first is no excuse: [5, 0] after [1, 100]. */
+	dec_expect("a2 82011864 00 820500 00", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("a2 820500 00 82011864 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	/* Keys that are maps, each sorted inside; and equal ones. */
+	dec_expect("a2 a10100 00 a10200 00", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("a2 a10100 00 a10100 00", NULL, PL_CBOR_CANONICAL, PL_ERR_MALFORMED);
+	dec_expect("a1 a2020001 00 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	/* A map in a value, in an array, in a map: each map judged on its own. */
+	dec_expect("a2 01 81 a2 01 00 02 00 02 00", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("a2 01 81 a2 02 00 01 00 02 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	/* The next map at the same depth starts its own order. */
+	dec_expect("82 a2 01 00 02 00 a2 01 00 02 00", NULL, PL_CBOR_CANONICAL, 0);
+	/* A key after a long value still compares with the key before it. */
+	dec_expect("a2 02 43 000000 01 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	/* Shortest heads: in a key, a value, a string's length, a tag. */
+	dec_expect("a1 1801 00", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	dec_expect("a1 01 190001", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	dec_expect("5800", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	dec_expect("1a0000ffff", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	dec_expect("1a00010000", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("1bffffffffffffffff", NULL, PL_CBOR_CANONICAL, 0);
+	dec_expect("1b00000000ffffffff", NULL, PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	dec_expect("d812 80", NULL, PL_CBOR_ALLOW_TAGS | PL_CBOR_CANONICAL, PL_ERR_NONCANONICAL);
+	/* What is accepted is its own canonical encoding. */
+	static const char *const ok[] = {"a2 1864 00 20 00", "a2 8101 00 820000 00",
+					 "a2 01 81 a2 01 00 02 00 02 00"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		size_t n;
+		uint8_t *in = unhex(ok[i], &n);
+		pl_cbor *it = NULL;
+		assert_int_equal(pl_cbor_decode(in, n, NULL, PL_CBOR_CANONICAL, &it), 0);
+		uint8_t *enc = NULL;
+		size_t elen = 0;
+		assert_int_equal(pl_cbor_encode_item(it, &enc, &elen), 0);
+		assert_int_equal(elen, n);
+		assert_memory_equal(enc, in, n);
+		free(enc);
+		free(in);
+		pl_cbor_free(it);
+	}
+}
+
 static void test_dec_utf8(void **state)
 {
 	static const char *const bad[] = {
@@ -1699,6 +1756,7 @@ int main(void)
 	    cmocka_unit_test(test_dec_max_bytes),
 	    cmocka_unit_test(test_dec_huge_headers),
 	    cmocka_unit_test(test_dec_duplicate_keys),
+	    cmocka_unit_test(test_dec_canonical_order),
 	    cmocka_unit_test(test_dec_utf8),
 	    cmocka_unit_test(test_dec_tags),
 	    cmocka_unit_test(test_dec_bad_args),
