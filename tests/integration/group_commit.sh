@@ -61,4 +61,14 @@ printf '1 201 ok\n2 201 ok\n3 422 bad-signature\n4 422 sequence\n5 422 sequence\
 wait_count islamabad bulk 402
 pdrive check $(as islamabad) --channel bulk --ids "$W/bulk-PRIORITY.ids" --ids "$W/bulk-ROUTINE.ids" \
 	--ids "$W/bulk-FLASH.ids" || fail "check bulk after the broken batch"
-finish "6 passed, 0 failed"
+
+# The same envelope twice in one request: the second is found in the open
+# batch (not yet in the store) and answered as a duplicate of the first,
+# after the same commit; the envelope is stored once.
+dup=$(metric tehran parley_envelopes_duplicate_total)
+pdrive send $(as tehran) --channel bulk --lane IMMEDIATE --count 3 --batch 3 --repeat 2 >"$W/repeat.out" ||
+	fail "batch with an envelope twice"
+printf '1 201 ok\n2 201 ok\n3 200 ok\n4 201 ok\n' | diff - "$W/repeat.out" >&2 || fail "repeat results"
+[[ $(metric tehran parley_envelopes_duplicate_total) == $((dup + 1)) ]] || fail "the repeat not counted once as a duplicate"
+wait_count islamabad bulk 405
+finish "7 passed, 0 failed"

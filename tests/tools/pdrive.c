@@ -12,10 +12,12 @@
  *                 --member ID@STATE... [--kind K]... [--lanes 1234]
  *   pdrive send   --api URL --as ID --key FILE --state S --channel C --lane L
  *                 --count N [--size B] [--ids FILE] [--ack-by +S]
- *                 [--batch B [--corrupt K] [--batch-sign]]
+ *                 [--batch B [--corrupt K | --repeat K] [--batch-sign]]
  *       --batch: B envelopes per request (POST /v1/envelopes "envelopes");
  *       --corrupt K: the K-th envelope (from 1) gets a broken signature, the
  *       run stops after the request that holds it, and "INDEX STATUS TYPE"
+ *       --repeat K: the K-th envelope is sent twice, the second right after
+ *       the first in the same request, and each result is printed as above
  *       --batch-sign: the envelopes of each request are signed as one batch
  *       (pl_env_sign_batch; the author's credential needs the role 'feed')
  *       is printed for each envelope sent (refusals then do not fail the run)
@@ -246,7 +248,7 @@ struct opts {
 	const char *mode, *expect, *author, *author_key, *peer;
 	const char *path, *field, *out, *ref;
 	int lane;
-	long count, size, timeout, ackby, batch, corrupt;
+	long count, size, timeout, ackby, batch, corrupt, repeat;
 	bool batch_sign;
 };
 
@@ -321,6 +323,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->batch = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--corrupt"))
 			o->corrupt = strtol(v, NULL, 10);
+		else if (!strcmp(a, "--repeat"))
+			o->repeat = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--timeout"))
 			o->timeout = strtol(v, NULL, 10);
 		else if (!strcmp(a, "--ack-by"))
@@ -528,7 +532,7 @@ static void send_batch(struct opts *o, json_t *batch, uint8_t (*bid)[32], FILE *
 			die("envelope %zu of a batch refused (%d): %s: %s", k, es, jstr(e, "type"),
 			    jstr(e, "detail"));
 		}
-		if (o->corrupt) {
+		if (o->corrupt || o->repeat) {
 			const char *t = jstr(e, "type"), *slash = strrchr(t, '/');
 			printf("%ld %d %s\n", ++printed, es, es >= 300 ? (slash ? slash + 1 : t) : "ok");
 		}
@@ -585,11 +589,13 @@ static int cmd_send(struct opts *o)
 	FILE *ids = o->ids_out ? fopen(o->ids_out, "a") : NULL;
 	if (o->batch < 0 || o->batch > 256 || (o->corrupt && (o->batch < 1 || o->corrupt > o->count)))
 		die("--batch is 1..256; --corrupt K needs --batch and K <= --count");
-	if (o->batch_sign && (o->batch < 2 || o->corrupt))
-		die("--batch-sign needs --batch 2..256 and no --corrupt");
+	if (o->batch_sign && (o->batch < 2 || o->corrupt || o->repeat))
+		die("--batch-sign needs --batch 2..256 and no --corrupt or --repeat");
+	if (o->repeat && (o->batch < 1 || o->corrupt || o->repeat > o->count))
+		die("--repeat K needs --batch, no --corrupt, and K <= --count");
 	json_t *batch = json_array();
 	size_t nb = o->batch > 0 ? (size_t)o->batch : 1;
-	uint8_t (*bid)[32] = calloc(nb, 32);
+	uint8_t (*bid)[32] = calloc(nb + 1, 32); /* + a --repeat */
 	size_t size = o->size > 0 ? (size_t)o->size : 64;
 	pl_env *pend = calloc(nb, sizeof(*pend)); /* --batch-sign: signed when the request is full */
 	uint8_t *bodies = malloc(nb * size);
@@ -647,6 +653,10 @@ static int cmd_send(struct opts *o)
 		if (o->batch > 0) {
 			json_array_append_new(batch, json_string(b64));
 			memcpy(bid[json_array_size(batch) - 1], prev, 32);
+			if (o->repeat == i + 1) {
+				json_array_append_new(batch, json_string(b64));
+				memcpy(bid[json_array_size(batch) - 1], prev, 32);
+			}
 			free(b64);
 			if (json_array_size(batch) < (size_t)o->batch && i + 1 < o->count)
 				continue;
@@ -676,7 +686,7 @@ static int cmd_send(struct opts *o)
 	json_decref(batch);
 	if (ids)
 		fclose(ids);
-	if (!o->corrupt)
+	if (!o->corrupt && !o->repeat)
 		printf("sent %ld\n", o->count);
 	return 0;
 }
