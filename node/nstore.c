@@ -707,7 +707,8 @@ int nstore_seq_set(nstore *s, const char *state, const char *author, const char 
 /*
  * Kind 105 holds "<last lseq> <depth>": the last lseq assigned and how many
  * items the queue (kind 104) holds, kept by push, ack and requeue in the
- * same transaction so that the depth is one read, not a walk of the queue.
+ * same transaction so that the depth is one read, not a walk of the queue
+ * (and written once, at the commit: later_put).
  * A store written before the depth was kept has "<last lseq>" alone: the
  * depth is counted once (-1 in *depth until then).
  */
@@ -717,7 +718,7 @@ static int outseq_get(nstore *s, const char *peer, int lane, uint64_t *last, int
 	KEYF(key, "%s/%d", peer, lane);
 	*last = 0;
 	*depth = 0;
-	int rc = get_text(s, K_OUTSEQ, key, buf, sizeof(buf));
+	int rc = later_get(s, K_OUTSEQ, key, buf, sizeof(buf));
 	if (rc == PL_ERR_NOT_FOUND)
 		return 0;
 	const char *end = NULL;
@@ -767,7 +768,7 @@ static int outseq_put(nstore *s, const char *peer, int lane, uint64_t last, uint
 	char key[256], buf[64];
 	KEYF(key, "%s/%d", peer, lane);
 	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, last, depth);
-	int rc = put_text(s, K_OUTSEQ, key, buf);
+	int rc = later_put(s, K_OUTSEQ, key, buf); /* each push rewrites it: once, at the commit */
 	if (rc)
 		s->nmemo = 0; /* what the store holds now is not known */
 	else

@@ -433,6 +433,43 @@ static void test_queue_positions_in_memory(void **state)
 }
 
 /*
+ * Each push rewrites its queue's position (kind 105): in a transaction the
+ * row is written once, at the commit, and read back meanwhile as set; a
+ * rollback leaves the store's.
+ */
+static void test_queue_position_written_at_commit(void **state)
+{
+	(void)state;
+	nstore *s = open_counting();
+	uint8_t id[PL_HASH_BYTES];
+	uint64_t last = 0;
+	assert_int_equal(nstore_begin(s), 0);
+	writes = 0;
+	for (int i = 1; i <= 30; i++) {
+		mkid(id, i);
+		assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, (uint64_t)i, NULL), 0);
+	}
+	assert_int_equal(writes, 30); /* the items alone */
+	assert_int_equal(depth_of(s, 4), 30);
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(last, 30);
+	assert_int_equal(nstore_commit(s), 0);
+	assert_int_equal(writes, 31);
+	/* a rolled-back push: the store's position again */
+	assert_int_equal(nstore_begin(s), 0);
+	mkid(id, 31);
+	assert_int_equal(nstore_out_push(s, "islamabad", 4, 1, id, 31, NULL), 0);
+	nstore_rollback(s);
+	assert_int_equal(depth_of(s, 4), 30);
+	nstore_close(s);
+	s = open_counting();
+	assert_int_equal(depth_of(s, 4), 30);
+	assert_int_equal(nstore_out_last(s, "islamabad", 4, &last), 0);
+	assert_int_equal(last, 30);
+	nstore_close(s);
+}
+
+/*
  * A peer's items set the incoming resume point one by one, and each
  * envelope its author's replay state; in a transaction each row is written
  * once, at the commit, and read back meanwhile as set; a rollback leaves
@@ -734,6 +771,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_envelopes_and_paging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_envelope_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_positions_in_memory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_position_written_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rows_written_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_items_keep_positions, setup, teardown),
