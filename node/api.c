@@ -34,7 +34,7 @@
 #include <event2/util.h>
 #include <jansson.h>
 
-#include "api.h"
+#include "api_int.h"
 #include "config.h"
 #include "hold.h"
 #include "httpguard.h"
@@ -43,69 +43,6 @@
 #include "parley/err.h"
 
 /* ================================================================ settings and small helpers */
-
-#define API_HEADERS_DEFAULT      ((size_t)16 << 10)
-#define API_TIMEOUT_DEFAULT      30
-#define API_SUBSCRIBERS_DEFAULT  64
-#define API_SSE_BUFFER_DEFAULT   ((size_t)1 << 20)
-#define API_KEEPALIVE_MS_DEFAULT 15000
-#define API_CHALLENGES_DEFAULT   1024
-#define API_TOKENS_DEFAULT       4096
-#define API_CONNECTIONS_DEFAULT  256
-#define API_BODY_SLACK           ((size_t)64 << 10) /* JSON around the base64 */
-
-#define PAGE_DEFAULT   100
-#define PAGE_MAX       500
-#define CURSOR_MAX     512
-#define NONCE_BYTES    32
-#define TOKEN_BYTES    32
-#define TOKEN_TEXT_MAX 128 /* longer presented tokens are unknown without hashing */
-#define PATH_MAX_LEN   1024
-#define SEGS_MAX       8
-#define SSE_INPUT_MAX  4096 /* what a subscriber may send us before we stop reading */
-#define PROBLEM_BASE   "https://parley.invalid/problems/"
-
-/* Endpoints; the order matches route_info[] and route_fn[]. */
-enum route_id {
-	R_HEALTHZ,
-	R_METRICS,
-	R_CHALLENGE,
-	R_TOKEN,
-	R_ENV_POST,
-	R_ENV_GET,
-	R_CHANNELS,
-	R_CH_PAGE,
-	R_CH_NEXT,
-	R_STATUS,
-	R_CHARTER_POST,
-	R_CHARTER_GET,
-	R_EVENTS,
-	R_LOG,
-	R_LOG_PROOF,
-	R_LOG_EXPORT,
-	R_PENDING,
-	R_REQUESTS,
-	R_REQUEST,
-	R_STATEMENTS,
-	R_STATEMENT,
-	R_STMT_BUNDLE,
-	R_STATUS_POST,
-	R_COUNT, /* also: no route matched */
-};
-
-/* Why an authentication failed (one counter each). */
-enum auth_fail {
-	AF_MISSING_TOKEN,
-	AF_UNKNOWN_TOKEN,
-	AF_EXPIRED_TOKEN,
-	AF_INACTIVE_OFFICIAL,
-	AF_UNKNOWN_OFFICIAL,
-	AF_UNKNOWN_CHALLENGE,
-	AF_EXPIRED_CHALLENGE,
-	AF_CHALLENGE_MISMATCH,
-	AF_BAD_SIGNATURE,
-	AF_COUNT,
-};
 
 static const char *const auth_fail_label[AF_COUNT] = {
     "missing-token",     "unknown-token",      "expired-token",
@@ -116,68 +53,7 @@ static const char *const auth_fail_label[AF_COUNT] = {
 /* Status codes counted individually; anything else is counted as "other". */
 static const int counted_codes[] = {200, 201, 202, 400, 401, 403, 404,
 				    405, 413, 415, 422, 500, 503};
-#define NCODES (sizeof(counted_codes) / sizeof(counted_codes[0]))
-
-typedef struct challenge {
-	bool live;
-	uint8_t nonce[NONCE_BYTES];
-	char state[PL_NAME_MAX + 1];
-	char id[PL_NAME_MAX + 1];
-	int64_t expires;
-} challenge;
-
-typedef struct token {
-	bool live;
-	uint8_t hash[PL_HASH_BYTES]; /* SHA-256 of the token text: the text is never kept */
-	char state[PL_NAME_MAX + 1];
-	char id[PL_NAME_MAX + 1];
-	int64_t expires;
-} token;
-
-typedef struct sub {
-	api *a;
-	struct evhttp_request *req;
-	unsigned lanes; /* ?lanes=: bit 1 << API_LANE_*; 0: every event */
-} sub;
-
-struct api {
-	struct event_base *base;
-	struct evhttp *http;
-	httpguard *guard; /* the connection limit and request deadline */
-	api_backend be;
-	void *be_ctx;
-	api_config cfg;
-	int port;
-
-	challenge *ch; /* ring of cfg.max_challenges; the next slot is the oldest */
-	size_t ch_next;
-	token *tok; /* ring of cfg.max_tokens */
-	size_t tok_next;
-
-	sub **subs; /* cfg.max_subscribers slots, nsubs used */
-	unsigned nsubs;
-	struct event *keepalive;
-	struct evbuffer *scratch;
-
-	uint64_t requests[R_COUNT + 1][NCODES + 1];
-	uint64_t auth_failures[AF_COUNT];
-	uint64_t sse_dropped, sse_events;
-};
-
-/* One request being answered; lives on the stack of on_request(). */
-typedef struct rq {
-	api *a;
-	struct evhttp_request *req;
-	enum route_id route;
-	int64_t now;
-	const char *arg;  /* the first {placeholder} path segment, if the route has one */
-	const char *arg2; /* the second, if it has two */
-	char path[PATH_MAX_LEN];
-	const char *seg[SEGS_MAX];
-	size_t nseg;
-	char state[PL_NAME_MAX + 1]; /* the authenticated official */
-	char id[PL_NAME_MAX + 1];
-} rq;
+_Static_assert(sizeof(counted_codes) / sizeof(counted_codes[0]) == NCODES, "api_int.h's NCODES");
 
 static int64_t clock_default(void *ctx)
 {
@@ -201,7 +77,7 @@ static void copy_name(char dst[PL_NAME_MAX + 1], const char *src)
 }
 
 /* A JSON string for s; bytes that are not valid UTF-8 become '?'. */
-static json_t *json_text(const char *s)
+json_t *api_json_text(const char *s)
 {
 	json_t *j = json_string(s ? s : "");
 	if (j)
@@ -301,12 +177,8 @@ static void reply_raw(rq *r, int status, const char *ctype, const char *body, si
 	hold_reply(r->a->cfg.hold, r->req, status, status_phrase(status), b);
 }
 
-static void reply_problem(rq *r, int status, const char *name, const char *title, const char *fmt,
-			  ...) PL_PRINTF(5, 6);
-
 /* Send an RFC 9457 problem: type PROBLEM_BASE name, the title, status, and detail. */
-static void reply_problem(rq *r, int status, const char *name, const char *title, const char *fmt,
-			  ...)
+void api_reply_problem(rq *r, int status, const char *name, const char *title, const char *fmt, ...)
 {
 	char detail[512];
 	va_list ap;
@@ -319,7 +191,7 @@ static void reply_problem(rq *r, int status, const char *name, const char *title
 	snprintf(type, sizeof(type), PROBLEM_BASE "%s", name);
 
 	json_t *j = json_pack("{s:s, s:s, s:i, s:o*}", "type", type, "title", title, "status",
-			      status, "detail", json_text(detail));
+			      status, "detail", api_json_text(detail));
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (status == 401)
@@ -333,15 +205,13 @@ static void reply_problem(rq *r, int status, const char *name, const char *title
 }
 
 /* A problem whose type is the pl_err name of code and whose title its sentence. */
-static void reply_code(rq *r, int status, int code, const char *detail)
+void api_reply_code(rq *r, int status, int code, const char *detail)
 {
-	reply_problem(r, status, pl_err_name(code), pl_strerror(code), "%s",
-		      detail && *detail ? detail : pl_strerror(code));
+	api_reply_problem(r, status, pl_err_name(code), pl_strerror(code), "%s",
+			  detail && *detail ? detail : pl_strerror(code));
 }
 
-static void reply_bad_request(rq *r, const char *fmt, ...) PL_PRINTF(2, 3);
-
-static void reply_bad_request(rq *r, const char *fmt, ...)
+void api_reply_bad_request(rq *r, const char *fmt, ...)
 {
 	char detail[400];
 	va_list ap;
@@ -350,13 +220,13 @@ static void reply_bad_request(rq *r, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		detail[0] = '\0';
-	reply_problem(r, 400, "bad-request", "Bad request", "%s", detail);
+	api_reply_problem(r, 400, "bad-request", "Bad request", "%s", detail);
 }
 
 static void reply_unauthorized(rq *r, enum auth_fail why, const char *detail)
 {
 	r->a->auth_failures[why]++;
-	reply_code(r, 401, PL_ERR_AUTH, detail);
+	api_reply_code(r, 401, PL_ERR_AUTH, detail);
 }
 
 /* find_official said no: say why (not issued, expired, suspended, recalled
@@ -373,12 +243,12 @@ static void inactive(rq *r)
 }
 
 /* Send body (taken) as JSON; NULL body means the node ran out of memory. */
-static void reply_json(rq *r, int status, json_t *body)
+void api_reply_json(rq *r, int status, json_t *body)
 {
 	char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	json_decref(body);
 	if (!s) {
-		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		api_reply_code(r, 500, PL_ERR_NOMEM, NULL);
 		return;
 	}
 	reply_raw(r, status, "application/json", s, strlen(s));
@@ -386,7 +256,7 @@ static void reply_json(rq *r, int status, json_t *body)
 }
 
 /* Failures of the node itself rather than of the request. */
-static int server_status(int code)
+int api_server_status(int code)
 {
 	switch (code) {
 	case PL_ERR_BUSY:
@@ -405,7 +275,7 @@ static int server_status(int code)
 }
 
 /* The detail the backend left, else code's sentence. */
-static const char *backend_detail(int code)
+const char *api_backend_detail(int code)
 {
 	const char *d = pl_err_detail();
 	return *d ? d : pl_strerror(code);
@@ -415,12 +285,12 @@ static const char *backend_detail(int code)
 static void reply_backend(rq *r, json_t *j, int code)
 {
 	if (j) {
-		reply_json(r, 200, j);
+		api_reply_json(r, 200, j);
 		return;
 	}
 	if (code == 0)
 		code = PL_ERR_NOMEM;
-	int status = server_status(code);
+	int status = api_server_status(code);
 	if (!status) {
 		if (code == PL_ERR_NOT_FOUND || code == PL_ERR_UNKNOWN_CHANNEL)
 			status = 404;
@@ -429,21 +299,20 @@ static void reply_backend(rq *r, json_t *j, int code)
 		else
 			status = 400;
 	}
-	reply_code(r, status, code, backend_detail(code));
+	api_reply_code(r, status, code, api_backend_detail(code));
 }
 
 /* ================================================================ request bodies and parameters */
 
-/* Is the request's Content-Type application/json (parameters allowed)? */
-static bool is_json_content(struct evhttp_request *req)
+/* Is the request's Content-Type want (parameters allowed)? */
+bool api_has_content_type(struct evhttp_request *req, const char *want)
 {
 	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
 	if (!ct)
 		return false;
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
-	static const char want[] = "application/json";
-	size_t n = sizeof(want) - 1;
+	size_t n = strlen(want);
 	if (evutil_ascii_strncasecmp(ct, want, n) != 0)
 		return false;
 	ct += n;
@@ -452,41 +321,51 @@ static bool is_json_content(struct evhttp_request *req)
 	return *ct == '\0' || *ct == ';';
 }
 
+/* The request body, at most max_body and not empty (expected: what it should
+ * hold, for the message), or NULL after replying 413 or 400. */
+const uint8_t *api_body_bytes(rq *r, const char *expected, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	*len = evbuffer_get_length(in);
+	if (*len > r->a->cfg.max_body) {
+		api_reply_problem(r, 413, "too-large", "Request too large",
+				  "the body is %zu bytes; the limit is %zu", *len,
+				  r->a->cfg.max_body);
+		return NULL;
+	}
+	if (*len == 0) {
+		api_reply_bad_request(r, "the body is empty; %s is expected", expected);
+		return NULL;
+	}
+	const uint8_t *p = evbuffer_pullup(in, -1);
+	if (!p)
+		api_reply_code(r, 500, PL_ERR_NOMEM, NULL);
+	return p;
+}
+
 /* The request body as a JSON object (a new reference), or NULL after
  * replying 415, 413 or 400. */
-static json_t *read_json_body(rq *r)
+json_t *api_read_json_body(rq *r)
 {
-	if (!is_json_content(r->req)) {
-		reply_problem(r, 415, "unsupported-media-type", "Unsupported media type",
-			      "send the body as Content-Type: application/json");
+	if (!api_has_content_type(r->req, "application/json")) {
+		api_reply_problem(r, 415, "unsupported-media-type", "Unsupported media type",
+				  "send the body as Content-Type: application/json");
 		return NULL;
 	}
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in);
-	if (len > r->a->cfg.max_body) {
-		reply_problem(r, 413, "too-large", "Request too large",
-			      "the body is %zu bytes; the limit is %zu", len, r->a->cfg.max_body);
+	size_t len = 0;
+	const char *p = (const char *)api_body_bytes(r, "a JSON object", &len);
+	if (!p)
 		return NULL;
-	}
-	if (len == 0) {
-		reply_bad_request(r, "the body is empty; a JSON object is expected");
-		return NULL;
-	}
-	const char *p = (const char *)evbuffer_pullup(in, -1);
-	if (!p) {
-		reply_code(r, 500, PL_ERR_NOMEM, NULL);
-		return NULL;
-	}
 	json_error_t err;
 	json_t *j = json_loadb(p, len, JSON_REJECT_DUPLICATES, &err);
 	if (!j) {
-		reply_bad_request(r, "invalid JSON at line %d, column %d: %s", err.line, err.column,
-				  err.text);
+		api_reply_bad_request(r, "invalid JSON at line %d, column %d: %s", err.line,
+				      err.column, err.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		reply_bad_request(r, "the body must be a JSON object");
+		api_reply_bad_request(r, "the body must be a JSON object");
 		return NULL;
 	}
 	return j;
@@ -497,17 +376,17 @@ static const char *field_str(rq *r, json_t *o, const char *key, size_t max)
 {
 	json_t *v = json_object_get(o, key);
 	if (!v) {
-		reply_bad_request(r, "missing field \"%s\"", key);
+		api_reply_bad_request(r, "missing field \"%s\"", key);
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		reply_bad_request(r, "field \"%s\" must be a string", key);
+		api_reply_bad_request(r, "field \"%s\" must be a string", key);
 		return NULL;
 	}
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v);
 	if (n == 0 || n > max || strlen(s) != n) {
-		reply_bad_request(r, "field \"%s\" must be 1 to %zu characters", key, max);
+		api_reply_bad_request(r, "field \"%s\" must be 1 to %zu characters", key, max);
 		return NULL;
 	}
 	return s;
@@ -518,56 +397,53 @@ static const char *field_name(rq *r, json_t *o, const char *key)
 {
 	const char *s = field_str(r, o, key, PL_NAME_MAX);
 	if (s && !pl_name_is_valid(s)) {
-		reply_bad_request(r, "field \"%s\" is not a valid name (a-z 0-9 . _ -)", key);
+		api_reply_bad_request(r, "field \"%s\" is not a valid name (a-z 0-9 . _ -)", key);
 		return NULL;
 	}
 	return s;
 }
 
-/*
- * Decode the base64 field key of o into a new buffer (*out, *len; free it),
- * at most max bytes.  false after replying: 400 when missing or not base64,
- * 413 when longer than max.
- */
 /* Decode the base64 text s (n bytes) named what (in messages, e.g. "field
  * \"envelope\"") into a fresh buffer of at most max bytes; false after
  * replying 400 or 413. */
-static bool b64_text(rq *r, const char *s, size_t n, const char *what, size_t max, uint8_t **out,
-		     size_t *len)
+bool api_b64_text(rq *r, const char *s, size_t n, const char *what, size_t max, uint8_t **out,
+		  size_t *len)
 {
 	*out = NULL;
 	*len = 0;
 	if (n / 4 * 3 > max + 2) {
-		reply_problem(r, 413, "too-large", "Request too large",
-			      "%s decodes to more than %zu bytes", what, max);
+		api_reply_problem(r, 413, "too-large", "Request too large",
+				  "%s decodes to more than %zu bytes", what, max);
 		return false;
 	}
 	size_t cap = n / 4 * 3 + 1; /* room for whatever s can decode to */
 	uint8_t *buf = malloc(cap);
 	if (!buf) {
-		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		api_reply_code(r, 500, PL_ERR_NOMEM, NULL);
 		return false;
 	}
 	int rc = pl_b64_decode(buf, cap < max ? cap : max, len, s, n);
 	if (rc == PL_ERR_LIMIT) {
 		free(buf);
-		reply_problem(r, 413, "too-large", "Request too large",
-			      "%s decodes to more than %zu bytes", what, max);
+		api_reply_problem(r, 413, "too-large", "Request too large",
+				  "%s decodes to more than %zu bytes", what, max);
 		return false;
 	}
 	if (rc != 0 || *len == 0) {
 		free(buf);
-		reply_bad_request(r,
-				  "%s is not standard base64 (RFC 4648, padded) of a non-empty "
-				  "value",
-				  what);
+		api_reply_bad_request(r,
+				      "%s is not standard base64 (RFC 4648, padded) of a non-empty "
+				      "value",
+				      what);
 		return false;
 	}
 	*out = buf;
 	return true;
 }
 
-static bool field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **out, size_t *len)
+/* Decode the base64 field key of o into a new buffer (*out, *len; free it),
+ * at most max bytes; false after replying 400 (missing, not base64) or 413. */
+bool api_field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **out, size_t *len)
 {
 	*out = NULL;
 	*len = 0;
@@ -576,7 +452,7 @@ static bool field_b64(rq *r, json_t *o, const char *key, size_t max, uint8_t **o
 		return false;
 	char what[64];
 	snprintf(what, sizeof(what), "field \"%s\"", key);
-	return b64_text(r, s, strlen(s), what, max, out, len);
+	return api_b64_text(r, s, strlen(s), what, max, out, len);
 }
 
 /* A decimal number 1..max: digits only, no sign or spaces. */
@@ -694,8 +570,9 @@ static bool authenticate(rq *r)
 
 static void h_healthz(rq *r)
 {
-	reply_json(r, 200,
-		   json_pack("{s:s, s:o*}", "status", "ok", "node", json_text(r->a->be.node_name)));
+	api_reply_json(
+	    r, 200,
+	    json_pack("{s:s, s:o*}", "status", "ok", "node", api_json_text(r->a->be.node_name)));
 }
 
 bool api_client_is_local(const struct sockaddr *sa)
@@ -724,8 +601,8 @@ static void h_metrics(rq *r)
 	struct evhttp_connection *c = evhttp_request_get_connection(r->req);
 	if (!a->cfg.metrics_any_address &&
 	    !a->cfg.client_is_local(c ? evhttp_connection_get_addr(c) : NULL)) {
-		reply_problem(r, 403, "forbidden", "Forbidden",
-			      "/metrics answers loopback clients only on this node");
+		api_reply_problem(r, 403, "forbidden", "Forbidden",
+				  "/metrics answers loopback clients only on this node");
 		return;
 	}
 	pl_buf b = {0};
@@ -736,7 +613,7 @@ static void h_metrics(rq *r)
 	if (rc == 0)
 		rc = metrics_api_text(a, &b);
 	if (rc != 0)
-		reply_code(r, 500, rc, backend_detail(rc));
+		api_reply_code(r, 500, rc, api_backend_detail(rc));
 	else
 		reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", (const char *)b.data,
 			  b.len);
@@ -746,7 +623,7 @@ static void h_metrics(rq *r)
 static void h_challenge(rq *r)
 {
 	api *a = r->a;
-	json_t *body = read_json_body(r);
+	json_t *body = api_read_json_body(r);
 	if (!body)
 		return;
 	const char *state = field_name(r, body, "state");
@@ -769,8 +646,8 @@ static void h_challenge(rq *r)
 	c->live = true;
 	char b64[64];
 	pl_b64_encode(b64, c->nonce, sizeof(c->nonce));
-	reply_json(r, 200,
-		   json_pack("{s:s, s:I}", "challenge", b64, "expires", (json_int_t)c->expires));
+	api_reply_json(
+	    r, 200, json_pack("{s:s, s:I}", "challenge", b64, "expires", (json_int_t)c->expires));
 out:
 	json_decref(body);
 }
@@ -792,7 +669,7 @@ static void token_text(char out[64], const uint8_t raw[TOKEN_BYTES])
 static void h_token(rq *r)
 {
 	api *a = r->a;
-	json_t *body = read_json_body(r);
+	json_t *body = api_read_json_body(r);
 	if (!body)
 		return;
 	const char *state = field_name(r, body, "state");
@@ -806,13 +683,13 @@ static void h_token(rq *r)
 	size_t n = 0;
 	if (pl_b64_decode(nonce, sizeof(nonce), &n, chal, strlen(chal)) != 0 ||
 	    n != sizeof(nonce)) {
-		reply_bad_request(r, "field \"challenge\" is not the base64 of 32 bytes");
+		api_reply_bad_request(r, "field \"challenge\" is not the base64 of 32 bytes");
 		goto out;
 	}
 	if (pl_b64_decode(sig, sizeof(sig), &n, sig_b64, strlen(sig_b64)) != 0 ||
 	    n != sizeof(sig)) {
-		reply_bad_request(r, "field \"signature\" is not the base64 of a 64-byte "
-				     "Ed25519 signature");
+		api_reply_bad_request(r, "field \"signature\" is not the base64 of a 64-byte "
+					 "Ed25519 signature");
 		goto out;
 	}
 
@@ -846,7 +723,7 @@ static void h_token(rq *r)
 	pl_b64_encode(canon, held.nonce, sizeof(held.nonce));
 	size_t mlen = api_auth_message(msg, sizeof(msg), canon, state, id, a->be.node_name);
 	if (mlen == 0) {
-		reply_code(r, 500, PL_ERR_INTERNAL, "node name too long for the auth message");
+		api_reply_code(r, 500, PL_ERR_INTERNAL, "node name too long for the auth message");
 		goto wipe;
 	}
 	if (pl_verify(sig, (const uint8_t *)msg, mlen, cred.pk) != 0) {
@@ -866,247 +743,13 @@ static void h_token(rq *r)
 	copy_name(t->id, id);
 	t->expires = r->now + API_TOKEN_TTL;
 	t->live = true;
-	reply_json(r, 200,
-		   json_pack("{s:s, s:I}", "token", text, "expires", (json_int_t)t->expires));
+	api_reply_json(r, 200,
+		       json_pack("{s:s, s:I}", "token", text, "expires", (json_int_t)t->expires));
 	pl_wipe(raw, sizeof(raw));
 	pl_wipe(text, sizeof(text));
 wipe:
 	pl_wipe(&held, sizeof(held));
 out:
-	json_decref(body);
-}
-
-/* The answer to one envelope of POST /v1/envelopes, from the backend's
- * decision: *status gets its HTTP status; NULL when out of memory. */
-static json_t *env_result(const node_submit_result *res, int rc, int *status)
-{
-	int code = res->code ? res->code : rc;
-	char hex[2 * PL_HASH_BYTES + 1];
-	pl_hex_encode(hex, res->id, sizeof(res->id));
-	if (code == 0) {
-		*status = res->duplicate ? 200 : 201;
-		return json_pack("{s:i, s:s, s:b, s:I}", "status", *status, "id", hex, "duplicate",
-				 res->duplicate, "position", (json_int_t)res->position);
-	}
-	int st = server_status(code);
-	*status = st ? st : 422;
-	char type[128];
-	snprintf(type, sizeof(type), PROBLEM_BASE "%s", pl_err_name(code));
-	char reason[sizeof(res->reason)];
-	memcpy(reason, res->reason, sizeof(reason));
-	reason[sizeof(reason) - 1] = '\0';
-	static const uint8_t none[PL_HASH_BYTES];
-	json_t *j = json_pack("{s:s, s:s, s:i, s:o*}", "type", type, "title", pl_strerror(code),
-			      "status", *status, "detail",
-			      json_text(reason[0] ? reason : backend_detail(code)));
-	/* the id, when the backend got as far as computing it */
-	if (j && !pl_ct_equal(res->id, none, PL_HASH_BYTES))
-		json_object_set_new(j, "id", json_string(hex));
-	return j;
-}
-
-/* The answer to POST /v1/envelopes with one envelope. */
-static void env_post_answer(rq *r, node_submit_result *res, int rc)
-{
-	int code = res->code ? res->code : rc;
-	if (code != 0) {
-		int status = server_status(code);
-		res->reason[sizeof(res->reason) - 1] = '\0';
-		reply_code(r, status ? status : 422, code,
-			   res->reason[0] ? res->reason : backend_detail(code));
-		return;
-	}
-	char hex[2 * PL_HASH_BYTES + 1], loc[96];
-	pl_hex_encode(hex, res->id, sizeof(res->id));
-	snprintf(loc, sizeof(loc), "/v1/envelopes/%s", hex);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
-	reply_json(r, res->duplicate ? 200 : 201,
-		   json_pack("{s:s, s:b, s:I}", "id", hex, "duplicate", res->duplicate, "position",
-			     (json_int_t)res->position));
-}
-
-static void env_post_done(void *arg, const node_submit_result *res, int rc)
-{
-	rq *w = arg;
-	node_submit_result copy = *res;
-	env_post_answer(w, &copy, rc);
-	free(w);
-}
-
-/*
- * POST /v1/envelopes with "envelopes": up to API_MAX_BATCH envelopes, each
- * decided on its own and in order (so that a stream's next envelope may
- * follow its previous one in the same request), those accepted stored in the
- * same group commit; one answer once every one is decided.
- */
-typedef struct env_batch env_batch;
-typedef struct batch_slot {
-	env_batch *b;
-	size_t i;
-} batch_slot;
-
-struct env_batch {
-	rq r; /* the request: outlives the handler until answered */
-	json_t *results;
-	batch_slot *slot;
-	size_t n, outstanding;
-	size_t count[3]; /* accepted, duplicate, refused */
-	bool submitting; /* the handler is still submitting: it answers at the end */
-};
-
-static void batch_reply(env_batch *b)
-{
-	json_t *j = json_pack("{s:O, s:I, s:I, s:I}", "results", b->results, "accepted",
-			      (json_int_t)b->count[0], "duplicates", (json_int_t)b->count[1],
-			      "refused", (json_int_t)b->count[2]);
-	reply_json(&b->r, 200, j);
-	json_decref(b->results);
-	free(b->slot);
-	free(b);
-}
-
-static void batch_item_done(void *arg, const node_submit_result *res, int rc)
-{
-	batch_slot *s = arg;
-	env_batch *b = s->b;
-	int status = 0;
-	json_t *e = env_result(res, rc, &status);
-	b->count[status == 201 ? 0 : status == 200 ? 1 : 2]++;
-	json_array_set_new(b->results, s->i, e ? e : json_null());
-	if (--b->outstanding == 0 && !b->submitting)
-		batch_reply(b);
-}
-
-static void h_env_batch(rq *r, json_t *list)
-{
-	api *a = r->a;
-	size_t n = json_array_size(list);
-	if (!json_is_array(list) || n == 0) {
-		reply_bad_request(r, "field \"envelopes\" must be a non-empty array of base64 "
-				     "strings");
-		return;
-	}
-	if (n > API_MAX_BATCH) {
-		reply_problem(r, 413, "too-large", "Request too large",
-			      "%zu envelopes in one request; the limit is %d", n, API_MAX_BATCH);
-		return;
-	}
-	/* Every element is decoded before any is submitted: a malformed request
-	 * changes nothing. */
-	uint8_t **env = calloc(n, sizeof(*env));
-	size_t *len = calloc(n, sizeof(*len));
-	env_batch *b = calloc(1, sizeof(*b));
-	batch_slot *slot = calloc(n, sizeof(*slot));
-	json_t *results = json_array();
-	bool ok = env && len && b && slot && results;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = json_array_append_new(results, json_null()) == 0;
-	if (!ok)
-		reply_code(r, 500, PL_ERR_NOMEM, NULL);
-	for (size_t i = 0; ok && i < n; i++) {
-		json_t *v = json_array_get(list, i);
-		char what[48];
-		snprintf(what, sizeof(what), "envelopes[%zu]", i);
-		if (!json_is_string(v) || json_string_length(v) == 0) {
-			reply_bad_request(r, "%s must be a non-empty base64 string", what);
-			ok = false;
-		} else {
-			ok = b64_text(r, json_string_value(v), json_string_length(v), what,
-				      a->cfg.max_envelope, &env[i], &len[i]);
-		}
-	}
-	if (!ok)
-		goto fail;
-	b->r = *r;
-	b->r.arg = NULL;
-	b->r.nseg = 0;
-	b->results = results;
-	b->slot = slot;
-	b->n = n;
-	b->submitting = true;
-	for (size_t i = 0; i < n; i++) {
-		slot[i].b = b;
-		slot[i].i = i;
-		b->outstanding++;
-		pl_err_clear_detail();
-		node_submit_result res;
-		memset(&res, 0, sizeof(res));
-		int rc;
-		if (a->be.submit_async) {
-			rc = a->be.submit_async(a->be_ctx, env[i], len[i], r->now, batch_item_done,
-						&slot[i]);
-			if (!rc)
-				continue;
-		} else {
-			rc = a->be.submit(a->be_ctx, env[i], len[i], r->now, &res);
-		}
-		batch_item_done(&slot[i], &res, rc);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(env[i]);
-	free(env);
-	free(len);
-	b->submitting = false;
-	if (b->outstanding == 0)
-		batch_reply(b);
-	return;
-fail:
-	for (size_t i = 0; env && i < n; i++)
-		free(env[i]);
-	free(env);
-	free(len);
-	free(b);
-	free(slot);
-	json_decref(results);
-}
-
-static void h_env_post(rq *r)
-{
-	api *a = r->a;
-	json_t *body = read_json_body(r);
-	if (!body)
-		return;
-	uint8_t *env = NULL;
-	size_t len = 0;
-	json_t *list = json_object_get(body, "envelopes");
-	if (list && json_object_get(body, "envelope")) {
-		reply_bad_request(r, "give \"envelope\" or \"envelopes\", not both");
-		goto out;
-	}
-	if (list) {
-		h_env_batch(r, list);
-		goto out;
-	}
-	if (!field_b64(r, body, "envelope", a->cfg.max_envelope, &env, &len))
-		goto out;
-
-	pl_err_clear_detail();
-	if (a->be.submit_async) {
-		/* The answer comes after the group commit; the request outlives
-		 * this handler (libevent keeps it until we reply, even if the
-		 * client goes away meanwhile). */
-		rq *w = malloc(sizeof(*w));
-		if (!w) {
-			reply_code(r, 500, PL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		*w = *r;
-		w->arg = NULL;
-		w->nseg = 0;
-		int rc = a->be.submit_async(a->be_ctx, env, len, r->now, env_post_done, w);
-		if (rc) {
-			free(w);
-			reply_code(r, server_status(rc) ? server_status(rc) : 500, rc,
-				   backend_detail(rc));
-		}
-		goto out;
-	}
-	node_submit_result res;
-	memset(&res, 0, sizeof(res));
-	int rc = a->be.submit(a->be_ctx, env, len, r->now, &res);
-	env_post_answer(r, &res, rc);
-out:
-	free(env);
 	json_decref(body);
 }
 
@@ -1118,7 +761,7 @@ static bool id_arg(rq *r, uint8_t id[PL_HASH_BYTES], const char *why)
 	if (strlen(r->arg) == 2 * PL_HASH_BYTES &&
 	    pl_hex_decode(id, PL_HASH_BYTES, &n, r->arg, strlen(r->arg)) == 0 && n == PL_HASH_BYTES)
 		return true;
-	reply_bad_request(r, "%s", why);
+	api_reply_bad_request(r, "%s", why);
 	return false;
 }
 
@@ -1142,8 +785,8 @@ static void h_channels(rq *r)
 static const char *channel_arg(rq *r)
 {
 	if (!pl_name_is_valid(r->arg)) {
-		reply_bad_request(r, "not a valid channel name (a-z 0-9 . _ -, at most %d)",
-				  PL_NAME_MAX);
+		api_reply_bad_request(r, "not a valid channel name (a-z 0-9 . _ -, at most %d)",
+				      PL_NAME_MAX);
 		return NULL;
 	}
 	return r->arg;
@@ -1156,20 +799,20 @@ static void h_ch_page(rq *r)
 		return;
 	struct evkeyvalq kv;
 	if (!parse_query(r, &kv)) {
-		reply_bad_request(r, "malformed query string");
+		api_reply_bad_request(r, "malformed query string");
 		return;
 	}
 	long limit = PAGE_DEFAULT;
 	const char *ls = evhttp_find_header(&kv, "limit");
 	const char *cursor = evhttp_find_header(&kv, "cursor");
 	if (ls && !parse_count(ls, PAGE_MAX, &limit)) {
-		reply_bad_request(r, "limit must be a whole number from 1 to %d", PAGE_MAX);
+		api_reply_bad_request(r, "limit must be a whole number from 1 to %d", PAGE_MAX);
 		goto out;
 	}
 	if (cursor && !*cursor)
 		cursor = NULL;
 	if (cursor && strlen(cursor) > CURSOR_MAX) {
-		reply_bad_request(r, "cursor longer than %d characters", CURSOR_MAX);
+		api_reply_bad_request(r, "cursor longer than %d characters", CURSOR_MAX);
 		goto out;
 	}
 	int code = 0;
@@ -1198,12 +841,12 @@ static void h_ch_next(rq *r)
 		return;
 	struct evkeyvalq kv;
 	if (!parse_query(r, &kv)) {
-		reply_bad_request(r, "malformed query string");
+		api_reply_bad_request(r, "malformed query string");
 		return;
 	}
 	int lane = parse_lane(evhttp_find_header(&kv, "lane"));
 	if (!lane) {
-		reply_bad_request(r, "lane must be FLASH, IMMEDIATE, PRIORITY or ROUTINE");
+		api_reply_bad_request(r, "lane must be FLASH, IMMEDIATE, PRIORITY or ROUTINE");
 		goto out;
 	}
 	int code = 0;
@@ -1222,23 +865,24 @@ static void h_status(rq *r)
 static void h_charter_post(rq *r)
 {
 	api *a = r->a;
-	json_t *body = read_json_body(r);
+	json_t *body = api_read_json_body(r);
 	if (!body)
 		return;
 	uint8_t *p = NULL;
 	size_t len = 0;
-	if (!field_b64(r, body, "charter", API_MAX_CHARTER, &p, &len))
+	if (!api_field_b64(r, body, "charter", API_MAX_CHARTER, &p, &len))
 		goto out;
 	char reason[256] = "";
 	pl_err_clear_detail();
 	int rc = a->be.submit_charter(a->be_ctx, p, len, r->now, reason, sizeof(reason));
 	if (rc != 0) {
-		int status = server_status(rc);
+		int status = api_server_status(rc);
 		reason[sizeof(reason) - 1] = '\0';
-		reply_code(r, status ? status : 422, rc, reason[0] ? reason : backend_detail(rc));
+		api_reply_code(r, status ? status : 422, rc,
+			       reason[0] ? reason : api_backend_detail(rc));
 		goto out;
 	}
-	reply_json(r, 202, json_pack("{s:b}", "accepted", 1));
+	api_reply_json(r, 202, json_pack("{s:b}", "accepted", 1));
 out:
 	free(p);
 	json_decref(body);
@@ -1249,7 +893,7 @@ static bool has_log(rq *r, bool present)
 {
 	if (present)
 		return true;
-	reply_code(r, 404, PL_ERR_NOT_FOUND, "this node keeps no transcript");
+	api_reply_code(r, 404, PL_ERR_NOT_FOUND, "this node keeps no transcript");
 	return false;
 }
 
@@ -1297,15 +941,18 @@ static void reply_view(rq *r, json_t *j, int code)
 	}
 	int err = code == 404 ? PL_ERR_NOT_FOUND : code == 409 ? PL_ERR_CONFLICT : PL_ERR_STORE;
 	const char *d = pl_err_detail();
-	reply_code(r, code, err,
-		   *d ? d : code == 404 ? "not found" : code == 409 ? "not adopted" : "store failure");
+	api_reply_code(r, code, err,
+		       *d            ? d
+		       : code == 404 ? "not found"
+		       : code == 409 ? "not adopted"
+				     : "store failure");
 }
 
 static bool has_view(rq *r)
 {
 	if (r->a->be.view)
 		return true;
-	reply_code(r, 404, PL_ERR_NOT_FOUND, "this node keeps no records of officials' work");
+	api_reply_code(r, 404, PL_ERR_NOT_FOUND, "this node keeps no records of officials' work");
 	return false;
 }
 
@@ -1342,12 +989,12 @@ static void h_statements(rq *r)
 {
 	struct evkeyvalq kv;
 	if (!parse_query(r, &kv)) {
-		reply_bad_request(r, "malformed query string");
+		api_reply_bad_request(r, "malformed query string");
 		return;
 	}
 	const char *ch = evhttp_find_header(&kv, "channel");
 	if (!ch || !pl_name_is_valid(ch))
-		reply_bad_request(r, "give the channel: /v1/statements?channel=NAME");
+		api_reply_bad_request(r, "give the channel: /v1/statements?channel=NAME");
 	else
 		view(r, "statements", ch, NULL);
 	evhttp_clear_headers(&kv);
@@ -1357,7 +1004,7 @@ static bool stmt_args(rq *r)
 {
 	if (pl_name_is_valid(r->arg) && r->arg2 && pl_name_is_valid(r->arg2))
 		return true;
-	reply_bad_request(r, "a channel and a statement id are names: 1-63 of a-z 0-9 . _ -");
+	api_reply_bad_request(r, "a channel and a statement id are names: 1-63 of a-z 0-9 . _ -");
 	return false;
 }
 
@@ -1377,26 +1024,27 @@ static void h_status_post(rq *r)
 {
 	api *a = r->a;
 	if (!a->be.submit_status) {
-		reply_code(r, 404, PL_ERR_NOT_FOUND, "this node takes no status lists");
+		api_reply_code(r, 404, PL_ERR_NOT_FOUND, "this node takes no status lists");
 		return;
 	}
-	json_t *body = read_json_body(r);
+	json_t *body = api_read_json_body(r);
 	if (!body)
 		return;
 	uint8_t *p = NULL;
 	size_t len = 0;
-	if (!field_b64(r, body, "status_list", API_MAX_CHARTER, &p, &len))
+	if (!api_field_b64(r, body, "status_list", API_MAX_CHARTER, &p, &len))
 		goto out;
 	char reason[256] = "";
 	pl_err_clear_detail();
 	int rc = a->be.submit_status(a->be_ctx, p, len, reason, sizeof(reason));
 	if (rc != 0) {
-		int status = server_status(rc);
+		int status = api_server_status(rc);
 		reason[sizeof(reason) - 1] = '\0';
-		reply_code(r, status ? status : 422, rc, reason[0] ? reason : backend_detail(rc));
+		api_reply_code(r, status ? status : 422, rc,
+			       reason[0] ? reason : api_backend_detail(rc));
 		goto out;
 	}
-	reply_json(r, 202, json_pack("{s:b}", "accepted", 1));
+	api_reply_json(r, 202, json_pack("{s:b}", "accepted", 1));
 out:
 	free(p);
 	json_decref(body);
@@ -1583,14 +1231,15 @@ static void h_events(rq *r)
 	api *a = r->a;
 	unsigned lanes = 0;
 	if (!parse_lanes(r, &lanes)) {
-		reply_bad_request(r, "lanes must be a comma-separated list of FLASH, IMMEDIATE, "
-				     "PRIORITY and ROUTINE");
+		api_reply_bad_request(r,
+				      "lanes must be a comma-separated list of FLASH, IMMEDIATE, "
+				      "PRIORITY and ROUTINE");
 		return;
 	}
 	if (a->nsubs >= a->cfg.max_subscribers) {
-		reply_problem(r, 503, "too-many-subscribers", "Too many subscribers",
-			      "this node serves at most %u event streams at once",
-			      a->cfg.max_subscribers);
+		api_reply_problem(r, 503, "too-many-subscribers", "Too many subscribers",
+				  "this node serves at most %u event streams at once",
+				  a->cfg.max_subscribers);
 		return;
 	}
 	struct evhttp_connection *c = evhttp_request_get_connection(r->req);
@@ -1598,7 +1247,7 @@ static void h_events(rq *r)
 	sub *s = calloc(1, sizeof(*s));
 	if (!s || !bev) {
 		free(s);
-		reply_code(r, 500, PL_ERR_NOMEM, NULL);
+		api_reply_code(r, 500, PL_ERR_NOMEM, NULL);
 		return;
 	}
 	s->a = a;
@@ -1745,14 +1394,29 @@ static const api_route_info route_info[R_COUNT] = {
 };
 
 static const handler_fn route_fn[R_COUNT] = {
-    [R_HEALTHZ] = h_healthz,   [R_METRICS] = h_metrics,           [R_CHALLENGE] = h_challenge,
-    [R_TOKEN] = h_token,       [R_ENV_POST] = h_env_post,         [R_ENV_GET] = h_env_get,
-    [R_CHANNELS] = h_channels, [R_CH_PAGE] = h_ch_page,           [R_CH_NEXT] = h_ch_next,
-    [R_STATUS] = h_status,     [R_CHARTER_POST] = h_charter_post, [R_CHARTER_GET] = h_charter_get,
-    [R_EVENTS] = h_events,     [R_LOG] = h_log,                   [R_LOG_PROOF] = h_log_proof,
-    [R_LOG_EXPORT] = h_log_export, [R_PENDING] = h_pending,       [R_REQUESTS] = h_requests,
-    [R_REQUEST] = h_request,       [R_STATEMENTS] = h_statements, [R_STATEMENT] = h_statement,
-    [R_STMT_BUNDLE] = h_stmt_bundle, [R_STATUS_POST] = h_status_post,
+    [R_HEALTHZ] = h_healthz,
+    [R_METRICS] = h_metrics,
+    [R_CHALLENGE] = h_challenge,
+    [R_TOKEN] = h_token,
+    [R_ENV_POST] = api_h_env_post,
+    [R_ENV_GET] = h_env_get,
+    [R_CHANNELS] = h_channels,
+    [R_CH_PAGE] = h_ch_page,
+    [R_CH_NEXT] = h_ch_next,
+    [R_STATUS] = h_status,
+    [R_CHARTER_POST] = h_charter_post,
+    [R_CHARTER_GET] = h_charter_get,
+    [R_EVENTS] = h_events,
+    [R_LOG] = h_log,
+    [R_LOG_PROOF] = h_log_proof,
+    [R_LOG_EXPORT] = h_log_export,
+    [R_PENDING] = h_pending,
+    [R_REQUESTS] = h_requests,
+    [R_REQUEST] = h_request,
+    [R_STATEMENTS] = h_statements,
+    [R_STATEMENT] = h_statement,
+    [R_STMT_BUNDLE] = h_stmt_bundle,
+    [R_STATUS_POST] = h_status_post,
 };
 
 const api_route_info *api_routes(size_t *n)
@@ -1853,10 +1517,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (r.route == R_COUNT) {
 		if (path_known) {
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-			reply_problem(&r, 405, "method-not-allowed", "Method not allowed",
-				      "%s is not allowed here; use %s", method_name(m), allow);
+			api_reply_problem(&r, 405, "method-not-allowed", "Method not allowed",
+					  "%s is not allowed here; use %s", method_name(m), allow);
 		} else {
-			reply_code(&r, 404, PL_ERR_NOT_FOUND, "no such endpoint");
+			api_reply_code(&r, 404, PL_ERR_NOT_FOUND, "no such endpoint");
 		}
 		return;
 	}
