@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * POST /v1/envelopes (docs/api.md): one envelope or a batch, as JSON
- * (base64 strings).  Each envelope is decided by the backend on its own and in
+ * (base64 strings) or as CBOR (an array of byte strings, what a machine
+ * feed sends).  Each envelope is decided by the backend on its own and in
  * order; this file decodes, bounds and answers.  Part of the API
  * (api_int.h).
  */
@@ -13,6 +14,7 @@
 #include <jansson.h>
 
 #include "api_int.h"
+#include "parley/codec.h"
 #include "parley/crypto.h"
 #include "parley/err.h"
 
@@ -206,8 +208,71 @@ static void h_env_batch(rq *r, json_t *list)
 	free(len);
 }
 
+/*
+ * Content-Type application/cbor: the body is a CBOR array (RFC 8949) of 1
+ * to API_MAX_BATCH byte strings, each an envelope of 1 to max_envelope
+ * bytes, in definite lengths; answered as "envelopes" is.  What a machine
+ * feed sends: no base64 to encode and decode, no JSON to parse.  The whole
+ * body is decoded and checked before any envelope is submitted.
+ */
+static void h_env_cbor(rq *r)
+{
+	size_t blen = 0;
+	const uint8_t *body = api_body_bytes(r, "a CBOR array of byte strings", &blen);
+	if (!body)
+		return;
+	const pl_cbor_limits lim = {.max_bytes = blen,
+				    .max_depth = 1,
+				    .max_items = 1 + API_MAX_BATCH,
+				    .max_str = r->a->cfg.max_envelope};
+	pl_cbor *root = NULL;
+	pl_err_clear_detail();
+	int rc = pl_cbor_decode(body, blen, &lim, 0, &root);
+	size_t n = rc ? 0 : pl_cbor_len(root);
+	if (rc == PL_ERR_LIMIT) {
+		api_reply_problem(r, 413, "too-large", "Request too large",
+				  "%s (at most %d envelopes of %zu bytes)", pl_err_detail(),
+				  API_MAX_BATCH, r->a->cfg.max_envelope);
+		return;
+	}
+	if (rc || pl_cbor_type_of(root) != PL_CBOR_ARRAY || n == 0) {
+		api_reply_bad_request(r,
+				      "the body must be a CBOR array of 1 to %d byte strings%s%s",
+				      API_MAX_BATCH, rc ? ": " : "", rc ? pl_err_detail() : "");
+		pl_cbor_free(root);
+		return;
+	}
+	const uint8_t **env = calloc(n, sizeof(*env));
+	size_t *len = calloc(n, sizeof(*len));
+	bool ok = env && len;
+	if (!ok)
+		api_reply_code(r, 500, PL_ERR_NOMEM, NULL);
+	for (size_t i = 0; ok && i < n; i++) {
+		pl_slice e;
+		if (pl_cbor_get_bytes(pl_cbor_at(root, i), &e) != 0 || e.n == 0) {
+			api_reply_bad_request(r,
+					      "item %zu of the CBOR array is not a non-empty byte "
+					      "string",
+					      i);
+			ok = false;
+			break;
+		}
+		env[i] = e.p;
+		len[i] = e.n;
+	}
+	if (ok)
+		env_batch_submit(r, env, len, n);
+	free(env);
+	free(len);
+	pl_cbor_free(root);
+}
+
 void api_h_env_post(rq *r)
 {
+	if (api_has_content_type(r->req, "application/cbor")) {
+		h_env_cbor(r);
+		return;
+	}
 	api *a = r->a;
 	json_t *body = api_read_json_body(r);
 	if (!body)

@@ -11,10 +11,11 @@
  *                  body: evhttp's parser and whatever it lets through).
  *   otherwise      built: the rest is PATH '\n' BODY; the target writes
  *                  "METHOD PATH HTTP/1.1" with Host, Content-Length and,
- *                  by the mode bits, Content-Type: application/json and
- *                  the valid token.  Bits 2-4 pick the method; bit 5
- *                  moves the clock past the token's life for this input;
- *                  bit 6 replaces an empty PATH by a known route.
+ *                  by the mode bits, Content-Type: application/json (or,
+ *                  with bit 7 too, application/cbor) and the valid token.
+ *                  Bits 2-4 pick the method; bit 5 moves the clock past
+ *                  the token's life for this input; bit 6 replaces an
+ *                  empty PATH by a known route.
  * After each request the client half-closes its side, reads until the
  * server is done, and closes; the loop then runs until every event-stream
  * subscriber is gone, so state does not pile up across inputs.
@@ -367,12 +368,14 @@ static void check_answer(char *resp, size_t n, bool head)
 
 /* One built request: METHOD PATH HTTP/1.1 with the given headers and body. */
 static size_t build(char *out, size_t cap, const char *method, const char *path, size_t plen,
-		    bool json, bool auth, const char *body, size_t blen)
+		    const char *ctype, bool auth, const char *body, size_t blen)
 {
 	int k = snprintf(
-	    out, cap, "%s %.*s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%sContent-Length: %zu\r\n\r\n",
-	    method, (int)plen, path, json ? "Content-Type: application/json\r\n" : "",
-	    auth ? "Authorization: Bearer " : "", auth ? token : "", auth ? "\r\n" : "", blen);
+	    out, cap,
+	    "%s %.*s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%s%s%sContent-Length: %zu\r\n\r\n",
+	    method, (int)plen, path, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+	    ctype ? "\r\n" : "", auth ? "Authorization: Bearer " : "", auth ? token : "",
+	    auth ? "\r\n" : "", blen);
 	if (k < 0 || (size_t)k >= cap || blen > cap - (size_t)k)
 		abort();
 	memcpy(out + k, body, blen);
@@ -418,8 +421,8 @@ static void setup(void)
 
 	/* A token, the way an official gets one. */
 	static const char cbody[] = "{\"state\":\"tehran\",\"id\":\"duty\"}";
-	size_t n = build(reqbuf, REQ_MAX, "POST", "/v1/auth/challenge", 18, true, false, cbody,
-			 sizeof(cbody) - 1);
+	size_t n = build(reqbuf, REQ_MAX, "POST", "/v1/auth/challenge", 18, "application/json",
+			 false, cbody, sizeof(cbody) - 1);
 	exchange((uint8_t *)reqbuf, n, resp);
 	char chal[128];
 	answer_field("challenge", chal, sizeof(chal));
@@ -436,7 +439,8 @@ static void setup(void)
 			 chal, sig64);
 	if (k < 0 || (size_t)k >= sizeof(tbody))
 		abort();
-	n = build(reqbuf, REQ_MAX, "POST", "/v1/auth/token", 14, true, false, tbody, (size_t)k);
+	n = build(reqbuf, REQ_MAX, "POST", "/v1/auth/token", 14, "application/json", false, tbody,
+		  (size_t)k);
 	exchange((uint8_t *)reqbuf, n, resp);
 	answer_field("token", token, sizeof(token));
 }
@@ -486,7 +490,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		const char *m = methods[(mode >> 2) & 7];
 		head = strcmp(m, "HEAD") == 0;
-		n = build(reqbuf, REQ_MAX, m, path, plen, mode & 1, mode & 2, body, blen);
+		const char *ct = !(mode & 1)     ? NULL
+				 : (mode & 0x80) ? "application/cbor"
+						 : "application/json";
+		n = build(reqbuf, REQ_MAX, m, path, plen, ct, mode & 2, body, blen);
 	}
 	size_t got = exchange((uint8_t *)reqbuf, n, resp);
 	if (getenv("FUZZ_API_VERBOSE")) /* replaying by hand: show each answer's first line */

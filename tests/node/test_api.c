@@ -9,6 +9,7 @@
  * a fresh event base, fake node and api (setup/teardown).
  */
 #include "api_fixture.h"
+#include "parley/codec.h"
 
 static void test_healthz(void **state)
 {
@@ -519,6 +520,117 @@ static void test_submit_batch(void **state)
 	free(ea);
 	free(eb);
 	free(ec);
+}
+
+/* A CBOR request body: the envelopes a, b, c... as an array of byte strings. */
+static void post_cbor(T *t, const char *tok, const uint8_t *const *env, const size_t *len, size_t n,
+		      resp *r)
+{
+	pl_cbor_enc e;
+	pl_cbor_enc_init(&e);
+	pl_cbor_put_array(&e, n);
+	for (size_t i = 0; i < n; i++)
+		pl_cbor_put_bytes(&e, env[i], len[i]);
+	uint8_t *body = NULL;
+	size_t blen = 0;
+	assert_int_equal(pl_cbor_enc_finish(&e, &body, &blen), 0);
+	char auth[128];
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	request_ex(t, EVHTTP_REQ_POST, "/v1/envelopes", "application/cbor", (const char *)body,
+		   blen, auth, r);
+	free(body);
+}
+
+/* The same as raw CBOR bytes given in hex. */
+static void post_cbor_hex(T *t, const char *tok, const char *hex, resp *r)
+{
+	uint8_t body[64];
+	size_t n = 0;
+	assert_int_equal(pl_hex_decode(body, sizeof(body), &n, hex, strlen(hex)), 0);
+	char auth[128];
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	request_ex(t, EVHTTP_REQ_POST, "/v1/envelopes", "application/cbor; x=y", (const char *)body,
+		   n, auth, r);
+}
+
+/* POST /v1/envelopes as application/cbor: the envelopes as byte strings,
+ * decided and answered as "envelopes" is; a bad body submits nothing. */
+static void test_submit_cbor(void **state)
+{
+	T *t = *state;
+	char tok[64];
+	login(t, tok);
+	uint8_t a[40], b[40], c[700];
+	memset(a, 0xA1, sizeof(a));
+	memset(b, 0xEE, sizeof(b)); /* the fake refuses it */
+	memset(c, 0xC3, sizeof(c));
+	const uint8_t *env[] = {a, b, c};
+	size_t len[] = {sizeof(a), sizeof(b), sizeof(c)};
+	resp r;
+	post_cbor(t, tok, env, len, 3, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(t->f.submit_calls, 3);
+	assert_int_equal(t->f.env_len, sizeof(c));
+	assert_memory_equal(t->f.env, c, sizeof(c)); /* in order: c last, whole */
+	json_t *res = json_object_get(r.json, "results");
+	assert_int_equal(json_array_size(res), 3);
+	uint8_t h[PL_HASH_BYTES];
+	char hex[65];
+	pl_sha256(h, a, sizeof(a));
+	pl_hex_encode(hex, h, sizeof(h));
+	assert_int_equal(jint(json_array_get(res, 0), "status"), 201);
+	assert_string_equal(jstr(json_array_get(res, 0), "id"), hex);
+	assert_int_equal(jint(json_array_get(res, 1), "status"), 422);
+	assert_int_equal(jint(json_array_get(res, 2), "status"), 201);
+	assert_int_equal(jint(r.json, "accepted"), 2);
+	assert_int_equal(jint(r.json, "refused"), 1);
+	resp_clear(&r);
+
+	/* malformed bodies submit nothing, even their good elements */
+	int calls = t->f.submit_calls;
+	static const struct {
+		const char *hex;
+		int status;
+		const char *detail;
+	} bad[] = {
+	    {"80", 400, "CBOR array of 1 to 256"},           /* empty */
+	    {"41aa", 400, "CBOR array of 1 to 256"},         /* not an array */
+	    {"a0", 400, "CBOR array"},                       /* a map */
+	    {"8241aa01", 400, "item 1 of the CBOR array"},   /* [h'aa', 1] */
+	    {"8241aa40", 400, "item 1 of the CBOR array"},   /* [h'aa', h''] */
+	    {"8241aa6161", 400, "item 1 of the CBOR array"}, /* [h'aa', "a"] */
+	    {"8141aa00", 400, "trailing"},                   /* bytes after */
+	    {"8241aa", 400, "truncated"},                    /* cut short */
+	    {"9f41aaff", 400, "indefinite"},                 /* indefinite length */
+	    {"818141aa", 413, "deeper"},                     /* [[h'aa']] */
+	    {"5a00000801", 413, "over the limit"},           /* a 2049-byte string */
+	    {"990101", 413, "over the limit"},               /* 257 items */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		post_cbor_hex(t, tok, bad[i].hex, &r);
+		if (r.status != bad[i].status || !strstr(jstr(r.json, "detail"), bad[i].detail))
+			fprintf(stderr, "%s: %d %s\n", bad[i].hex, r.status,
+				jstr(r.json, "detail"));
+		assert_problem(&r, bad[i].status,
+			       bad[i].status == 400 ? "bad-request" : "too-large", bad[i].detail);
+		resp_clear(&r);
+	}
+	/* an envelope over the limit, after a good one */
+	static uint8_t big[MAX_ENVELOPE + 1];
+	const uint8_t *env2[] = {a, big};
+	size_t len2[] = {sizeof(a), sizeof(big)};
+	post_cbor(t, tok, env2, len2, 2, &r);
+	assert_int_equal(r.status, 413);
+	resp_clear(&r);
+	assert_int_equal(t->f.submit_calls, calls);
+	/* another media type is refused */
+	char auth[128];
+	snprintf(auth, sizeof(auth), "Bearer %s", tok);
+	request_ex(t, EVHTTP_REQ_POST, "/v1/envelopes", "application/cborx", "\x81\x41\xaa", 3,
+		   auth, &r);
+	assert_int_equal(r.status, 415);
+	resp_clear(&r);
+	assert_int_equal(t->f.submit_calls, calls);
 }
 
 static void test_bad_bodies(void **state)
@@ -1102,6 +1214,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_submit_cbor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_routing_errors, setup, teardown),
