@@ -23,6 +23,9 @@
  *              --sign batch  (with --batch B: pre-signed, the B envelopes of a
  *                            request as one batch, pl_env_sign_batch: a machine
  *                            feed; --as must hold the role 'feed')
+ *              --body cbor   (each request's envelopes as a CBOR array of byte
+ *                            strings, Content-Type: application/cbor, instead
+ *                            of JSON with base64: what a feed sends)
  *   MODE: throughput  submit N over W streams as fast as possible; wait until done
  *         latency     one envelope at a time; submit -> "delivered" (receipt event)
  *         loaded      submit at R envelopes/s for S seconds; latency of each
@@ -54,6 +57,7 @@
 #include <jansson.h>
 
 #include "parley/channel.h"
+#include "parley/codec.h"
 #include "parley/crypto.h"
 #include "parley/err.h"
 
@@ -92,6 +96,7 @@ static struct {
 	long long base;
 	bool inline_sign;
 	bool batch_sign; /* --sign batch: each request's envelopes signed as one batch */
+	bool cbor;       /* --body cbor: requests as application/cbor; jobs hold raw bytes */
 } opt = {.prefix = "b", .streams = 8, .count = 1000, .size = 256, .seconds = 5, .timeout = 600, .batch = 1};
 
 /* ---------------------------------------------------------------- HTTP */
@@ -151,10 +156,11 @@ static void conn_urgent(struct evhttp_connection *c)
 		(void)bufferevent_priority_set(bev, 0);
 }
 
-/* A request with the usual headers; body (may be NULL) is copied. */
-static struct evhttp_request *new_req(const endpoint *ep,
-				      void (*cb)(struct evhttp_request *, void *), void *arg,
-				      const char *body, size_t len)
+/* A request with the usual headers; body (may be NULL, JSON unless ctype
+ * says otherwise) is copied. */
+static struct evhttp_request *new_req_as(const endpoint *ep,
+					 void (*cb)(struct evhttp_request *, void *), void *arg,
+					 const char *ctype, const char *body, size_t len)
 {
 	struct evhttp_request *req = evhttp_request_new(cb, arg);
 	if (!req)
@@ -167,10 +173,17 @@ static struct evhttp_request *new_req(const endpoint *ep,
 		evhttp_add_header(h, "Authorization", auth);
 	}
 	if (body) {
-		evhttp_add_header(h, "Content-Type", "application/json");
+		evhttp_add_header(h, "Content-Type", ctype ? ctype : "application/json");
 		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
 	}
 	return req;
+}
+
+static struct evhttp_request *new_req(const endpoint *ep,
+				      void (*cb)(struct evhttp_request *, void *), void *arg,
+				      const char *body, size_t len)
+{
+	return new_req_as(ep, cb, arg, NULL, body, len);
 }
 
 struct sync_reply {
@@ -417,9 +430,18 @@ static void sign_jobs(stream *s, job *j, long k)
 	free(bodies);
 }
 
-/* The job's request body {"envelope":"B64"} from the envelope's bytes. */
+/* The job's request body {"envelope":"B64"} from the envelope's bytes
+ * (with --body cbor, the bytes themselves). */
 static void job_set(job *j, const uint8_t *buf, size_t len)
 {
+	if (opt.cbor) {
+		j->body = malloc(len);
+		if (!j->body)
+			die("out of memory");
+		memcpy(j->body, buf, len);
+		j->len = len;
+		return;
+	}
 	size_t cap = pl_b64_len(len) + 32;
 	j->body = malloc(cap);
 	if (!j->body)
@@ -685,7 +707,20 @@ static bool submit_one(stream *s)
 	f->j = j;
 	f->k = k;
 	struct evhttp_request *req;
-	if (opt.batch > 1) {
+	if (opt.cbor) {
+		/* [h'...', h'...', ...] */
+		pl_cbor_enc e;
+		pl_cbor_enc_init(&e);
+		pl_cbor_put_array(&e, (size_t)k);
+		for (long i = 0; i < k; i++)
+			pl_cbor_put_bytes(&e, (const uint8_t *)j[i].body, j[i].len);
+		uint8_t *body = NULL;
+		size_t blen = 0;
+		if (pl_cbor_enc_finish(&e, &body, &blen) != 0)
+			die("cbor body: %s", pl_err_detail());
+		req = new_req_as(&snd, submit_cb, f, "application/cbor", (const char *)body, blen);
+		free(body);
+	} else if (opt.batch > 1) {
 		/* {"envelopes":[...]} from each job's {"envelope":"B64"} */
 		size_t cap = 32;
 		for (long i = 0; i < k; i++)
@@ -1099,11 +1134,12 @@ static void mode_throughput(void)
 	if (timed_out)
 		die("timeout after %ld s: %ld of %ld acknowledged", opt.timeout, acked, total_jobs);
 	printf("{\"mode\":\"throughput\",\"sign\":\"%s\",\"count\":%ld,\"streams\":%d,"
-	       "\"batch\":%ld,\"size\":%ld,\"receipts_recorded\":%s",
+	       "\"batch\":%ld,\"size\":%ld,\"body\":\"%s\",\"receipts_recorded\":%s",
 	       opt.inline_sign  ? "inline"
 	       : opt.batch_sign ? "batch"
 				: "pre",
-	       opt.count, nstreams, opt.batch, opt.size, receipts_broken ? "false" : "true");
+	       opt.count, nstreams, opt.batch, opt.size, opt.cbor ? "cbor" : "json",
+	       receipts_broken ? "false" : "true");
 	rate_json("submit_rate", opt.count, t0, t_last_ack);
 	rate_json("stored_rate", opt.count, t0, t_all_stored);
 	rate_json("rate", opt.count, t0, receipts_broken ? 0 : t_all_done);
@@ -1301,7 +1337,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_load throughput|latency|loaded|fill|drain|count --api URL "
 			"--as ID --key FILE --state S --peer P [--rapi URL --ras ID --rkey FILE "
-			"--rstate S] [--streams W] [--count N] [--size B] [--sign pre|inline|batch] [--batch B] "
+			"--rstate S] [--streams W] [--count N] [--size B] [--sign pre|inline|batch] [--batch B] [--body json|cbor] "
 			"[--rate R] [--seconds S] [--flash K] [--base N] [--timeout S]\n");
 	exit(2);
 }
@@ -1363,6 +1399,8 @@ int main(int argc, char **argv)
 			opt.batch = num(v, 1, 256, "--batch");
 		else if (!strcmp(a, "--rate"))
 			opt.rate = (double)num(v, 1, 10000000, "--rate");
+		else if (!strcmp(a, "--body") && (!strcmp(v, "cbor") || !strcmp(v, "json")))
+			opt.cbor = !strcmp(v, "cbor");
 		else if (!strcmp(a, "--sign") && !strcmp(v, "batch"))
 			opt.batch_sign = true;
 		else if (!strcmp(a, "--sign"))

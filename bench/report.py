@@ -175,7 +175,8 @@ fd = runs_of("parley-feed")
 feed = None
 if fd:
     p = fd[0]
-    feed = fig(G, f"machine feed: batch-signed ({p['batch']} per signature and per API request), "
+    feed = fig(G, f"machine feed: batch-signed ({p['batch']} per signature and per API request, "
+                  f"in {p.get('body', 'json').upper()}), "
                   f"durable + receipted ({p['count']} x {p['size']} B, {p['streams']} streams)",
                "env/s", [done_rate(d) for d in fd], done_note(fd))
     fig(G, f"API acceptance rate, machine feed ({p['batch']} per signature)", "env/s",
@@ -340,7 +341,9 @@ notes.append("Durability: Parley acknowledges an envelope (API answer, link rece
 notes.append("The machine feed's envelopes are batch-signed (docs/formats.md, 'Batch-signed "
              "envelopes'): one Ed25519 signature over the RFC 9162 root of a batch's payloads, "
              "a COSE Receipt with its inclusion proof in each envelope, verified once per batch "
-             "by each node; each envelope is still stored, delivered and receipted on its own.  "
+             "by each node; each envelope is still stored, delivered and receipted on its own; "
+             "its requests are CBOR arrays of the envelopes' bytes (Content-Type: "
+             "application/cbor, docs/api.md) unless the row says JSON (--feed-body json).  "
              "The figures 'N per API request' without it are individually signed envelopes "
              "submitted several at a time.  The transcript "
              "figures are libparley's Merkle tree in memory, reads counted through its hash "
