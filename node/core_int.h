@@ -100,6 +100,10 @@ typedef struct core_status {
 	pl_status_list l;
 } core_status;
 
+/* Commit latency buckets (seconds) for the histogram in /metrics (core.c). */
+#define CORE_COMMIT_BUCKETS 12
+extern const double core_commit_buckets[CORE_COMMIT_BUCKETS];
+
 typedef struct core_metrics {
 	uint64_t accepted_local, accepted_peer, duplicates;
 	uint64_t redelivered; /* peer items skipped: taken before on another connection */
@@ -112,7 +116,7 @@ typedef struct core_metrics {
 	uint64_t records_rejected[2][128]; /* charters [0], status lists [1], by -pl_err */
 	uint64_t link_refused[128]; /* connections refused or closed for a protocol breach, by -pl_err */
 	uint64_t commits;
-	uint64_t commit_hist[12]; /* commit latency buckets, see core.c */
+	uint64_t commit_hist[CORE_COMMIT_BUCKETS]; /* core_commit_buckets */
 	double commit_seconds_sum;
 	uint64_t receipts_in, receipts_out;
 	uint64_t api_batches, api_batched; /* group commits of submissions, envelopes in them */
