@@ -32,6 +32,15 @@ echo "batch feed: 256 envelopes in 4 batches: $dt verifications at tehran, $di a
 [[ $di == 4 ]] || fail "islamabad verified $di signatures for 4 batches"
 [[ $(metric islamabad parley_batch_signatures_reused_total) == 252 ]] || fail "islamabad reused the batch signatures $(metric islamabad parley_batch_signatures_reused_total) times, not 252"
 
+# A batch whose third envelope is cut short: it cannot be parsed and is
+# refused as malformed; the two before it are stored, the five after it are
+# a gap in the stream (their batch ids chain through it).
+pdrive send $(sensor) --channel feed --lane ROUTINE --count 8 --batch 8 --batch-sign --corrupt 3 \
+	--ids "$W/cut.ids" >"$W/cut.out" || fail "the sensor's batch with a broken envelope"
+printf '1 201 ok\n2 201 ok\n3 422 malformed\n4 422 sequence\n5 422 sequence\n6 422 sequence\n7 422 sequence\n8 422 sequence\n' |
+	diff - "$W/cut.out" >&2 || fail "results of the batch with a broken envelope"
+wait_count islamabad feed 258
+
 # The duty officer is not a feed: its batch is refused, its single envelopes are not.
 if pdrive send $(as tehran) --channel feed --lane ROUTINE --count 4 --batch 4 --batch-sign >"$W/duty.out" 2>&1; then
 	fail "a batch by an official without the role 'feed' was accepted"
@@ -39,5 +48,5 @@ fi
 grep -q "role 'feed'" "$W/duty.out" || fail "the refusal does not name the role: $(cat "$W/duty.out")"
 pdrive send $(as tehran) --channel feed --lane ROUTINE --count 2 --ids "$W/duty.ids" >/dev/null ||
 	fail "the duty officer's single envelopes"
-wait_count islamabad feed 258
-finish "4 passed, 0 failed"
+wait_count islamabad feed 260
+finish "5 passed, 0 failed"

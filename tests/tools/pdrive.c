@@ -14,13 +14,14 @@
  *                 --count N [--size B] [--ids FILE] [--ack-by +S]
  *                 [--batch B [--corrupt K | --repeat K] [--batch-sign]]
  *       --batch: B envelopes per request (POST /v1/envelopes "envelopes");
- *       --corrupt K: the K-th envelope (from 1) gets a broken signature, the
- *       run stops after the request that holds it, and "INDEX STATUS TYPE"
+ *       --corrupt K: the K-th envelope (from 1) gets a broken signature (with
+ *       --batch-sign: loses its last byte, and cannot be parsed), the run
+ *       stops after the request that holds it, and "INDEX STATUS TYPE" is
+ *       printed for each envelope sent (refusals then do not fail the run)
  *       --repeat K: the K-th envelope is sent twice, the second right after
  *       the first in the same request, and each result is printed as above
  *       --batch-sign: the envelopes of each request are signed as one batch
  *       (pl_env_sign_batch; the author's credential needs the role 'feed')
- *       is printed for each envelope sent (refusals then do not fail the run)
  *   pdrive check  --api URL --as ID --key FILE --state S --channel C --ids FILE...
  *                 [--require-before ID_A:ID_B]
  *   pdrive count  --api URL --as ID --key FILE --state S --channel C
@@ -556,6 +557,10 @@ static void send_signed_batch(struct opts *o, const pl_env *e, size_t n, uint8_t
 	} else if (pl_env_sign_batch(e, n, &official, buf, len) != 0) {
 		die("batch sign: %s", pl_err_detail());
 	}
+	static long sent; /* envelopes of the run before this request */
+	if (o->corrupt > sent && (size_t)(o->corrupt - sent) <= n)
+		len[o->corrupt - sent - 1]--;
+	sent += (long)n;
 	json_t *batch = json_array();
 	for (size_t k = 0; k < n; k++) {
 		char *b64 = malloc(pl_b64_len(len[k]));
@@ -589,8 +594,8 @@ static int cmd_send(struct opts *o)
 	FILE *ids = o->ids_out ? fopen(o->ids_out, "a") : NULL;
 	if (o->batch < 0 || o->batch > 256 || (o->corrupt && (o->batch < 1 || o->corrupt > o->count)))
 		die("--batch is 1..256; --corrupt K needs --batch and K <= --count");
-	if (o->batch_sign && (o->batch < 2 || o->corrupt || o->repeat))
-		die("--batch-sign needs --batch 2..256 and no --corrupt or --repeat");
+	if (o->batch_sign && (o->batch < 2 || o->repeat))
+		die("--batch-sign needs --batch 2..256 and no --repeat");
 	if (o->repeat && (o->batch < 1 || o->corrupt || o->repeat > o->count))
 		die("--repeat K needs --batch, no --corrupt, and K <= --count");
 	json_t *batch = json_array();
@@ -638,6 +643,8 @@ static int cmd_send(struct opts *o)
 			if (at + 1 < (size_t)o->batch && i + 1 < o->count)
 				continue;
 			send_signed_batch(o, pend, at + 1, bid, ids);
+			if (o->corrupt && i + 1 >= o->corrupt)
+				break; /* --corrupt: that request was the last */
 			continue;
 		}
 		uint8_t *buf;
