@@ -504,6 +504,34 @@ static void token_hash(uint8_t out[PL_HASH_BYTES], const char *text, size_t len)
 	pl_sha256(out, (const uint8_t *)text, len);
 }
 
+/*
+ * Tokens are found by their hash through buckets (chains through the
+ * ring), not by a scan of the whole ring: that was 4,096 comparisons and
+ * ~700 KB read per request, 4% of a busy node's CPU.  A lookup's time
+ * tells at most whether another token's hash shares the presented one's
+ * bucket: nothing of any token's text.
+ */
+static uint32_t *token_bucket(api *a, const uint8_t h[PL_HASH_BYTES])
+{
+	uint32_t x =
+	    (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+	return &a->tok_bucket[x & a->tok_mask];
+}
+
+/* Take the token in slot i (live) out of its bucket, and wipe it. */
+static void token_drop(api *a, token *t)
+{
+	if (t->live) {
+		uint32_t me = (uint32_t)(t - a->tok) + 1;
+		for (uint32_t *p = token_bucket(a, t->hash); *p; p = &a->tok[*p - 1].next)
+			if (*p == me) {
+				*p = t->next;
+				break;
+			}
+	}
+	pl_wipe(t, sizeof(*t));
+}
+
 /* The live token whose text is text[0..len), or NULL. */
 static token *token_find(api *a, const char *text, size_t len)
 {
@@ -511,11 +539,10 @@ static token *token_find(api *a, const char *text, size_t len)
 		return NULL;
 	uint8_t h[PL_HASH_BYTES];
 	token_hash(h, text, len);
-	token *found = NULL;
-	for (size_t i = 0; i < a->cfg.max_tokens; i++)
-		if (a->tok[i].live && pl_ct_equal(a->tok[i].hash, h, sizeof(h)))
-			found = &a->tok[i];
-	return found;
+	for (uint32_t k = *token_bucket(a, h); k; k = a->tok[k - 1].next)
+		if (pl_ct_equal(a->tok[k - 1].hash, h, sizeof(h)))
+			return &a->tok[k - 1];
+	return NULL;
 }
 
 /*
@@ -557,7 +584,7 @@ static bool authenticate(rq *r)
 	pl_cred cred;
 	pl_err_clear_detail();
 	if (a->be.find_official(a->be_ctx, tk->state, tk->id, r->now, &cred) != 0) {
-		pl_wipe(tk, sizeof(*tk));
+		token_drop(a, tk);
 		reply_unauthorized(r, AF_INACTIVE_OFFICIAL, "official no longer active");
 		return false;
 	}
@@ -737,12 +764,15 @@ static void h_token(rq *r)
 	token_text(text, raw);
 	token *t = &a->tok[a->tok_next];
 	a->tok_next = (a->tok_next + 1) % a->cfg.max_tokens;
-	pl_wipe(t, sizeof(*t)); /* the oldest token, if any, is dropped */
+	token_drop(a, t); /* the oldest token, if any */
 	token_hash(t->hash, text, strlen(text));
 	copy_name(t->state, state);
 	copy_name(t->id, id);
 	t->expires = r->now + API_TOKEN_TTL;
 	t->live = true;
+	uint32_t *bucket = token_bucket(a, t->hash);
+	t->next = *bucket;
+	*bucket = (uint32_t)(t - a->tok) + 1;
 	api_reply_json(r, 200,
 		       json_pack("{s:s, s:I}", "token", text, "expires", (json_int_t)t->expires));
 	pl_wipe(raw, sizeof(raw));
@@ -1572,6 +1602,8 @@ api *api_new(struct event_base *base, const api_backend *be, void *be_ctx, const
 		c->max_challenges = API_CHALLENGES_DEFAULT;
 	if (!c->max_tokens)
 		c->max_tokens = API_TOKENS_DEFAULT;
+	if (c->max_tokens > API_TOKENS_MAX)
+		c->max_tokens = API_TOKENS_MAX;
 	if (!c->max_connections)
 		c->max_connections = API_CONNECTIONS_DEFAULT;
 	if (!c->client_is_local)
@@ -1579,13 +1611,19 @@ api *api_new(struct event_base *base, const api_backend *be, void *be_ctx, const
 
 	a->ch = calloc(c->max_challenges, sizeof(*a->ch));
 	a->tok = calloc(c->max_tokens, sizeof(*a->tok));
+	size_t nb = 2;
+	while (nb < 2 * (size_t)c->max_tokens)
+		nb *= 2;
+	a->tok_mask = (uint32_t)(nb - 1);
+	a->tok_bucket = calloc(nb, sizeof(*a->tok_bucket));
 	a->subs = calloc(c->max_subscribers, sizeof(*a->subs));
 	a->scratch = evbuffer_new();
 	a->keepalive = event_new(base, -1, EV_PERSIST, keepalive_cb, a);
 	a->http = evhttp_new(base);
 	httpguard_config gc = {"api", c->max_connections, c->timeout};
 	a->guard = a->http ? httpguard_new(base, a->http, &gc) : NULL;
-	if (!a->ch || !a->tok || !a->subs || !a->scratch || !a->keepalive || !a->guard) {
+	if (!a->ch || !a->tok || !a->tok_bucket || !a->subs || !a->scratch || !a->keepalive ||
+	    !a->guard) {
 		api_free_(a);
 		return NULL;
 	}
@@ -1656,6 +1694,7 @@ void api_free_(api *a)
 		pl_wipe(a->tok, a->cfg.max_tokens * sizeof(*a->tok));
 	free(a->ch);
 	free(a->tok);
+	free(a->tok_bucket);
 	free(a->subs);
 	free(a);
 }

@@ -143,7 +143,7 @@ typedef struct api_config {
 				    * 0: 1 MiB */
 	unsigned sse_keepalive_ms; /* comment line interval; 0: 15000 */
 	unsigned max_challenges;   /* outstanding challenges, oldest dropped; 0: 1024 */
-	unsigned max_tokens;       /* live tokens, oldest dropped; 0: 4096 */
+	unsigned max_tokens;       /* live tokens, oldest dropped; 0: 4096; at most 2^24 */
 	unsigned max_connections;  /* open connections at once; 0: 256.  At the limit
 				    * the oldest idle connection is closed for a new
 				    * one, or the new one is closed when none is idle;

@@ -25,6 +25,7 @@
 #define API_KEEPALIVE_MS_DEFAULT 15000
 #define API_CHALLENGES_DEFAULT   1024
 #define API_TOKENS_DEFAULT       4096
+#define API_TOKENS_MAX           (1u << 24)
 #define API_CONNECTIONS_DEFAULT  256
 #define API_BODY_SLACK           ((size_t)64 << 10) /* JSON around the base64 */
 
@@ -98,6 +99,7 @@ typedef struct token {
 	char state[PL_NAME_MAX + 1];
 	char id[PL_NAME_MAX + 1];
 	int64_t expires;
+	uint32_t next; /* the next token of its bucket, + 1; 0: none */
 } token;
 
 typedef struct sub {
@@ -119,6 +121,8 @@ struct api {
 	size_t ch_next;
 	token *tok; /* ring of cfg.max_tokens */
 	size_t tok_next;
+	uint32_t *tok_bucket; /* by hash: the first token of each bucket, + 1; 0: none */
+	uint32_t tok_mask;    /* buckets - 1 (a power of two, at least 2 max_tokens) */
 
 	sub **subs; /* cfg.max_subscribers slots, nsubs used */
 	unsigned nsubs;

@@ -316,6 +316,54 @@ static void test_token_failures(void **state)
 	resp_clear(&r);
 }
 
+/*
+ * Tokens are kept in a ring of max_tokens, found through hash buckets:
+ * every live one is found however the buckets are shared (two tokens make
+ * four buckets; twelve issued through the ring fill them in turn), the
+ * oldest is dropped for a new one, and a token revoked in the middle of
+ * its bucket's chain leaves the others found.
+ */
+static void test_token_ring(void **state)
+{
+	T *t = *state;
+	for (unsigned max = 1; max <= 5; max += 2) {
+		api_config cfg = test_config(t);
+		cfg.max_tokens = max;
+		reopen(t, &cfg);
+		char(*tok)[64] = calloc(12, 64);
+		assert_non_null(tok);
+		resp r;
+		for (unsigned i = 0; i < 12; i++)
+			login(t, tok[i]);
+		for (unsigned i = 0; i < 12; i++) {
+			request(t, EVHTTP_REQ_GET, "/v1/status", NULL, tok[i], &r);
+			if (i + max >= 12)
+				assert_int_equal(r.status, 200);
+			else
+				assert_problem(&r, 401, "unauthorized", "unknown token");
+			resp_clear(&r);
+		}
+		free(tok);
+	}
+	/* 5 live: the middle one revoked, the others still found */
+	char(*tok)[64] = calloc(5, 64);
+	assert_non_null(tok);
+	resp r;
+	for (unsigned i = 0; i < 5; i++)
+		login(t, tok[i]);
+	t->f.fm_active = false;
+	request(t, EVHTTP_REQ_GET, "/v1/status", NULL, tok[2], &r);
+	assert_problem(&r, 401, "unauthorized", "official no longer active");
+	resp_clear(&r);
+	t->f.fm_active = true;
+	for (unsigned i = 0; i < 5; i++) {
+		request(t, EVHTTP_REQ_GET, "/v1/status", NULL, tok[i], &r);
+		assert_int_equal(r.status, i == 2 ? 401 : 200);
+		resp_clear(&r);
+	}
+	free(tok);
+}
+
 /* ================================================================ tests: envelopes */
 
 static void post_envelope(T *t, const char *tok, const uint8_t *env, size_t n, resp *r)
@@ -1211,6 +1259,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_expired_challenge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_challenge_bound_to_official, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_token_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_ring, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_submit_batch, setup, teardown),
