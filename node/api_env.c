@@ -221,8 +221,10 @@ static void h_env_cbor(rq *r)
 	const uint8_t *body = api_body_bytes(r, "a CBOR array of byte strings", &blen);
 	if (!body)
 		return;
+	/* Nesting is allowed past the array (up to the decoder's usual 8) so
+	 * that an array inside is told as an item that is not a byte string. */
 	const pl_cbor_limits lim = {.max_bytes = blen,
-				    .max_depth = 1,
+				    .max_depth = 8,
 				    .max_items = 1 + API_MAX_BATCH,
 				    .max_str = r->a->cfg.max_envelope};
 	pl_cbor *root = NULL;

@@ -650,7 +650,7 @@ static void test_submit_cbor(void **state)
 	    {"8141aa00", 400, "trailing"},                   /* bytes after */
 	    {"8241aa", 400, "truncated"},                    /* cut short */
 	    {"9f41aaff", 400, "indefinite"},                 /* indefinite length */
-	    {"818141aa", 413, "deeper"},                     /* [[h'aa']] */
+	    {"818141aa", 400, "item 0 of the CBOR array"},   /* [[h'aa']] */
 	    {"5a00000801", 413, "over the limit"},           /* a 2049-byte string */
 	    {"990101", 413, "over the limit"},               /* 257 items */
 	};
