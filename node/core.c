@@ -576,6 +576,18 @@ void core_emit_after_commit(node_core *n, const char *type, json_t *data)
 		json_decref(data);
 }
 
+void core_emit_pairs(node_core *n, json_t *list)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v)
+	{
+		core_emit(n, json_string_value(json_array_get(v, 0)),
+			  json_incref(json_array_get(v, 1)));
+	}
+	json_decref(list);
+}
+
 int core_begin(node_core *n)
 {
 	core_batch_flush(n);

@@ -227,6 +227,8 @@ const pl_charter *core_charter_lookup(void *arg, const char *ch);
 const pl_status_list *core_status_lookup(void *arg, const char *state);
 int core_seq_lookup(void *arg, const pl_env *env, uint64_t *seq, uint8_t last_id[PL_HASH_BYTES]);
 void core_emit(node_core *n, const char *type, json_t *data); /* consumes data */
+/* Emit each [type, data] of list, in order; consumes list (may be NULL). */
+void core_emit_pairs(node_core *n, json_t *list);
 /* Whether anyone listens to the node's events (core_emit): an envelope's
  * event, which reads its receipts and delivery states, is built only then. */
 bool core_wants_events(const node_core *n);

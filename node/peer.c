@@ -849,14 +849,7 @@ static void behind_emit(node_core *n)
 {
 	json_t *l = n->behind;
 	n->behind = NULL;
-	size_t i;
-	json_t *v;
-	json_array_foreach(l, i, v)
-	{
-		core_emit(n, json_string_value(json_array_get(v, 0)),
-			  json_incref(json_array_get(v, 1)));
-	}
-	json_decref(l);
+	core_emit_pairs(n, l);
 }
 
 static void behind_cb(evutil_socket_t fd, short what, void *arg)

@@ -670,22 +670,21 @@ int work_apply(node_core *n, const pl_env *env, const uint8_t id[PL_HASH_BYTES],
 
 void work_flush(node_core *n, bool committed)
 {
-	json_t *lists[2] = {n->work_events, stmt_take_events(n)};
+	/* core_emit_after_commit's [type, data] pairs; stmt.c's statements */
+	json_t *work = n->work_events, *stmts = stmt_take_events(n);
 	n->work_events = NULL;
-	for (int k = 0; k < 2; k++) {
+	if (committed) {
+		core_emit_pairs(n, work);
 		size_t i;
 		json_t *v;
-		if (committed && lists[k])
-			json_array_foreach(lists[k], i, v)
-			{
-				if (json_is_array(v))
-					core_emit(n, json_string_value(json_array_get(v, 0)),
-						  json_incref(json_array_get(v, 1)));
-				else
-					core_emit(n, "statement", json_incref(v));
-			}
-		json_decref(lists[k]);
+		json_array_foreach(stmts, i, v)
+		{
+			core_emit(n, "statement", json_incref(v));
+		}
+	} else {
+		json_decref(work);
 	}
+	json_decref(stmts);
 }
 
 /* ================================================================ views */
