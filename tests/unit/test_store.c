@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -235,7 +236,7 @@ static void test_create_reopen(void **state)
 	assert_string_equal(pl_store_backend_name(s), "sqlite");
 	int v = -1;
 	assert_int_equal(pl_store_schema_version(s, &v), 0);
-	assert_int_equal(v, 1); /* the number of migration steps in sqlite.c */
+	assert_int_equal(v, 2); /* the number of migration steps in sqlite.c */
 	put_str(s, KIND_A, "alpha", "one");
 	pl_store_close(s);
 	assert_null(s);
@@ -246,7 +247,7 @@ static void test_create_reopen(void **state)
 	expect_str(s, KIND_A, "alpha", "one");
 	v = -1;
 	assert_int_equal(pl_store_schema_version(s, &v), 0);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	pl_store_close(s);
 	pl_store_close(s); /* NULL-safe */
 }
@@ -574,7 +575,7 @@ static void test_open_missing(void **state)
 	pl_store *s = open_ok(f->path, PL_STORE_CREATE);
 	int v = 0;
 	assert_int_equal(pl_store_schema_version(s, &v), 0);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	pl_store_close(s);
 }
 
@@ -1147,14 +1148,18 @@ static void test_sqlite_settings(void **state)
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
 	assert_int_equal(raw_int(db, "PRAGMA application_id"), 0x504c5931);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects WHERE kind = 7 AND key = 'k'"
 				     " AND value = CAST('v' AS BLOB)"),
 			 1);
 	sqlite3_int64 updated = raw_int(db, "SELECT updated FROM objects WHERE key = 'k'");
 	assert_true(updated >= (sqlite3_int64)before - 5 && updated <= (sqlite3_int64)before + 60);
+	/* a rowid table (schema step 2), found through a unique index */
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'objects'"
-				     " AND sql LIKE '%WITHOUT ROWID'"),
+				     " AND sql NOT LIKE '%WITHOUT ROWID%'"),
+			 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_index_list('objects')"
+				     " WHERE name = 'objects_key' AND \"unique\" = 1"),
 			 1);
 	sqlite3_close(db);
 	pl_store_close(s);
@@ -1170,7 +1175,7 @@ static void test_newer_schema_refused(void **state)
 	sqlite3_close(db);
 	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA,
 			  "store schema version 7 is newer than this "
-			  "program (knows 1): upgrade parley");
+			  "program (knows 2): upgrade parley");
 	expect_open_fails(f->loc, PL_STORE_CREATE, PL_ERR_SCHEMA, "version 7");
 	expect_open_fails(f->loc, PL_STORE_READONLY, PL_ERR_SCHEMA, "version 7");
 }
@@ -1195,9 +1200,112 @@ static void test_older_schema(void **state)
 	s = open_ok(f->loc, 0);
 	int v = 0;
 	assert_int_equal(pl_store_schema_version(s, &v), 0);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	put_str(s, KIND_A, "k", "v");
 	pl_store_close(s);
+}
+
+struct in_order {
+	int n;
+	bool unordered;
+	char last[32];
+};
+
+/* Count the keys of a walk and note one not above the one before it. */
+static int in_order_cb(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	struct in_order *o = ctx;
+	(void)val;
+	(void)len;
+	if (o->n > 0 && strcmp(o->last, key) >= 0)
+		o->unordered = true;
+	snprintf(o->last, sizeof(o->last), "%s", key);
+	o->n++;
+	return 0;
+}
+
+/* A store of schema version 1 (objects WITHOUT ROWID), as written before
+ * step 2, made with SQLite directly: n rows of kind KIND_A "k%05d" with
+ * 400-byte values, and one of 100 KB (it spills onto overflow pages). */
+static void make_v1_store(const char *path, int n)
+{
+	sqlite3 *db = raw_open(path);
+	raw_exec(db, "PRAGMA journal_mode = WAL; PRAGMA application_id = 1347180849;"
+		     " PRAGMA user_version = 1;"
+		     " CREATE TABLE objects (kind INTEGER NOT NULL, key TEXT NOT NULL,"
+		     " value BLOB NOT NULL, updated INTEGER NOT NULL DEFAULT (unixepoch()),"
+		     " PRIMARY KEY (kind, key)) WITHOUT ROWID;");
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x < %d)"
+		 " INSERT INTO objects (kind, key, value, updated) SELECT %d, printf('k%%05d', x),"
+		 " zeroblob(400), 1000 + x FROM i",
+		 n - 1, KIND_A);
+	raw_exec(db, sql);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO objects (kind, key, value) VALUES (%d, 'big', zeroblob(100000))",
+		 KIND_B);
+	raw_exec(db, sql);
+	sqlite3_close(db);
+}
+
+/* Schema step 2 on a store of version 1: every row, its value and its
+ * updated time kept, found by key, in key order; the table a rowid table
+ * with its unique index; both checks pass; the store writes as before.  A
+ * step that fails leaves version 1 and its rows as they were. */
+static void test_migrate_rowid(void **state)
+{
+	struct fixture *f = *state;
+	make_v1_store(f->path, 3000);
+	/* the step fails (its new table's name is taken): nothing changes */
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "CREATE TABLE objects_rows (x)");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA, "step 2");
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects"), 3001);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'objects'"
+				     " AND sql LIKE '%WITHOUT ROWID%'"),
+			 1);
+	raw_exec(db, "DROP TABLE objects_rows");
+	sqlite3_close(db);
+
+	pl_store *s = open_ok(f->loc, 0);
+	int v = 0;
+	assert_int_equal(pl_store_schema_version(s, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(pl_store_check(s, 0), 0);
+	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), 0);
+	uint8_t *val = NULL;
+	size_t len = 0;
+	assert_int_equal(pl_store_get(s, KIND_A, "k02718", &val, &len), 0);
+	assert_int_equal(len, 400);
+	free(val);
+	assert_int_equal(pl_store_get(s, KIND_B, "big", &val, &len), 0);
+	assert_int_equal(len, 100000);
+	free(val);
+	struct in_order o = {0};
+	assert_int_equal(pl_store_list(s, KIND_A, in_order_cb, &o), 0);
+	assert_int_equal(o.n, 3000);
+	assert_false(o.unordered);
+	assert_string_equal(o.last, "k02999");
+	put_str(s, KIND_A, "k00007", "new"); /* an upsert through the index */
+	put_str(s, KIND_A, "k99999", "added");
+	expect_str(s, KIND_A, "k00007", "new");
+	expect_str(s, KIND_A, "k99999", "added");
+	pl_store_close(s);
+
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects"), 3002);
+	assert_int_equal(raw_int(db, "SELECT updated FROM objects WHERE key = 'k02718'"), 3718);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE "
+				     "'%WITHOUT ROWID%' OR name = 'objects_rows'"),
+			 0);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_index_list('objects')"
+				     " WHERE name = 'objects_key' AND \"unique\" = 1"),
+			 1);
+	sqlite3_close(db);
 }
 
 static void test_damaged_schema(void **state)
@@ -1318,22 +1426,73 @@ static void test_store_holds_lock_in_transaction(void **state)
 	pl_store_close(s);
 }
 
-/* pl_store_check: an intact store passes both levels; a page whose header
- * is destroyed fails with PL_ERR_CORRUPT and SQLite's reason; a version 2
- * backend has no check. */
-static void test_check(void **state)
+/* A fresh store at f of 200 rows "k%04d" = val, committed; left open. */
+static pl_store *fill_k200(const struct fixture *f, const char *val)
 {
-	struct fixture *f = *state;
+	unlink(f->path);
 	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
-	char key[32], val[900];
-	memset(val, 'v', sizeof(val) - 1);
-	val[sizeof(val) - 1] = '\0';
+	char key[32];
 	assert_int_equal(pl_store_begin(s), 0);
 	for (int i = 0; i < 200; i++) {
 		snprintf(key, sizeof(key), "k%04d", i);
 		put_str(s, KIND_A, key, val);
 	}
 	assert_int_equal(pl_store_commit(s), 0);
+	return s;
+}
+
+/* The closed store's file, its WAL copied into it first, open for damage. */
+static FILE *open_checkpointed(const char *path)
+{
+	sqlite3 *db = raw_open(path);
+	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	sqlite3_close(db);
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	return fp;
+}
+
+/* A fresh store of 200 rows "k%04d" = "small"; then "k0100" becomes
+ * "k0000" (one bit) in the table's row (in_table: followed by its value) or
+ * else in the key index's entries (not followed by it), with SQLite closed;
+ * both checks must find it, the quick one saying want. */
+static void flip_key_and_check(const struct fixture *f, bool in_table, const char *want)
+{
+	pl_store *s = fill_k200(f, "small");
+	pl_store_close(s);
+	FILE *fp = open_checkpointed(f->path);
+	static uint8_t file[1 << 20];
+	size_t flen = fread(file, 1, sizeof(file), fp);
+	int flipped = 0;
+	for (size_t i = 0; i + 10 <= flen; i++) {
+		if (memcmp(file + i, "k0100", 5) != 0 ||
+		    (memcmp(file + i + 5, "small", 5) == 0) != in_table)
+			continue;
+		assert_int_equal(fseek(fp, (long)i + 2, SEEK_SET), 0);
+		assert_int_equal(fputc('0', fp), '0'); /* '1' (0x31) -> '0' (0x30) */
+		flipped++;
+	}
+	assert_true(flipped >= 1);
+	assert_int_equal(fclose(fp), 0);
+	s = open_ok(f->loc, 0);
+	assert_int_equal(pl_store_check(s, 0), PL_ERR_CORRUPT);
+	if (!strstr(pl_err_detail(), want))
+		print_error("quick check: %s\n", pl_err_detail());
+	assert_non_null(strstr(pl_err_detail(), want));
+	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), PL_ERR_CORRUPT);
+	pl_store_close(s);
+}
+
+/* pl_store_check: an intact store passes both levels; a page whose header
+ * is destroyed fails with PL_ERR_CORRUPT and SQLite's reason; a version 2
+ * backend has no check. */
+static void test_check(void **state)
+{
+	struct fixture *f = *state;
+	char val[900];
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	pl_store *s = fill_k200(f, val);
 	assert_int_equal(pl_store_check(s, 0), 0);
 	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), 0);
 	assert_int_equal(pl_store_begin(s), 0);
@@ -1343,11 +1502,7 @@ static void test_check(void **state)
 
 	/* Page 10 (a leaf of the objects table, past the schema pages): its
 	 * page-type byte becomes one SQLite does not know. */
-	sqlite3 *db = raw_open(f->path);
-	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-	sqlite3_close(db);
-	FILE *fp = fopen(f->path, "r+b");
-	assert_non_null(fp);
+	FILE *fp = open_checkpointed(f->path);
 	long page = 4096;
 	assert_int_equal(fseek(fp, 9 * page, SEEK_SET), 0);
 	assert_int_equal(fputc(0x7f, fp), 0x7f);
@@ -1358,38 +1513,12 @@ static void test_check(void **state)
 	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), PL_ERR_CORRUPT);
 	pl_store_close(s);
 
-	/* One bit of one key flipped ("k0100" filed as "k0000"): quick_check
-	 * passes it, the row is out of key order, the quick check says so. */
-	unlink(f->path);
-	s = open_ok(f->loc, PL_STORE_CREATE);
-	assert_int_equal(pl_store_begin(s), 0);
-	for (int i = 0; i < 200; i++) {
-		snprintf(key, sizeof(key), "k%04d", i);
-		put_str(s, KIND_A, key, "small");
-	}
-	assert_int_equal(pl_store_commit(s), 0);
-	pl_store_close(s);
-	db = raw_open(f->path);
-	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-	sqlite3_close(db);
-	fp = fopen(f->path, "r+b");
-	assert_non_null(fp);
-	static uint8_t file[1 << 20];
-	size_t flen = fread(file, 1, sizeof(file), fp);
-	uint8_t *hit = NULL; /* the leaf's copy: the last one in the file */
-	for (size_t i = 0; i + 10 <= flen; i++)
-		if (memcmp(file + i, "k0100small", 10) == 0)
-			hit = file + i;
-	assert_non_null(hit);
-	assert_int_equal(fseek(fp, (long)(hit - file) + 2, SEEK_SET), 0);
-	assert_int_equal(fputc('0', fp), '0'); /* '1' (0x31) -> '0' (0x30): one bit */
-	assert_int_equal(fclose(fp), 0);
-	s = open_ok(f->loc, 0);
-	assert_int_equal(pl_store_check(s, 0), PL_ERR_CORRUPT);
-	assert_non_null(strstr(pl_err_detail(), "out of key order"));
-	assert_non_null(strstr(pl_err_detail(), "k0000"));
-	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), PL_ERR_CORRUPT);
-	pl_store_close(s);
+	/* One bit of one key flipped ("k0100" filed as "k0000"), in the table's
+	 * row and then in the key index's entry: quick_check passes both; the
+	 * quick check finds the table and its index disagreeing, then the index
+	 * out of key order.  integrity_check finds both. */
+	flip_key_and_check(f, true, "is not the one its key index files it under");
+	flip_key_and_check(f, false, "\"k0000\" of kind 7 is out of key order");
 
 	pl_store_methods m = pl_store_sqlite_methods;
 	m.version = 2;
@@ -1433,6 +1562,7 @@ int main(void)
 	    T(test_sqlite_settings),
 	    T(test_newer_schema_refused),
 	    T(test_older_schema),
+	    T(test_migrate_rowid),
 	    T(test_damaged_schema),
 	    T(test_not_sqlite),
 	    T(test_foreign_database),

@@ -261,6 +261,26 @@ static const char *const sq_migrations[] = {
     "\tupdated INTEGER NOT NULL DEFAULT (unixepoch()),\n"
     "\tPRIMARY KEY (kind, key)\n"
     ") WITHOUT ROWID;\n",
+    /* 2: the rows in a table of their own order (rowid), found through an
+     * index of (kind, key).  A table without rowid keeps each whole row in
+     * its b-tree's interior pages too: with rows of hundreds of bytes (the
+     * envelopes) that gave some eight rows per interior page, so trees of
+     * five levels at 150,000 rows, and a search that passed a row spilling
+     * onto overflow pages read all of them to compare keys.  The index holds
+     * only (kind, key, rowid); new rows go to the table's end.  The rows
+     * are copied in one transaction (sq_migrate): the first open of an older
+     * store rewrites it, with the WAL as large as the store for a while. */
+    "CREATE TABLE objects_rows (\n"
+    "\tkind INTEGER NOT NULL,\n"
+    "\tkey TEXT NOT NULL,\n"
+    "\tvalue BLOB NOT NULL,\n"
+    "\tupdated INTEGER NOT NULL DEFAULT (unixepoch())\n"
+    ");\n"
+    "INSERT INTO objects_rows (kind, key, value, updated)\n"
+    "\tSELECT kind, key, value, updated FROM objects ORDER BY kind, key;\n"
+    "DROP TABLE objects;\n"
+    "ALTER TABLE objects_rows RENAME TO objects;\n"
+    "CREATE UNIQUE INDEX objects_key ON objects (kind, key);\n",
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -640,7 +660,8 @@ static int sq_put(pl_store_backend *b, uint32_t kind, const char *key, const uin
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		ret = 0;
-	else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && (flags & PL_STORE_NO_REPLACE))
+	else if ((rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) &&
+		 (flags & PL_STORE_NO_REPLACE)) /* the key index (schema step 2), or step 1's key */
 		ret = pl_err_fail(PL_ERR_EXISTS, "key \"%s\" of kind %u already exists", key,
 				  (unsigned)kind);
 	else
@@ -833,44 +854,67 @@ static int sq_del_range(pl_store_backend *b, uint32_t kind, const char *from, co
 }
 
 /*
- * PRAGMA quick_check or integrity_check: one row "ok" when intact, else up
- * to N rows naming problems; the first is the detail.  A page so damaged
- * that the check itself cannot step (SQLITE_CORRUPT) is damage too.
+ * What quick_check leaves out and integrity_check does: that the index of
+ * (kind, key) is in key order and holds what the table holds, and that the
+ * rows are whole.  A flipped bit in a key (a row filed under a key it no
+ * longer has) passes quick_check, and a lookup would then miss the row, or
+ * find it under another key, without a word.  Two passes, each in its own
+ * order, no search: the index, each (kind, key) above the one before it;
+ * the table, value and updated present.  Each pass sums a mix of every
+ * (rowid, kind, key) it reads; the sums and counts are equal when the two
+ * hold the same rows (a changed bit changes one row's mix: the sums then
+ * differ but for a chance of 2^-64).  A checksum against damage, not a
+ * defence against whoever can write the file.
  */
-/*
- * What quick_check leaves out and integrity_check does: that the rows of
- * the objects table are in key order and whole.  A flipped bit in a key
- * (a row filed under a key it no longer has) passes quick_check, and a
- * lookup would then miss the row without a word.  One pass over the table
- * in its own order: each (kind, key) must be above the one before it, and
- * value and updated present.
- */
-static int sq_check_order(pl_store_backend *b)
+static uint64_t sq_row_mix(sqlite3_int64 rowid, sqlite3_int64 kind, const unsigned char *key,
+			   size_t n)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a over the key ... */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ key[i]) * UINT64_C(0x100000001b3);
+	h ^= (uint64_t)rowid * UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)kind;
+	h ^= h >> 30; /* ... and splitmix64's finaliser over it all */
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	h ^= h >> 27;
+	h *= UINT64_C(0x94d049bb133111eb);
+	return h ^ (h >> 31);
+}
+
+struct sq_pass {
+	uint64_t rows, sum;
+};
+
+static int sq_check_damaged(pl_store_backend *b, int rc)
+{
+	return (rc & 0xff) == SQLITE_CORRUPT
+		   ? pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db))
+		   : sq_fail(b, rc, "check");
+}
+
+/* The index in key order: (kind, key) strictly ascending. */
+static int sq_check_index(pl_store_backend *b, struct sq_pass *p)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(b->db,
-				    "SELECT kind, key, value IS NULL OR updated IS NULL FROM objects",
-				    -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(
+	    b->db, "SELECT rowid, kind, key FROM objects INDEXED BY objects_key ORDER BY kind, key",
+	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return (rc & 0xff) == SQLITE_CORRUPT
-			   ? pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db))
-			   : sq_fail(b, rc, "check");
+		return sq_check_damaged(b, rc);
 	sqlite3_int64 kind = 0;
 	char *key = NULL;
 	size_t klen = 0;
-	bool first = true;
 	int ret = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sqlite3_int64 k = sqlite3_column_int64(st, 0);
-		const unsigned char *t = sqlite3_column_text(st, 1);
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
-		if (!t || sqlite3_column_int(st, 2)) {
+		sqlite3_int64 k = sqlite3_column_int64(st, 1);
+		const unsigned char *t = sqlite3_column_text(st, 2);
+		size_t n = (size_t)sqlite3_column_bytes(st, 2);
+		if (!t) {
 			ret = pl_err_fail(PL_ERR_CORRUPT,
-					  "store is damaged: a row of kind %lld has a missing field",
+					  "store is damaged: a row of kind %lld has no key",
 					  (long long)k);
 			break;
 		}
-		if (!first) {
+		if (p->rows > 0) {
 			int c = memcmp(key, t, klen < n ? klen : n);
 			bool above = k > kind || (k == kind && (c < 0 || (c == 0 && klen < n)));
 			if (!above) {
@@ -890,17 +934,72 @@ static int sq_check_order(pl_store_backend *b)
 		memcpy(key, t, n);
 		klen = n;
 		kind = k;
-		first = false;
+		p->rows++;
+		p->sum += sq_row_mix(sqlite3_column_int64(st, 0), k, t, n);
 	}
 	if (!ret && rc != SQLITE_DONE)
-		ret = (rc & 0xff) == SQLITE_CORRUPT
-			  ? pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db))
-			  : sq_fail(b, rc, "check");
+		ret = sq_check_damaged(b, rc);
 	free(key);
 	sqlite3_finalize(st);
 	return ret;
 }
 
+/* The table in rowid order: every field present. */
+static int sq_check_table(pl_store_backend *b, struct sq_pass *p)
+{
+	sqlite3_stmt *st = NULL;
+	int rc =
+	    sqlite3_prepare_v2(b->db,
+			       "SELECT rowid, kind, key, key IS NULL OR value IS NULL OR updated "
+			       "IS NULL FROM objects NOT INDEXED",
+			       -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_check_damaged(b, rc);
+	int ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 k = sqlite3_column_int64(st, 1);
+		if (sqlite3_column_int(st, 3)) {
+			ret =
+			    pl_err_fail(PL_ERR_CORRUPT,
+					"store is damaged: a row of kind %lld has a missing field",
+					(long long)k);
+			break;
+		}
+		const unsigned char *t = sqlite3_column_text(st, 2);
+		p->rows++;
+		p->sum += sq_row_mix(sqlite3_column_int64(st, 0), k, t,
+				     (size_t)sqlite3_column_bytes(st, 2));
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_check_damaged(b, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_check_keys(pl_store_backend *b)
+{
+	struct sq_pass in_index = {0}, in_table = {0};
+	int ret = sq_check_index(b, &in_index);
+	if (!ret)
+		ret = sq_check_table(b, &in_table);
+	if (!ret && in_index.rows != in_table.rows)
+		ret = pl_err_fail(
+		    PL_ERR_CORRUPT,
+		    "store is damaged: the table has %llu rows but its key index %llu",
+		    (unsigned long long)in_table.rows, (unsigned long long)in_index.rows);
+	else if (!ret && in_index.sum != in_table.sum)
+		ret = pl_err_fail(PL_ERR_CORRUPT,
+				  "store is damaged: a row's key in the table is not the one its "
+				  "key index files it under");
+	return ret;
+}
+
+/*
+ * PRAGMA quick_check or integrity_check: one row "ok" when intact, else up
+ * to N rows naming problems; the first is the detail.  A page so damaged
+ * that the check itself cannot step (SQLITE_CORRUPT) is damage too.  The
+ * quick check adds sq_check_keys, which integrity_check does itself.
+ */
 static int sq_check(pl_store_backend *b, unsigned flags)
 {
 	const char *sql = (flags & PL_STORE_CHECK_FULL) ? "PRAGMA integrity_check(8)"
@@ -927,7 +1026,7 @@ static int sq_check(pl_store_backend *b, unsigned flags)
 	}
 	sqlite3_finalize(st);
 	if (!ret && !(flags & PL_STORE_CHECK_FULL))
-		ret = sq_check_order(b);
+		ret = sq_check_keys(b);
 	return ret;
 }
 
