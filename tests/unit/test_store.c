@@ -1205,6 +1205,32 @@ static void test_older_schema(void **state)
 	pl_store_close(s);
 }
 
+/* A fresh store at f of 200 rows "k%04d" = val, committed; left open. */
+static pl_store *fill_k200(const struct fixture *f, const char *val)
+{
+	unlink(f->path);
+	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
+	char key[32];
+	assert_int_equal(pl_store_begin(s), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		put_str(s, KIND_A, key, val);
+	}
+	assert_int_equal(pl_store_commit(s), 0);
+	return s;
+}
+
+/* The closed store's file, its WAL copied into it first, open for damage. */
+static FILE *open_checkpointed(const char *path)
+{
+	sqlite3 *db = raw_open(path);
+	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	sqlite3_close(db);
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	return fp;
+}
+
 struct in_order {
 	int n;
 	bool unordered;
@@ -1249,32 +1275,10 @@ static void make_v1_store(const char *path, int n)
 	sqlite3_close(db);
 }
 
-/* Schema step 2 on a store of version 1: every row, its value and its
- * updated time kept, found by key, in key order; the table a rowid table
- * with its unique index; both checks pass; the store writes as before.  A
- * step that fails leaves version 1 and its rows as they were. */
-static void test_migrate_rowid(void **state)
+/* What make_v1_store wrote, read through s: found by key, listed in key
+ * order, and both checks pass. */
+static void expect_v1_readable(pl_store *s)
 {
-	struct fixture *f = *state;
-	make_v1_store(f->path, 3000);
-	/* the step fails (its new table's name is taken): nothing changes */
-	sqlite3 *db = raw_open(f->path);
-	raw_exec(db, "CREATE TABLE objects_rows (x)");
-	sqlite3_close(db);
-	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA, "step 2");
-	db = raw_open(f->path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
-	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects"), 3001);
-	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'objects'"
-				     " AND sql LIKE '%WITHOUT ROWID%'"),
-			 1);
-	raw_exec(db, "DROP TABLE objects_rows");
-	sqlite3_close(db);
-
-	pl_store *s = open_ok(f->loc, 0);
-	int v = 0;
-	assert_int_equal(pl_store_schema_version(s, &v), 0);
-	assert_int_equal(v, 2);
 	assert_int_equal(pl_store_check(s, 0), 0);
 	assert_int_equal(pl_store_check(s, PL_STORE_CHECK_FULL), 0);
 	uint8_t *val = NULL;
@@ -1290,6 +1294,39 @@ static void test_migrate_rowid(void **state)
 	assert_int_equal(o.n, 3000);
 	assert_false(o.unordered);
 	assert_string_equal(o.last, "k02999");
+}
+
+/* Schema step 2 on a store of version 1: every row, its value and its
+ * updated time kept, found by key, in key order; the table a rowid table
+ * with its unique index; both checks pass; the store writes as before.  A
+ * step that fails leaves version 1 and its rows as they were. */
+static void test_migrate_rowid(void **state)
+{
+	struct fixture *f = *state;
+	make_v1_store(f->path, 3000);
+	/* read-only (a node reading the registry the CLI writes): as it is */
+	pl_store *s = open_ok(f->loc, PL_STORE_READONLY);
+	expect_v1_readable(s);
+	pl_store_close(s);
+	/* the step fails (its new table's name is taken): nothing changes */
+	sqlite3 *db = raw_open(f->path);
+	raw_exec(db, "CREATE TABLE objects_rows (x)");
+	sqlite3_close(db);
+	expect_open_fails(f->loc, 0, PL_ERR_SCHEMA, "step 2");
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM objects"), 3001);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'objects'"
+				     " AND sql LIKE '%WITHOUT ROWID%'"),
+			 1);
+	raw_exec(db, "DROP TABLE objects_rows");
+	sqlite3_close(db);
+
+	s = open_ok(f->loc, 0);
+	int v = 0;
+	assert_int_equal(pl_store_schema_version(s, &v), 0);
+	assert_int_equal(v, 2);
+	expect_v1_readable(s);
 	put_str(s, KIND_A, "k00007", "new"); /* an upsert through the index */
 	put_str(s, KIND_A, "k99999", "added");
 	expect_str(s, KIND_A, "k00007", "new");
@@ -1306,6 +1343,27 @@ static void test_migrate_rowid(void **state)
 				     " WHERE name = 'objects_key' AND \"unique\" = 1"),
 			 1);
 	sqlite3_close(db);
+
+	/* A version-1 store read as it is keeps its own check: one bit of the
+	 * leaf's copy of key "k01000" flipped ("k00000") is out of key order. */
+	unlink(f->path);
+	make_v1_store(f->path, 3000);
+	FILE *fp = open_checkpointed(f->path);
+	static uint8_t file[4 << 20];
+	size_t flen = fread(file, 1, sizeof(file), fp);
+	assert_true(flen < sizeof(file));
+	long last = -1;
+	for (size_t i = 0; i + 6 <= flen; i++)
+		if (memcmp(file + i, "k01000", 6) == 0)
+			last = (long)i;
+	assert_true(last >= 0);
+	assert_int_equal(fseek(fp, last + 2, SEEK_SET), 0);
+	assert_int_equal(fputc('0', fp), '0');
+	assert_int_equal(fclose(fp), 0);
+	s = open_ok(f->loc, PL_STORE_READONLY);
+	assert_int_equal(pl_store_check(s, 0), PL_ERR_CORRUPT);
+	assert_non_null(strstr(pl_err_detail(), "\"k00000\" of kind 7 is out of key order"));
+	pl_store_close(s);
 }
 
 static void test_damaged_schema(void **state)
@@ -1424,32 +1482,6 @@ static void test_store_holds_lock_in_transaction(void **state)
 	raw_exec(db, "BEGIN IMMEDIATE; ROLLBACK");
 	sqlite3_close(db);
 	pl_store_close(s);
-}
-
-/* A fresh store at f of 200 rows "k%04d" = val, committed; left open. */
-static pl_store *fill_k200(const struct fixture *f, const char *val)
-{
-	unlink(f->path);
-	pl_store *s = open_ok(f->loc, PL_STORE_CREATE);
-	char key[32];
-	assert_int_equal(pl_store_begin(s), 0);
-	for (int i = 0; i < 200; i++) {
-		snprintf(key, sizeof(key), "k%04d", i);
-		put_str(s, KIND_A, key, val);
-	}
-	assert_int_equal(pl_store_commit(s), 0);
-	return s;
-}
-
-/* The closed store's file, its WAL copied into it first, open for damage. */
-static FILE *open_checkpointed(const char *path)
-{
-	sqlite3 *db = raw_open(path);
-	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-	sqlite3_close(db);
-	FILE *fp = fopen(path, "r+b");
-	assert_non_null(fp);
-	return fp;
 }
 
 /* A fresh store of 200 rows "k%04d" = "small"; then "k0100" becomes

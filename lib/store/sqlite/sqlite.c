@@ -9,7 +9,8 @@
  * steps; the number of steps applied is kept in PRAGMA user_version and the
  * file is marked as ours with PRAGMA application_id 'PLY1'.  Opening applies
  * the missing steps in one transaction and refuses a database of another
- * program or a schema newer than this program knows.
+ * program or a schema newer than this program knows; a read-only open takes
+ * a store that misses only steps of layout (sq_readable_as_is) as it is.
  *
  * Location syntax: PATH[?OPTION&OPTION...]; the options are busy_ms=N
  * (1..60000, default 5000): how long a call waits for another connection's
@@ -285,6 +286,16 @@ static const char *const sq_migrations[] = {
 
 #define SQ_NMIGRATIONS ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
+/* The steps that change only how the rows are kept, not what they are or
+ * how they are read: a read-only open (a node reading the registry the CLI
+ * writes) takes a store that misses only such steps as it is. */
+#define SQ_FIRST_LAYOUT_STEP 1 /* 0-based: step 2 and every later one */
+
+static bool sq_readable_as_is(int version)
+{
+	return version >= SQ_FIRST_LAYOUT_STEP;
+}
+
 /* Run a statement that returns one integer (a PRAGMA or a count). */
 static int sq_query_int(sqlite3 *db, const char *sql, sqlite3_int64 *out)
 {
@@ -523,7 +534,7 @@ static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
 	ret = sq_identify(b, path, flags, &version);
 	if (ret)
 		goto fail;
-	if (version < SQ_NMIGRATIONS && b->readonly) {
+	if (version < SQ_NMIGRATIONS && b->readonly && !sq_readable_as_is(version)) {
 		ret = pl_err_fail(PL_ERR_SCHEMA,
 				  "store schema version %d is older than this program (knows %d): "
 				  "open it once read-write to upgrade it",
@@ -533,7 +544,7 @@ static int sq_open(const char *location, unsigned flags, pl_store_backend **out)
 	ret = sq_configure(b, path, opt[SQ_OPT_WAL_PAGES]);
 	if (ret)
 		goto fail;
-	if (version < SQ_NMIGRATIONS) {
+	if (version < SQ_NMIGRATIONS && !b->readonly) {
 		ret = sq_migrate(b, path, flags);
 		if (ret)
 			goto fail;
@@ -891,6 +902,40 @@ static int sq_check_damaged(pl_store_backend *b, int rc)
 		   : sq_fail(b, rc, "check");
 }
 
+/* Keys read in key order: each (kind, key) must be above the one before. */
+struct sq_order {
+	sqlite3_int64 kind;
+	char *key;
+	size_t klen;
+	bool any;
+};
+
+static int sq_order_next(struct sq_order *o, sqlite3_int64 k, const unsigned char *t, size_t n)
+{
+	if (!t)
+		return pl_err_fail(PL_ERR_CORRUPT,
+				   "store is damaged: a row of kind %lld has no key", (long long)k);
+	if (o->any) {
+		int c = memcmp(o->key, t, o->klen < n ? o->klen : n);
+		bool above = k > o->kind || (k == o->kind && (c < 0 || (c == 0 && o->klen < n)));
+		if (!above)
+			return pl_err_fail(
+			    PL_ERR_CORRUPT,
+			    "store is damaged: row \"%.*s\" of kind %lld is out of key "
+			    "order",
+			    (int)(n < 80 ? n : 80), (const char *)t, (long long)k);
+	}
+	char *copy = realloc(o->key, n + 1);
+	if (!copy)
+		return PL_ERR_NOMEM;
+	o->key = copy;
+	memcpy(o->key, t, n);
+	o->klen = n;
+	o->kind = k;
+	o->any = true;
+	return 0;
+}
+
 /* The index in key order: (kind, key) strictly ascending. */
 static int sq_check_index(pl_store_backend *b, struct sq_pass *p)
 {
@@ -900,46 +945,19 @@ static int sq_check_index(pl_store_backend *b, struct sq_pass *p)
 	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sq_check_damaged(b, rc);
-	sqlite3_int64 kind = 0;
-	char *key = NULL;
-	size_t klen = 0;
+	struct sq_order o = {0};
 	int ret = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sqlite3_int64 k = sqlite3_column_int64(st, 1);
 		const unsigned char *t = sqlite3_column_text(st, 2);
 		size_t n = (size_t)sqlite3_column_bytes(st, 2);
-		if (!t) {
-			ret = pl_err_fail(PL_ERR_CORRUPT,
-					  "store is damaged: a row of kind %lld has no key",
-					  (long long)k);
-			break;
-		}
-		if (p->rows > 0) {
-			int c = memcmp(key, t, klen < n ? klen : n);
-			bool above = k > kind || (k == kind && (c < 0 || (c == 0 && klen < n)));
-			if (!above) {
-				ret = pl_err_fail(PL_ERR_CORRUPT,
-						  "store is damaged: row \"%.*s\" of kind %lld is out of "
-						  "key order",
-						  (int)(n < 80 ? n : 80), (const char *)t, (long long)k);
-				break;
-			}
-		}
-		char *copy = realloc(key, n + 1);
-		if (!copy) {
-			ret = PL_ERR_NOMEM;
-			break;
-		}
-		key = copy;
-		memcpy(key, t, n);
-		klen = n;
-		kind = k;
+		ret = sq_order_next(&o, k, t, n);
 		p->rows++;
-		p->sum += sq_row_mix(sqlite3_column_int64(st, 0), k, t, n);
+		p->sum += ret ? 0 : sq_row_mix(sqlite3_column_int64(st, 0), k, t, n);
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = sq_check_damaged(b, rc);
-	free(key);
+	free(o.key);
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -995,10 +1013,45 @@ static int sq_check_keys(pl_store_backend *b)
 }
 
 /*
+ * A store of schema version 1 (read as it is by a read-only open): its rows
+ * are in a table without rowid, in key order.  One pass over the table in
+ * its own order: each (kind, key) must be above the one before it, and
+ * value and updated present.
+ */
+static int sq_check_order_v1(pl_store_backend *b)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(
+	    b->db, "SELECT kind, key, value IS NULL OR updated IS NULL FROM objects", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return sq_check_damaged(b, rc);
+	struct sq_order o = {0};
+	int ret = 0;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 k = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_int(st, 2))
+			ret =
+			    pl_err_fail(PL_ERR_CORRUPT,
+					"store is damaged: a row of kind %lld has a missing field",
+					(long long)k);
+		else
+			ret = sq_order_next(&o, k, sqlite3_column_text(st, 1),
+					    (size_t)sqlite3_column_bytes(st, 1));
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_check_damaged(b, rc);
+	free(o.key);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/*
  * PRAGMA quick_check or integrity_check: one row "ok" when intact, else up
  * to N rows naming problems; the first is the detail.  A page so damaged
  * that the check itself cannot step (SQLITE_CORRUPT) is damage too.  The
- * quick check adds sq_check_keys, which integrity_check does itself.
+ * quick check adds the passes over the keys (sq_check_keys; on a version-1
+ * store read as it is, sq_check_order_v1), which integrity_check does itself.
  */
 static int sq_check(pl_store_backend *b, unsigned flags)
 {
@@ -1025,8 +1078,11 @@ static int sq_check(pl_store_backend *b, unsigned flags)
 		ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: the check answered nothing");
 	}
 	sqlite3_finalize(st);
+	int version = SQ_NMIGRATIONS;
 	if (!ret && !(flags & PL_STORE_CHECK_FULL))
-		ret = sq_check_keys(b);
+		ret = sq_schema_version(b, &version);
+	if (!ret && !(flags & PL_STORE_CHECK_FULL))
+		ret = version >= 2 ? sq_check_keys(b) : sq_check_order_v1(b);
 	return ret;
 }
 
