@@ -199,6 +199,16 @@ int nstore_open(const char *location, nstore **out)
 	return nstore_open_with(location, NULL, out);
 }
 
+int nstore_schema_of(const char *location, int *version)
+{
+	pl_store *st = NULL;
+	int rc = pl_store_open(location, PL_STORE_READONLY, NULL, &st);
+	if (!rc)
+		rc = pl_store_schema_version(st, version);
+	pl_store_close(st);
+	return rc;
+}
+
 int nstore_open_with(const char *location, const pl_store_methods *methods, nstore **out)
 {
 	nstore *s = calloc(1, sizeof(*s));

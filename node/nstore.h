@@ -39,6 +39,16 @@ typedef struct nstore_meta {
 	int64_t received;   /* when this node accepted it */
 } nstore_meta;
 
+/* The schema version of the SQLite store this build writes (lib/store/sqlite:
+ * its number of schema steps; unit/test_store and node/test_nstore hold it). */
+#define NSTORE_SCHEMA 2
+
+/* The schema version of the store at location, opened read-only and closed
+ * again, into *version: to say before opening it read-write that the open
+ * will upgrade it (a copy of every row: docs/formats.md).  Fails as a
+ * read-only open does (no store there yet: PL_ERR_NOT_FOUND). */
+int nstore_schema_of(const char *location, int *version);
+
 int nstore_open(const char *location, nstore **out);
 /* The same with an explicit lib/store backend (NULL: by location), e.g. a
  * wrapper that counts reads in tests. */

@@ -77,6 +77,21 @@ static int seen_cb(void *ctx, const nstore_item *it)
 	return 0;
 }
 
+/* nstore_schema_of: no store yet is PL_ERR_NOT_FOUND; a store this build
+ * made is at NSTORE_SCHEMA, the version core.c compares to say that an open
+ * will upgrade a store (the SQLite store's number of schema steps). */
+static void test_schema_of(void **state)
+{
+	(void)state;
+	int v = -1;
+	assert_int_equal(nstore_schema_of(path, &v), PL_ERR_NOT_FOUND);
+	nstore *s;
+	assert_int_equal(nstore_open(path, &s), 0);
+	nstore_close(s);
+	assert_int_equal(nstore_schema_of(path, &v), 0);
+	assert_int_equal(v, NSTORE_SCHEMA);
+}
+
 static void test_queues(void **state)
 {
 	(void)state;
@@ -765,6 +780,7 @@ static void test_delivery_states(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_schema_of, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_depth_is_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_and_replay, setup, teardown),
