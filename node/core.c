@@ -1492,7 +1492,7 @@ node_core *node_core_new(node_config *cfg, struct event_base *base)
 		if (nstore_schema_of(cfg->data, &v) == 0 && v < NSTORE_SCHEMA)
 			node_log(NODE_LOG_WARN, "upgrading the store",
 				 "from=%d to=%d note=\"a one-time copy of every row, some 6 s per "
-				 "million (docs/formats.md)\"",
+				 "million rows (docs/formats.md)\"",
 				 v, NSTORE_SCHEMA);
 		rc = nstore_open_with(cfg->data, node_store_methods, &n->db);
 	}
