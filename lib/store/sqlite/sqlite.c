@@ -895,9 +895,11 @@ struct sq_pass {
 	uint64_t rows, sum;
 };
 
+/* A check that could not go on: damage (a page SQLite cannot read), or else
+ * the trouble of the store itself. */
 static int sq_check_damaged(pl_store_backend *b, int rc)
 {
-	return (rc & 0xff) == SQLITE_CORRUPT
+	return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB
 		   ? pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db))
 		   : sq_fail(b, rc, "check");
 }
@@ -1060,9 +1062,7 @@ static int sq_check(pl_store_backend *b, unsigned flags)
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB
-			   ? pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db))
-			   : sq_fail(b, rc, "check");
+		return sq_check_damaged(b, rc);
 	int ret = 0;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -1070,19 +1070,18 @@ static int sq_check(pl_store_backend *b, unsigned flags)
 		if (!r || strcmp(r, "ok") != 0)
 			ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s",
 					  r ? r : "(no answer)");
-	} else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
-		ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: %s", sqlite3_errmsg(b->db));
 	} else if (rc != SQLITE_DONE) {
-		ret = sq_fail(b, rc, "check");
+		ret = sq_check_damaged(b, rc);
 	} else {
 		ret = pl_err_fail(PL_ERR_CORRUPT, "store is damaged: the check answered nothing");
 	}
 	sqlite3_finalize(st);
-	int version = SQ_NMIGRATIONS;
-	if (!ret && !(flags & PL_STORE_CHECK_FULL))
-		ret = sq_schema_version(b, &version);
-	if (!ret && !(flags & PL_STORE_CHECK_FULL))
-		ret = version >= 2 ? sq_check_keys(b) : sq_check_order_v1(b);
+	if (ret || (flags & PL_STORE_CHECK_FULL))
+		return ret;
+	int version = 0;
+	ret = sq_schema_version(b, &version);
+	if (!ret) /* step 2 applied: the key index; else the table in key order */
+		ret = version > SQ_FIRST_LAYOUT_STEP ? sq_check_keys(b) : sq_check_order_v1(b);
 	return ret;
 }
 
