@@ -204,10 +204,42 @@ int pl_merkle_prove_consistency(pl_merkle_get_fn get, void *ctx, uint64_t m, uin
 	return 0;
 }
 
-int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint64_t n,
-				  const uint8_t *proof, size_t plen, uint8_t root[H])
+/* A path being walked (incl_walk): after each step, the node reached. */
+typedef struct incl_path {
+	uint8_t node[PL_MERKLE_MAX_PROOF][H];
+	uint64_t fn[PL_MERKLE_MAX_PROOF];
+	uint8_t lvl[PL_MERKLE_MAX_PROOF];
+} incl_path;
+
+/*
+ * Where step i of a proof (its hashes proof[0..plen), the node reached
+ * after it: fn at level lvl, hash r) joins the path of run's last proof:
+ * the same node with the same hash, and the same hashes left to go.  From
+ * there both walks are one walk, which ended at run's root.  The step of
+ * run's proof joined, or -1.
+ */
+static int incl_joins(const pl_merkle_incl_run *run, size_t i, unsigned lvl, uint64_t fn,
+		      const uint8_t r[H], const uint8_t *proof, size_t plen)
 {
-	/* RFC 9162 §2.1.3.2, step by step. */
+	if (!run || !run->have || !run->step_at[lvl])
+		return -1;
+	size_t j = (size_t)run->step_at[lvl] - 1;
+	if (run->fn[j] != fn || plen - i != run->plen - j || memcmp(run->node[j], r, H) != 0 ||
+	    memcmp(proof + (i + 1) * H, run->proof + (j + 1) * H, (plen - i - 1) * H) != 0)
+		return -1;
+	return (int)j;
+}
+
+/*
+ * RFC 9162 §2.1.3.2, steps 1 to 5 without the final comparison: the root
+ * the proof leads to.  With a run (its tree's size is n), each step's node
+ * goes to path, and a walk that joins the run's last proof stops there:
+ * *joined is the step of the run's proof it joined, or -1.
+ */
+static int incl_walk(const uint8_t leaf_hash[H], uint64_t index, uint64_t n, const uint8_t *proof,
+		     size_t plen, uint8_t root[H], pl_merkle_incl_run *run, incl_path *path,
+		     int *joined)
+{
 	/* 1. */
 	if (index >= n)
 		return pl_err_fail(PL_ERR_MALFORMED,
@@ -218,6 +250,7 @@ int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, ui
 				   plen);
 	/* 2. */
 	uint64_t fn = index, sn = n - 1;
+	unsigned lvl = 0;
 	/* 3. */
 	uint8_t r[H];
 	memcpy(r, leaf_hash, H);
@@ -236,6 +269,7 @@ int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, ui
 				while (!(fn & 1) && fn != 0) {
 					fn >>= 1;
 					sn >>= 1;
+					lvl++;
 				}
 			}
 		} else {
@@ -244,6 +278,18 @@ int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, ui
 		/* 4c. */
 		fn >>= 1;
 		sn >>= 1;
+		lvl++;
+		if (!run)
+			continue;
+		run->hashes++;
+		memcpy(path->node[i], r, H);
+		path->fn[i] = fn;
+		path->lvl[i] = (uint8_t)lvl;
+		*joined = incl_joins(run, i, lvl, fn, r, proof, plen);
+		if (*joined >= 0) {
+			memcpy(root, run->root, H);
+			return 0;
+		}
 	}
 	/* 5. */
 	if (sn != 0)
@@ -251,6 +297,12 @@ int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, ui
 				   "inclusion proof: %zu hashes is too short for the tree", plen);
 	memcpy(root, r, H);
 	return 0;
+}
+
+int pl_merkle_root_from_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint64_t n,
+				  const uint8_t *proof, size_t plen, uint8_t root[H])
+{
+	return incl_walk(leaf_hash, index, n, proof, plen, root, NULL, NULL, NULL);
 }
 
 int pl_merkle_verify_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint64_t n,
@@ -262,6 +314,48 @@ int pl_merkle_verify_inclusion(const uint8_t leaf_hash[H], uint64_t index, uint6
 		return rc;
 	if (!pl_ct_equal(r, root, H))
 		return pl_err_fail(PL_ERR_CONFLICT, "inclusion proof does not lead to the root");
+	return 0;
+}
+
+void pl_merkle_incl_run_init(pl_merkle_incl_run *run, uint64_t n, const uint8_t root[H])
+{
+	memset(run, 0, sizeof(*run));
+	run->n = n;
+	memcpy(run->root, root, H);
+}
+
+int pl_merkle_incl_run_verify(pl_merkle_incl_run *run, const uint8_t leaf_hash[H], uint64_t index,
+			      const uint8_t *proof, size_t plen)
+{
+	incl_path path;
+	uint8_t r[H];
+	int joined = -1;
+	int rc = incl_walk(leaf_hash, index, run->n, proof, plen, r, run, &path, &joined);
+	if (rc)
+		return rc;
+	if (joined < 0 && !pl_ct_equal(r, run->root, H))
+		return pl_err_fail(PL_ERR_CONFLICT, "inclusion proof does not lead to the root");
+	/* This proof's path is the run's last: its own steps up to the join,
+	 * the last proof's from there on (the same nodes). */
+	if (joined >= 0) {
+		size_t from = (size_t)joined + 1;
+		for (size_t k = plen - (run->plen - from); k < plen; k++, from++) {
+			memcpy(path.node[k], run->node[from], H);
+			path.fn[k] = run->fn[from];
+			path.lvl[k] = run->lvl[from];
+		}
+	}
+	memset(run->step_at, 0, sizeof(run->step_at));
+	for (size_t k = 0; k < plen; k++) {
+		memcpy(run->node[k], path.node[k], H);
+		run->fn[k] = path.fn[k];
+		run->lvl[k] = path.lvl[k];
+		run->step_at[path.lvl[k]] = (uint8_t)(k + 1);
+	}
+	if (plen)
+		memcpy(run->proof, proof, plen * H);
+	run->plen = plen;
+	run->have = true;
 	return 0;
 }
 

@@ -515,6 +515,106 @@ static void test_proof_edge_cases(void **state)
 /* All n <= 64, all indices and all m <= n: the provers give the RFC's proofs,
  * they verify, and any change to a hash, the index or a size makes them fail. */
 #define BRUTE_N 64
+/*
+ * A run of inclusion proofs (pl_merkle_incl_run) answers every proof as
+ * pl_merkle_verify_inclusion does — in order, out of order, with gaps, and
+ * for each corruption of a proof that joins the path of the one before —
+ * and, for neighbours in order, hashes far less than the proofs are long.
+ */
+static int run_and_plain(pl_merkle_incl_run *run, const uint8_t leaf[H], uint64_t i,
+			 const uint8_t *proof, size_t plen)
+{
+	int plain = pl_merkle_verify_inclusion(leaf, i, run->n, proof, plen, run->root);
+	pl_merkle_incl_run before = *run;
+	int got = pl_merkle_incl_run_verify(run, leaf, i, proof, plen);
+	assert_int_equal(got, plain);
+	if (got) { /* a failed proof leaves the run as it was, but for its count */
+		before.hashes = run->hashes;
+		assert_memory_equal(run, &before, sizeof(*run));
+	}
+	return got;
+}
+
+static void test_incl_run(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	static uint8_t leaf[N][H];
+	pl_merkle_mem *t = pl_merkle_mem_new();
+	assert_non_null(t);
+	for (int i = 0; i < N; i++) {
+		uint8_t e[4] = {'r', (uint8_t)i, (uint8_t)(i >> 8), 1};
+		assert_int_equal(pl_merkle_mem_append(t, e, sizeof(e)), 0);
+		pl_merkle_leaf_hash(leaf[i], e, sizeof(e));
+	}
+	static const uint64_t sizes[] = {1, 2, 3, 5, 8, 13, 64, 100, 257, N};
+	uint8_t proof[PL_MERKLE_MAX_PROOF * H], buf[(PL_MERKLE_MAX_PROOF + 1) * H], root[H];
+	size_t plen;
+	pl_merkle_incl_run run;
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		uint64_t n = sizes[s];
+		assert_int_equal(pl_merkle_root(pl_merkle_mem_get, t, n, root), 0);
+		/* steps 1 (every leaf, in order), 3 (gaps) and the reverse order */
+		for (int way = 0; way < 3; way++) {
+			pl_merkle_incl_run_init(&run, n, root);
+			uint64_t proved = 0;
+			for (uint64_t k = 0; k < n; k += way == 1 ? 3 : 1) {
+				uint64_t i = way == 2 ? n - 1 - k : k;
+				assert_int_equal(pl_merkle_prove_inclusion(pl_merkle_mem_get, t, i,
+									   n, proof, &plen),
+						 0);
+				proved += plen;
+				assert_int_equal(run_and_plain(&run, leaf[i], i, proof, plen), 0);
+				if (i == 0)
+					continue;
+				/* the neighbour before, with this leaf's proof: refused */
+				assert_int_not_equal(
+				    run_and_plain(&run, leaf[i - 1], i - 1, proof, plen), 0);
+				/* each hash of the proof flipped (those above the join
+				 * too: they are compared, not trusted), one hash too
+				 * many, one too few, the wrong leaf, the wrong index */
+				for (size_t k2 = 0; k2 < plen; k2++) {
+					memcpy(buf, proof, plen * H);
+					buf[k2 * H + (k2 * 5 + i) % H] ^= 0x10;
+					assert_int_equal(run_and_plain(&run, leaf[i], i, buf, plen),
+							 PL_ERR_CONFLICT);
+				}
+				memcpy(buf, proof, plen * H);
+				memcpy(buf + plen * H, root, H);
+				assert_int_equal(run_and_plain(&run, leaf[i], i, buf, plen + 1),
+						 PL_ERR_MALFORMED);
+				if (plen)
+					assert_int_not_equal(
+					    run_and_plain(&run, leaf[i], i, proof, plen - 1), 0);
+				assert_int_not_equal(
+				    run_and_plain(&run, leaf[i - 1], i, proof, plen), 0);
+				assert_int_equal(run_and_plain(&run, leaf[i], n, proof, plen),
+						 PL_ERR_MALFORMED);
+				/* and the right proof again, after the failures */
+				assert_int_equal(run_and_plain(&run, leaf[i], i, proof, plen), 0);
+			}
+			if (n == N && way == 0) {
+				/* 1,000 neighbours: their proofs hold 9,000-odd hashes;
+				 * the run hashed about two per leaf (and each failure's) */
+				assert_true(proved > 8 * N);
+				pl_merkle_incl_run_init(&run, n, root);
+				for (uint64_t i = 0; i < n; i++) {
+					assert_int_equal(
+					    pl_merkle_prove_inclusion(pl_merkle_mem_get, t, i, n,
+								      proof, &plen),
+					    0);
+					assert_int_equal(pl_merkle_incl_run_verify(&run, leaf[i], i,
+										   proof, plen),
+							 0);
+				}
+				assert_true(run.hashes < 3 * N);
+				assert_true(run.hashes >= N);
+			}
+		}
+	}
+	pl_merkle_mem_free(t);
+}
+
 static void test_brute_force(void **state)
 {
 	(void)state;
@@ -1539,6 +1639,7 @@ int main(void)
 	    cmocka_unit_test(test_consistency_known_answers),
 	    cmocka_unit_test(test_proof_edge_cases),
 	    cmocka_unit_test(test_brute_force),
+	    cmocka_unit_test(test_incl_run),
 	    cmocka_unit_test(test_get_calls_logarithmic),
 	    cmocka_unit_test(test_note_verifier_keys),
 	    cmocka_unit_test(test_note_known_answers),
