@@ -707,42 +707,62 @@ static int read_incl(const pl_cbor *it, incl *x)
 	return rc;
 }
 
+/* The leaf of an envelope of ours computed from its bytes (txn). */
+static int env_leaf(node_core *n, const uint8_t id[H], uint8_t leaf[H])
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = nstore_env_get(n->db, id, &buf, &len, NULL);
+	uint8_t *e = rc ? NULL : malloc(len + 1);
+	if (!rc && !e)
+		rc = PL_ERR_NOMEM;
+	if (!rc) {
+		e[0] = TLOG_ENVELOPE;
+		memcpy(e + 1, buf, len);
+		pl_merkle_leaf_hash(leaf, e, len + 1);
+	}
+	free(e);
+	free(buf);
+	return rc;
+}
+
 /*
- * Check one inclusion proof of an entry of ours (txn): its leaf is
- * computed from our own bytes (an envelope we sent) or from the refusal
- * record it carries, which must name us.  0 when it holds; 1 with why
- * filled when it does not (an alarm); a negative pl_err on store errors.
+ * Check one inclusion proof of an entry of ours (txn), against the
+ * checkpoint's tree (run: proofs in index order share their upper nodes).
+ * An envelope of ours has the leaf our own log holds for it (the same
+ * entry, type and bytes, so the same hash), read rather than computed
+ * again; only when that does not lead to the root is it computed from the
+ * envelope, so that a damaged row of ours is not taken for the peer's
+ * fault.  A refusal's leaf is computed from the record the proof carries,
+ * which must name us.  0 when it holds; 1 with why filled when it does not
+ * (an alarm); a negative pl_err on store errors.
  */
-static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
-		      const uint8_t root[H], char *why, size_t wlen)
+static int check_incl(node_core *n, const char *origin, incl *x, pl_merkle_incl_run *run, char *why,
+		      size_t wlen)
 {
 	uint8_t leaf[H];
 	char hx[2 * H + 1];
+	const uint8_t *proof = x->proof.p;
+	size_t plen = x->proof.n / H;
+	bool holds = false;
 	if (x->has_id) {
 		pl_hex_encode(hx, x->id.p, H);
-		uint8_t *buf = NULL;
-		size_t len = 0;
 		nstore_meta meta;
-		int rc = nstore_env_get(n->db, x->id.p, &buf, &len, &meta);
+		int rc = nstore_env_get(n->db, x->id.p, NULL, NULL, &meta);
 		if (rc == PL_ERR_NOT_FOUND || (!rc && (strcmp(meta.state, n->self.name) != 0 ||
 						       strcmp(meta.origin, "local") != 0))) {
-			free(buf);
 			snprintf(why, wlen,
 				 "its log lists envelope %.16s... as ours, which it is not", hx);
 			return 1;
 		}
+		if (!rc)
+			rc = tlog_get_hash(n->db, 0, meta.pos, leaf);
+		if (!rc)
+			holds = pl_merkle_incl_run_verify(run, leaf, x->index, proof, plen) == 0;
+		if (!rc && !holds)
+			rc = env_leaf(n, x->id.p, leaf);
 		if (rc)
 			return rc;
-		uint8_t *e = malloc(len + 1);
-		if (!e) {
-			free(buf);
-			return PL_ERR_NOMEM;
-		}
-		e[0] = TLOG_ENVELOPE;
-		memcpy(e + 1, buf, len);
-		pl_merkle_leaf_hash(leaf, e, len + 1);
-		free(e);
-		free(buf);
 		/* by our position, not the id: the rows of one checkpoint's
 		 * envelopes are neighbours (a store written before has them under
 		 * "origin/hex(id)": looked for there too) */
@@ -765,8 +785,7 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 			 r.lseq);
 		snprintf(hx, sizeof(hx), "refusal of item %" PRIu64, r.lseq);
 	}
-	if (pl_merkle_verify_inclusion(leaf, x->index, size, x->proof.p, x->proof.n / H, root) !=
-	    0) {
+	if (!holds && pl_merkle_incl_run_verify(run, leaf, x->index, proof, plen) != 0) {
 		snprintf(why, wlen,
 			 "the inclusion proof of our %.16s... at %" PRIu64
 			 " does not lead to its root",
@@ -785,6 +804,27 @@ static int check_incl(node_core *n, const char *origin, incl *x, uint64_t size,
 		return 1;
 	}
 	return rc == PL_ERR_NOT_FOUND ? 0 : rc;
+}
+
+/*
+ * Remember that x, an entry of ours, is in the peer's log of size size
+ * (txn): {"index","proof","size"}, the JSON nstore_json_put would write
+ * (compact, keys in order), written directly — two integers and base64
+ * need no escaping, and a checkpoint brings 256 of them.
+ */
+static int seen_put(node_core *n, const incl *x, uint64_t size)
+{
+	size_t cap = pl_b64_len(x->proof.n) + 64;
+	char *t = malloc(cap);
+	if (!t)
+		return PL_ERR_NOMEM;
+	int k = snprintf(t, cap, "{\"index\":%" PRIu64 ",\"proof\":\"", x->index);
+	pl_b64_encode(t + k, x->proof.p, x->proof.n);
+	size_t len = (size_t)k + strlen(t + k);
+	len += (size_t)snprintf(t + len, cap - len, "\",\"size\":%" PRIu64 "}", size);
+	int rc = nstore_obj_put(n->db, NSTORE_TLOG_SEEN, x->seen_key, (const uint8_t *)t, len);
+	free(t);
+	return rc;
 }
 
 /* Items of ours p acknowledged on lanes 1..4, and items we sent it there. */
@@ -955,6 +995,8 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 		rc = PL_ERR_NOMEM;
 		goto out;
 	}
+	pl_merkle_incl_run run;
+	pl_merkle_incl_run_init(&run, cp.size, cp.root);
 	for (size_t i = 0; !a.kind && i < nincl; i++) {
 		if (read_incl(pl_cbor_at(list, i), &xs[i]) != 0 || xs[i].index < held_size ||
 		    xs[i].index >= cp.size || (i && xs[i].index <= xs[i - 1].index)) {
@@ -964,7 +1006,7 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 				 i);
 			break;
 		}
-		int c = check_incl(n, origin, &xs[i], cp.size, cp.root, a.detail, sizeof(a.detail));
+		int c = check_incl(n, origin, &xs[i], &run, a.detail, sizeof(a.detail));
 		if (c < 0) {
 			rc = c;
 			free(xs);
@@ -1014,12 +1056,8 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 		goto out;
 	}
 	/* Every check holds: remember, cosign and answer, in this transaction. */
-	for (size_t i = 0; !rc && i < nincl; i++) {
-		json_t *j =
-		    json_pack("{s:I,s:I,s:o}", "index", (json_int_t)xs[i].index, "size",
-			      (json_int_t)cp.size, "proof", json_b64(xs[i].proof.p, xs[i].proof.n));
-		rc = nstore_json_put(n->db, NSTORE_TLOG_SEEN, xs[i].seen_key, j);
-	}
+	for (size_t i = 0; !rc && i < nincl; i++)
+		rc = seen_put(n, &xs[i], cp.size);
 	free(xs);
 	size_t tl = note_text_len(note.p, note.n);
 	pl_buf line = {0}, full = {0};

@@ -118,6 +118,20 @@ wait_count() {
 	fail "$1 holds $n of $3 envelopes of $2"
 }
 
+# wait_cosigned S P: until S's whole transcript is cosigned by P, and P
+# witnessed it at that size.
+wait_cosigned() {
+	local size=0 by=0 wit=0
+	for _ in $(seq 1 150); do
+		size=$(pdrive get $(as "$1") --path /v1/status --field transcript.size)
+		by=$(pdrive get $(as "$1") --path /v1/status --field "transcript.cosigned_by.$2")
+		wit=$(pdrive get $(as "$2") --path /v1/status --field "transcript.cosigning.$1")
+		[[ $size -gt 0 && $size == "$by" && $size == "$wit" ]] && return 0
+		sleep 0.2
+	done
+	fail "$1's log of size $size: cosigned by $2 at ${by:-none}, witnessed at ${wit:-none}"
+}
+
 # wait_delivered S PEER IDS...: until node S says every envelope in the id
 # files is delivered to PEER (its receipt arrived and was recorded).
 wait_delivered() {

@@ -17,18 +17,6 @@ wait_count islamabad fm 9
 wait_count tehran fm 9
 
 field() { pdrive get $(as "$1") --path "${3:-/v1/status}" --field "$2"; }
-# wait_cosigned S P: S's whole log is cosigned by P, and P witnessed it at that size.
-wait_cosigned() {
-	local size=0 by=0 wit=0
-	for _ in $(seq 1 150); do
-		size=$(field "$1" transcript.size)
-		by=$(field "$1" "transcript.cosigned_by.$2")
-		wit=$(field "$2" "transcript.cosigning.$1")
-		[[ $size -gt 0 && $size == "$by" && $size == "$wit" ]] && return 0
-		sleep 0.2
-	done
-	fail "$1's log of size $size: cosigned by $2 at ${by:-none}, witnessed at ${wit:-none}"
-}
 wait_cosigned tehran islamabad
 wait_cosigned islamabad tehran
 passed=2

@@ -15,17 +15,6 @@ pdrive send $(as tehran) --channel fm --lane IMMEDIATE --count 3 --ids "$W/t.ids
 pdrive send $(as islamabad) --channel fm --lane ROUTINE --count 2 --ids "$W/i.ids" >/dev/null || fail "send i"
 wait_count islamabad fm 5
 field() { pdrive get $(as "$1") --path /v1/status --field "$2"; }
-wait_cosigned() {
-	local size=0 by=0 wit=0
-	for _ in $(seq 1 150); do
-		size=$(field "$1" transcript.size)
-		by=$(field "$1" "transcript.cosigned_by.$2")
-		wit=$(field "$2" "transcript.cosigning.$1")
-		[[ $size -gt 0 && $size == "$by" && $size == "$wit" ]] && return 0
-		sleep 0.2
-	done
-	fail "$1's log of size $size: cosigned by $2 at ${by:-none}, witnessed at ${wit:-none}"
-}
 wait_cosigned islamabad tehran
 wait_cosigned tehran islamabad
 root() { parley --home "$W/$1" --json state show | sed 's/.*"root_key": *"\([^"]*\)".*/\1/'; }
