@@ -1192,6 +1192,12 @@ static bool event_name_ok(const char *e)
 	return true;
 }
 
+/* json_dump_callback's output, straight into the event's text. */
+static int dump_into(const char *p, size_t n, void *b)
+{
+	return pl_buf_append(b, p, n) == 0 ? 0 : -1;
+}
+
 void api_publish(api *a, const char *event, json_t *data)
 {
 	if (!a || !event_name_ok(event))
@@ -1199,16 +1205,20 @@ void api_publish(api *a, const char *event, json_t *data)
 	a->sse_events++;
 	if (a->nsubs == 0)
 		return;
-	char *js = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	if (data && !js)
-		return; /* out of memory: better no event than a wrong one */
 	int lane = parse_lane(json_string_value(json_object_get(data, "precedence")));
 	pl_buf b = {0};
-	if (pl_buf_printf(&b, "event: %s\ndata: %s\n\n", event, js ? js : "null") == 0)
+	int rc = pl_buf_reserve(&b, 2048);
+	if (!rc)
+		rc = pl_buf_printf(&b, "event: %s\ndata: ", event);
+	if (!rc)
+		rc = data ? json_dump_callback(data, dump_into, &b, JSON_COMPACT | JSON_ENCODE_ANY)
+			  : pl_buf_append_str(&b, "null");
+	if (!rc)
+		rc = pl_buf_append(&b, "\n\n", 2);
+	if (!rc) /* out of memory: better no event than a wrong one */
 		hold_call(a->cfg.hold, subs_send_lane, a, (const char *)b.data, b.len,
 			  lane ? 1u << lane : 0);
 	pl_buf_clear(&b);
-	free(js);
 }
 
 void api_event_sink(void *a, const char *event, json_t *data)
