@@ -56,6 +56,9 @@ typedef struct core_peer {
 	size_t nmarks;
 } core_peer;
 
+/* A peer's checkpoint being taken (witness.c). */
+typedef struct witness_cp witness_cp;
+
 /* One transport connection (from net), verified or not yet. */
 typedef struct core_conn {
 	node_core *n;
@@ -85,6 +88,18 @@ typedef struct core_conn {
 	 * goes on here, at the lowest priority (process_events) */
 	struct event *resume_ev;
 	pl_buf out_block; /* conn_flush's block of frames, kept between calls */
+	/* A checkpoint of the peer's whose proofs are checked a slice per turn
+	 * (witness_take_item), its item not taken yet; and the CONTROL item
+	 * that came behind it (held_len > 0), taken after it.  Meanwhile the
+	 * connection's receipts and items of other lanes are taken. */
+	witness_cp *cp;
+	pl_link_lane cp_lane;
+	uint64_t cp_lseq;
+	bool cp_stepped; /* a slice was checked since the last tick */
+	pl_buf held;
+	size_t held_len;
+	uint32_t held_kind;
+	uint64_t held_lseq;
 } core_conn;
 
 /* A charter held in memory, parsed once. */
@@ -145,6 +160,7 @@ typedef struct core_witness {
 	core_alarm_count counts[CORE_MAX_ALARM_COUNTS];
 	size_t ncounts;
 	uint64_t checkpoints, cosigned_in, cosigned_out;
+	uint64_t cp_sliced, cp_slices; /* peers' checkpoints checked in slices */
 } core_witness;
 
 struct node_core {
@@ -309,8 +325,21 @@ int witness_log_refusal(node_core *n, core_peer *p, int lane, uint64_t lseq, con
 			size_t len, const char *reason);
 /* A peer acknowledged items of lane up to upto, some of them logged (txn). */
 int witness_log_receipt(node_core *n, core_peer *p, int lane, uint64_t upto);
-/* An item of kind CHECKPOINT, COSIGNATURE or CHECKPOINT_REFUSED from p (txn). */
-int witness_take_item(node_core *n, core_peer *p, uint32_t kind, const uint8_t *buf, size_t len);
+/*
+ * An item of kind CHECKPOINT, COSIGNATURE or CHECKPOINT_REFUSED from p
+ * (txn).  A CHECKPOINT with more inclusion proofs than one slice is not
+ * taken yet: *slices receives it, nothing written, and its proofs are
+ * checked by witness_cp_step over later turns of the loop (each step one
+ * slice, reads only) until it returns 1; then witness_cp_end takes it
+ * (txn).  witness_cp_free drops it untaken (its connection closed).
+ */
+int witness_take_item(node_core *n, core_peer *p, uint32_t kind, const uint8_t *buf, size_t len,
+		      witness_cp **slices);
+/* 1: every proof checked (or one failed), 0: more, < 0: a store error. */
+int witness_cp_step(node_core *n, witness_cp *c);
+/* Consumes c (txn). */
+int witness_cp_end(node_core *n, witness_cp *c);
+void witness_cp_free(witness_cp *c);
 /* After the caller's transaction: publish (committed) or drop what it queued. */
 void witness_flush(node_core *n, bool committed);
 /* Periodic work (own transactions): sign and send due checkpoints. */

@@ -61,6 +61,8 @@ static void conn_free(core_conn *cc)
 	pl_link_free(cc->link);
 	pl_buf_clear(&cc->pre);
 	pl_buf_clear(&cc->out_block);
+	witness_cp_free(cc->cp);
+	pl_buf_clear(&cc->held);
 	free(cc);
 }
 
@@ -517,6 +519,19 @@ static int batch_begin(node_core *n, struct batch *b)
 /* take_envelope/take_item: the item is not taken now (the batch stops
  * before it, the link is closed, the peer sends it again later). */
 #define TAKE_LATER 1
+/* take_item: a checkpoint whose proofs are checked in slices (cc->cp),
+ * taken when they are all checked (cp_continue). */
+#define TAKE_SLICED 2
+
+/* An item was taken (txn): the lane's resume point moves past it. */
+static int item_taken(core_conn *cc, struct batch *b, pl_link_lane lane, uint64_t lseq)
+{
+	core_peer *p = cc->peer;
+	p->in_next[lane] = lseq + 1;
+	b->lanes[lane] = true;
+	p->items_in++;
+	return nstore_in_set(cc->n->db, p->state, (int)lane, lseq + 1);
+}
 
 static int take_envelope(core_conn *cc, const pl_link_event *ev, struct batch *b)
 {
@@ -684,21 +699,23 @@ static int take_item(core_conn *cc, const pl_link_event *ev, struct batch *b)
 	case PL_LINK_KIND_COSIGNATURE:
 	case PL_LINK_KIND_CHECKPOINT_REFUSED:
 		/* transcript items travel on CONTROL only */
-		if (ev->item.lane == PL_LINK_LANE_CONTROL)
-			rc = witness_take_item(n, p, ev->item.kind, ev->item.data, ev->item.len);
-		else
+		if (ev->item.lane != PL_LINK_LANE_CONTROL) {
 			rc = take_unknown(cc, ev);
+			break;
+		}
+		rc = witness_take_item(n, p, ev->item.kind, ev->item.data, ev->item.len, &cc->cp);
+		if (!rc && cc->cp) {
+			cc->cp_lane = ev->item.lane;
+			cc->cp_lseq = ev->item.lseq;
+			return TAKE_SLICED;
+		}
 		break;
 	default:
 		rc = take_unknown(cc, ev);
 		break;
 	}
-	if (!rc) {
-		p->in_next[ev->item.lane] = ev->item.lseq + 1;
-		rc = nstore_in_set(n->db, p->state, (int)ev->item.lane, ev->item.lseq + 1);
-		b->lanes[ev->item.lane] = true;
-		p->items_in++;
-	}
+	if (!rc)
+		rc = item_taken(cc, b, ev->item.lane, ev->item.lseq);
 	return rc;
 }
 
@@ -817,12 +834,14 @@ static bool urgent_waits(const core_conn *cc)
 
 static void take_later_cb(evutil_socket_t fd, short what, void *arg);
 
-static void resume_later(core_conn *cc)
+/* process_events again once the loop has polled, at its lowest priority;
+ * false when that could not be arranged (the next read or tick does it). */
+static bool take_later(core_conn *cc)
 {
 	if (!cc->resume_ev) {
 		cc->resume_ev = event_new(cc->n->base, -1, 0, take_later_cb, cc);
 		if (!cc->resume_ev || event_priority_set(cc->resume_ev, NODE_PRIORITIES - 1) != 0)
-			return; /* the next read takes the rest */
+			return false;
 	}
 	/* A timer of zero, not event_active(): an event made active from a
 	 * callback of its own priority runs in the same pass of the loop,
@@ -832,9 +851,86 @@ static void resume_later(core_conn *cc)
 	 * read.  A timer is due only after the loop has polled, and the
 	 * FLASH connection's read, when it is due too, runs first. */
 	static const struct timeval now = {0, 0};
-	if (event_add(cc->resume_ev, &now) != 0)
-		return; /* the next read takes the rest */
-	cc->n->m.batches_cut++;
+	return event_add(cc->resume_ev, &now) == 0;
+}
+
+static void resume_later(core_conn *cc)
+{
+	if (take_later(cc))
+		cc->n->m.batches_cut++;
+}
+
+/* A CONTROL item that came behind the checkpoint being checked: kept
+ * (copied) until that is taken; the connection takes no more events
+ * until then. */
+static int hold_item(core_conn *cc, const pl_link_event *ev)
+{
+	cc->held.len = 0;
+	int rc = pl_buf_append(&cc->held, ev->item.data, ev->item.len);
+	if (rc)
+		return rc;
+	cc->held_len = ev->item.len;
+	cc->held_kind = ev->item.kind;
+	cc->held_lseq = ev->item.lseq;
+	node_crash_point("control-held");
+	return 0;
+}
+
+static void drop_slices(core_conn *cc)
+{
+	witness_cp_free(cc->cp);
+	cc->cp = NULL;
+	cc->held_len = 0;
+}
+
+/*
+ * One more slice of the checkpoint being checked; once all are checked it
+ * is taken in b (unless another connection to the peer took it meanwhile),
+ * then the item held behind it.  0 also while slices are left.
+ */
+static int cp_continue(core_conn *cc, struct batch *b)
+{
+	node_core *n = cc->n;
+	core_peer *p = cc->peer;
+	node_crash_point("checkpoint-slice");
+	cc->cp_stepped = true;
+	int rc = witness_cp_step(n, cc->cp);
+	if (rc == 0)
+		return 0;
+	witness_cp *c = cc->cp;
+	cc->cp = NULL;
+	if (rc < 0) {
+		witness_cp_free(c);
+		return rc;
+	}
+	if (cc->cp_lseq < p->in_next[cc->cp_lane]) {
+		witness_cp_free(c);
+		b->lanes[cc->cp_lane] = true;
+		n->m.redelivered++;
+		rc = 0;
+	} else {
+		n->sync_urgent = true; /* a CONTROL item, as in take_item */
+		rc = batch_begin(n, b);
+		if (rc)
+			witness_cp_free(c);
+		else
+			rc = witness_cp_end(n, c);
+		if (!rc)
+			rc = item_taken(cc, b, cc->cp_lane, cc->cp_lseq);
+	}
+	if (!rc && cc->held_len) {
+		pl_link_event ev = {.type = PL_LINK_EV_ITEM};
+		ev.item.lane = PL_LINK_LANE_CONTROL;
+		ev.item.lseq = cc->held_lseq;
+		ev.item.kind = cc->held_kind;
+		ev.item.data = cc->held.data;
+		ev.item.len = cc->held_len;
+		cc->held_len = 0;
+		rc = take_item(cc, &ev, b);
+		if (rc == TAKE_SLICED)
+			rc = 0;
+	}
+	return rc;
 }
 
 /*
@@ -911,7 +1007,14 @@ static void emit_batch(core_conn *cc, const char *type, json_t *events, bool beh
 	}
 }
 
-static void process_events(core_conn *cc)
+/*
+ * Take what the link of cc holds.  step: also check the next slice of the
+ * peer's checkpoint being checked (cc->cp) first — from the lowest-priority
+ * timer (and the tick, at worst), not from a read of the urgent connection,
+ * whose priority would put the slices ahead of the API's requests (a FLASH
+ * among them) that they are cut to let through.
+ */
+static void process_events(core_conn *cc, bool step)
 {
 	node_core *n = cc->n;
 	struct batch b = {.events = json_array()};
@@ -920,7 +1023,11 @@ static void process_events(core_conn *cc)
 	int rc = 0;
 	bool closed = false, cut = false;
 	unsigned items = 0;
-	while (!rc && !closed && !cut && pl_link_next_event(cc->link, &ev)) {
+	if (cc->cp && !pl_link_is_open(cc->link))
+		drop_slices(cc);
+	if (cc->cp && cc->peer && step)
+		rc = cp_continue(cc, &b);
+	while (!rc && !closed && !cut && !cc->held_len && pl_link_next_event(cc->link, &ev)) {
 		switch (ev.type) {
 		case PL_LINK_EV_HELLO:
 			rc = conn_hello(cc, &ev);
@@ -932,8 +1039,14 @@ static void process_events(core_conn *cc)
 				rc = 0;
 			break;
 		case PL_LINK_EV_ITEM:
+			if (cc->peer && cc->cp && ev.item.lane == PL_LINK_LANE_CONTROL) {
+				rc = hold_item(cc, &ev); /* in order, after the checkpoint */
+				break;
+			}
 			if (cc->peer)
 				rc = take_item(cc, &ev, &b);
+			if (rc == TAKE_SLICED)
+				rc = 0;
 			cut = ++items % CUT_EVERY == 0 && urgent_waits(cc);
 			break;
 		case PL_LINK_EV_RECEIPT:
@@ -969,6 +1082,7 @@ static void process_events(core_conn *cc)
 	}
 	if (rc) {
 		/* Nothing of the batch is stored: the peer will send it again. */
+		drop_slices(cc);
 		node_log(NODE_LOG_ERROR, "cannot store what a peer sent", "peer=%s reason=%s",
 			 cc->peer ? cc->peer->state : "?", pl_err_detail());
 		pl_link_close(cc->link, "receiver could not store");
@@ -1008,19 +1122,22 @@ static void process_events(core_conn *cc)
 	if (cc->peer && !pl_link_is_closed(cc->link)) {
 		if (cut && !rc)
 			resume_later(cc);
+		else if (cc->cp)
+			(void)take_later(cc); /* the next slice */
 		peer_pump(cc->peer);
 	}
 }
 
-/* What the link holds is taken now: after a gather (gather_ev) or a batch
- * cut short for the FLASH connection (resume_ev). */
+/* What the link holds is taken now: after a gather (gather_ev), a batch
+ * cut short for the FLASH connection, or a slice of a checkpoint's proofs
+ * (resume_ev). */
 static void take_later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	core_conn *cc = arg;
 	if (!cc->closing && cc->link)
-		process_events(cc);
+		process_events(cc, true);
 }
 
 /*
@@ -1081,7 +1198,7 @@ static void on_data(void *ctx, net_conn *c, const uint8_t *p, size_t len)
 	}
 	if (!rc && gather(cc))
 		return;
-	process_events(cc);
+	process_events(cc, false);
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -1406,7 +1523,11 @@ void peer_tick_all(node_core *n)
 		if (!cc->peer || !cc->link || cc->closing)
 			continue;
 		pl_link_tick(cc->link, core_now_ms());
-		process_events(cc);
+		/* the slices of a checkpoint go on from the lowest-priority
+		 * timer; the tick checks one only when none was since the last
+		 * (that timer held back by a loop that is never idle) */
+		process_events(cc, cc->cp && !cc->cp_stepped);
+		cc->cp_stepped = false;
 	}
 }
 

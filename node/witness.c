@@ -875,24 +875,80 @@ static int answer_again(node_core *n, core_peer *p, const pl_checkpoint *cp, con
 	return rc;
 }
 
-/* Take p's CHECKPOINT item (txn): cosign it, or refuse (and maybe alarm). */
-static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_t len)
+/*
+ * A peer's CHECKPOINT item being taken.  Its checks only read, until the
+ * last step (cp_end) writes everything in one transaction; with many
+ * inclusion proofs they are made WITNESS_SLICE at a time between other
+ * work of the event loop (witness_take_item): all 256 of an item in one
+ * callback held the loop some 10 ms, and a FLASH submitted meanwhile
+ * waited for it (docs/performance.md).
+ */
+struct witness_cp {
+	core_peer *p;
+	uint8_t *buf; /* the item (a copy: the link's is gone by the next turn) */
+	size_t len;
+	pl_cbor *m; /* decoded from buf */
+	const pl_cbor *list;
+	uint64_t old;
+	bool more;
+	pl_slice note;
+	char origin[PL_CHECKPOINT_ORIGIN_MAX + 1];
+	alarm a; /* a.kind set: a check failed */
+	pl_checkpoint cp;
+	json_t *w; /* the record of the checkpoint last cosigned, or NULL */
+	uint64_t held_size;
+	uint8_t held_root[H];
+	size_t nincl, next; /* inclusion proofs, and the next one to check */
+	incl *xs;
+	pl_merkle_incl_run run;
+};
+
+/* Proofs checked per step of a checkpoint taken in slices: ~1.5 ms of the
+ * loop on the benchmark's machine. */
+#define WITNESS_SLICE 32
+
+static void cp_free(witness_cp *c)
 {
-	pl_cbor *m = NULL;
-	uint64_t old = 0;
-	bool more = false;
-	const pl_cbor *list = NULL;
-	pl_slice note = {0}, cons = {0};
-	int rc = pl_cbor_decode(buf, len, &cp_limits, PL_CBOR_CANONICAL, &m);
+	if (!c)
+		return;
+	json_decref(c->w);
+	pl_cbor_free(c->m);
+	free(c->xs);
+	free(c->buf);
+	free(c);
+}
+
+/*
+ * Begin taking p's CHECKPOINT item: decoded, its signature and history
+ * checked.  *out NULL: the item was handled here (txn: refused, or
+ * answered again) or rc says why not; else its entries' proofs are to be
+ * checked (cp_step) before cp_end, which also raises the alarm of a
+ * failed check (c->a.kind).
+ */
+static int cp_begin(node_core *n, core_peer *p, const uint8_t *buf, size_t len, witness_cp **out)
+{
+	*out = NULL;
+	witness_cp *c = calloc(1, sizeof(*c));
+	if (c)
+		c->buf = malloc(len ? len : 1);
+	if (!c || !c->buf) {
+		free(c);
+		return PL_ERR_NOMEM;
+	}
+	memcpy(c->buf, buf, len);
+	c->len = len;
+	c->p = p;
+	pl_slice cons = {0};
+	int rc = pl_cbor_decode(c->buf, len, &cp_limits, PL_CBOR_CANONICAL, &c->m);
 	if (!rc) {
 		pl_cbor_field f[] = {
-		    {"old", PL_CBOR_UINT, 0, 0, 0, &old, NULL},
-		    {"incl", PL_CBOR_ARRAY, 0, 0, MAX_INCL, &list, NULL},
-		    {"more", PL_CBOR_BOOL, 0, 0, 0, &more, NULL},
-		    {"note", PL_CBOR_TEXT, 0, 1, PL_NOTE_MAX_BYTES, &note, NULL},
+		    {"old", PL_CBOR_UINT, 0, 0, 0, &c->old, NULL},
+		    {"incl", PL_CBOR_ARRAY, 0, 0, MAX_INCL, &c->list, NULL},
+		    {"more", PL_CBOR_BOOL, 0, 0, 0, &c->more, NULL},
+		    {"note", PL_CBOR_TEXT, 0, 1, PL_NOTE_MAX_BYTES, &c->note, NULL},
 		    {"consistency", PL_CBOR_BYTES, 0, 0, PL_MERKLE_MAX_PROOF * H, &cons, NULL},
 		};
-		rc = pl_cbor_read_map(m, f, 5);
+		rc = pl_cbor_read_map(c->m, f, 5);
 	}
 	if (!rc && cons.n % H)
 		rc = pl_err_fail(PL_ERR_MALFORMED, "consistency proof is not whole hashes");
@@ -900,183 +956,202 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 		char why[256];
 		snprintf(why, sizeof(why), "malformed checkpoint item: %s",
 			 rc ? pl_err_detail() : "no node record");
-		pl_cbor_free(m);
+		cp_free(c);
 		return refuse(n, p, 0, false, why);
 	}
-	char origin[PL_CHECKPOINT_ORIGIN_MAX + 1];
-	origin_name(origin, p->state, p->node);
-	alarm a = {.peer = p->state, .origin = origin, .offered = note.p, .offered_len = note.n};
+	origin_name(c->origin, p->state, p->node);
+	alarm *a = &c->a;
+	a->peer = p->state;
+	a->origin = c->origin;
+	a->offered = c->note.p;
+	a->offered_len = c->note.n;
 	pl_note_verifier v;
-	pl_checkpoint cp;
-	rc = pl_note_verifier_init(&v, origin, PL_NOTE_TYPE_ED25519, p->pk);
+	pl_checkpoint *cp = &c->cp;
+	rc = pl_note_verifier_init(&v, c->origin, PL_NOTE_TYPE_ED25519, p->pk);
 	if (!rc)
-		rc = pl_checkpoint_open(&cp, note.p, note.n, &v, 1, NULL);
-	if (!rc && strcmp(cp.origin, origin) != 0)
-		rc = pl_err_fail(PL_ERR_BAD_SIGNATURE, "checkpoint of log %s, not %s", cp.origin,
-				 origin);
-	json_t *w = NULL;
-	uint64_t held_size = 0;
-	uint8_t held_root[H];
-	pl_merkle_empty_root(held_root);
-	const char *held_note = NULL;
+		rc = pl_checkpoint_open(cp, c->note.p, c->note.n, &v, 1, NULL);
+	if (!rc && strcmp(cp->origin, c->origin) != 0)
+		rc = pl_err_fail(PL_ERR_BAD_SIGNATURE, "checkpoint of log %s, not %s", cp->origin,
+				 c->origin);
+	pl_merkle_empty_root(c->held_root);
 	if (rc) {
-		a.kind = "signature";
-		snprintf(a.detail, sizeof(a.detail), "its checkpoint does not verify: %s",
+		a->kind = "signature";
+		snprintf(a->detail, sizeof(a->detail), "its checkpoint does not verify: %s",
 			 pl_err_detail());
+		memset(cp, 0, sizeof(*cp));
 	} else {
-		a.offered_size = cp.size;
-		w = nstore_json_get(n->db, NSTORE_TLOG_WITNESS, origin, &rc);
+		a->offered_size = cp->size;
+		c->w = nstore_json_get(n->db, NSTORE_TLOG_WITNESS, c->origin, &rc);
 		if (rc) {
-			pl_cbor_free(m);
+			cp_free(c);
 			return rc;
 		}
-		if (w) {
+		if (c->w) {
 			size_t rl = 0;
-			held_size = ju64(w, "size");
-			held_note = json_string_value(json_object_get(w, "note"));
-			if (b64_get(json_string_value(json_object_get(w, "root")), held_root, H,
-				    &rl) != 0 ||
+			const char *held_note = json_string_value(json_object_get(c->w, "note"));
+			c->held_size = ju64(c->w, "size");
+			if (b64_get(json_string_value(json_object_get(c->w, "root")), c->held_root,
+				    H, &rl) != 0 ||
 			    rl != H || !held_note) {
-				json_decref(w);
-				pl_cbor_free(m);
+				cp_free(c);
 				return pl_err_fail(PL_ERR_MALFORMED,
 						   "node store: bad witness record");
 			}
-			a.held = (const uint8_t *)held_note;
-			a.held_len = strlen(held_note);
-			a.held_size = held_size;
+			a->held = (const uint8_t *)held_note;
+			a->held_len = strlen(held_note);
+			a->held_size = c->held_size;
 		}
 	}
 	char why[384] = "";
-	if (!a.kind && cp.size < held_size) {
+	if (!a->kind && cp->size < c->held_size) {
 		snprintf(why, sizeof(why),
 			 "checkpoint of size %" PRIu64 " is older than the one of size %" PRIu64
 			 " this node cosigned",
-			 cp.size, held_size);
-		rc = refuse(n, p, held_size, false, why);
-		goto out;
+			 cp->size, c->held_size);
+		rc = refuse(n, p, c->held_size, false, why);
+		cp_free(c);
+		return rc;
 	}
-	if (!a.kind && cp.size == held_size && memcmp(cp.root, held_root, H) != 0) {
-		a.kind = "fork";
-		snprintf(a.detail, sizeof(a.detail),
-			 "two different checkpoints of size %" PRIu64 " signed by %s", cp.size,
+	if (!a->kind && cp->size == c->held_size && memcmp(cp->root, c->held_root, H) != 0) {
+		a->kind = "fork";
+		snprintf(a->detail, sizeof(a->detail),
+			 "two different checkpoints of size %" PRIu64 " signed by %s", cp->size,
 			 p->node);
 	}
-	if (!a.kind && w && cp.size == held_size && memcmp(cp.root, held_root, H) == 0) {
+	if (!a->kind && c->w && cp->size == c->held_size &&
+	    memcmp(cp->root, c->held_root, H) == 0) {
 		/* The checkpoint this node cosigned last, again (re-sent, or
 		 * delivered a second time after a reconnect): its entries were
 		 * checked and counted then; answer again, check and count nothing. */
-		rc = answer_again(n, p, &cp, note.p, note.n);
-		goto out;
+		rc = answer_again(n, p, cp, c->note.p, c->note.n);
+		cp_free(c);
+		return rc;
 	}
-	if (!a.kind && cp.size > held_size) {
-		if (old != held_size) {
+	if (!a->kind && cp->size > c->held_size) {
+		if (c->old != c->held_size) {
 			snprintf(why, sizeof(why),
 				 "consistency proof from size %" PRIu64
 				 ", this node cosigned %" PRIu64,
-				 old, held_size);
-			rc = refuse(n, p, held_size, false, why);
-			goto out;
+				 c->old, c->held_size);
+			rc = refuse(n, p, c->held_size, false, why);
+			cp_free(c);
+			return rc;
 		}
-		if (pl_merkle_verify_consistency(held_size, cp.size, cons.p, cons.n / H, held_root,
-						 cp.root) != 0) {
-			a.kind = "inconsistent";
-			snprintf(a.detail, sizeof(a.detail),
+		if (pl_merkle_verify_consistency(c->held_size, cp->size, cons.p, cons.n / H,
+						 c->held_root, cp->root) != 0) {
+			a->kind = "inconsistent";
+			snprintf(a->detail, sizeof(a->detail),
 				 "its checkpoint of size %" PRIu64
 				 " is not consistent with the one of size %" PRIu64
 				 " this node cosigned: %s",
-				 cp.size, held_size, pl_err_detail());
+				 cp->size, c->held_size, pl_err_detail());
 		}
 	}
-	/* Our entries in the new part of its log. */
-	size_t nincl = list ? pl_cbor_len(list) : 0;
-	incl *xs = nincl ? calloc(nincl, sizeof(*xs)) : NULL;
-	if (nincl && !xs) {
-		rc = PL_ERR_NOMEM;
-		goto out;
+	/* Our entries in the new part of its log: checked by cp_step. */
+	c->nincl = c->list ? pl_cbor_len(c->list) : 0;
+	c->xs = c->nincl ? calloc(c->nincl, sizeof(*c->xs)) : NULL;
+	if (c->nincl && !c->xs) {
+		cp_free(c);
+		return PL_ERR_NOMEM;
 	}
-	pl_merkle_incl_run run;
-	pl_merkle_incl_run_init(&run, cp.size, cp.root);
-	for (size_t i = 0; !a.kind && i < nincl; i++) {
-		if (read_incl(pl_cbor_at(list, i), &xs[i]) != 0 || xs[i].index < held_size ||
-		    xs[i].index >= cp.size || (i && xs[i].index <= xs[i - 1].index)) {
-			a.kind = "missing";
-			snprintf(a.detail, sizeof(a.detail),
+	pl_merkle_incl_run_init(&c->run, cp->size, cp->root);
+	*out = c;
+	return 0;
+}
+
+/* Check up to budget more of c's proofs (0: all that are left): 1 when
+ * none is left or one failed (c->a.kind), 0 when some are left, a negative
+ * pl_err on store errors.  Reads only. */
+static int cp_step(node_core *n, witness_cp *c, size_t budget)
+{
+	size_t stop = budget && c->nincl - c->next > budget ? c->next + budget : c->nincl;
+	for (; !c->a.kind && c->next < stop; c->next++) {
+		size_t i = c->next;
+		incl *x = &c->xs[i];
+		if (read_incl(pl_cbor_at(c->list, i), x) != 0 || x->index < c->held_size ||
+		    x->index >= c->cp.size || (i && x->index <= c->xs[i - 1].index)) {
+			c->a.kind = "missing";
+			snprintf(c->a.detail, sizeof(c->a.detail),
 				 "inclusion proof %zu of our entries is malformed or out of order",
 				 i);
 			break;
 		}
-		int c = check_incl(n, origin, &xs[i], &run, a.detail, sizeof(a.detail));
-		if (c < 0) {
-			rc = c;
-			free(xs);
-			goto out;
-		}
-		if (c)
-			a.kind = "missing";
+		int r = check_incl(n, c->origin, x, &c->run, c->a.detail, sizeof(c->a.detail));
+		if (r < 0)
+			return r;
+		if (r)
+			c->a.kind = "missing";
 	}
-	uint64_t acked = 0, sent = 0, in_log = w ? ju64(w, "in_log") : 0;
-	uint64_t acked_before = w ? ju64(w, "acked") : 0;
-	if (!a.kind) {
+	return c->a.kind || c->next == c->nincl;
+}
+
+/* End taking c (txn), every proof checked or one failed: the counting
+ * rule, then the alarm and refusal, or the records, the cosignature and
+ * its answer.  Consumes c. */
+static int cp_end(node_core *n, witness_cp *c)
+{
+	core_peer *p = c->p;
+	alarm *a = &c->a;
+	const pl_checkpoint *cp = &c->cp;
+	int rc = 0;
+	uint64_t acked = 0, sent = 0, in_log = c->w ? ju64(c->w, "in_log") : 0;
+	uint64_t acked_before = c->w ? ju64(c->w, "acked") : 0;
+	if (!a->kind) {
 		rc = our_counts(n, p, &acked, &sent);
-		if (rc) {
-			free(xs);
+		if (rc)
 			goto out;
-		}
-		uint64_t total = in_log + nincl;
+		uint64_t total = in_log + c->nincl;
 		if (total > sent) {
-			a.kind = "missing";
-			snprintf(a.detail, sizeof(a.detail),
+			a->kind = "missing";
+			snprintf(a->detail, sizeof(a->detail),
 				 "its log holds %" PRIu64 " entries of our items; we sent %" PRIu64,
 				 total, sent);
-		} else if (more && nincl != MAX_INCL) {
-			free(xs);
-			rc = refuse(n, p, held_size, false,
+		} else if (c->more && c->nincl != MAX_INCL) {
+			rc = refuse(n, p, c->held_size, false,
 				    "a partial checkpoint must prove 256 entries");
 			goto out;
-		} else if (!more && total < acked_before) {
-			a.kind = "missing";
-			snprintf(a.detail, sizeof(a.detail),
+		} else if (!c->more && total < acked_before) {
+			a->kind = "missing";
+			snprintf(a->detail, sizeof(a->detail),
 				 "it acknowledged %" PRIu64
 				 " of our items before our last cosignature "
 				 "but its log of size %" PRIu64 " holds %" PRIu64,
-				 acked_before, cp.size, total);
+				 acked_before, cp->size, total);
 		}
 		in_log = total;
 	}
-	if (a.kind) {
-		free(xs);
+	if (a->kind) {
 		bool is_new;
-		rc = raise_alarm(n, &a, &is_new);
+		rc = raise_alarm(n, a, &is_new);
 		if (!rc) {
-			char r[sizeof(a.detail) + 32];
-			snprintf(r, sizeof(r), "%s: %s", a.kind, a.detail);
-			rc = refuse(n, p, held_size, true, r);
+			char r[sizeof(a->detail) + 32];
+			snprintf(r, sizeof(r), "%s: %s", a->kind, a->detail);
+			rc = refuse(n, p, c->held_size, true, r);
 		}
 		goto out;
 	}
 	/* Every check holds: remember, cosign and answer, in this transaction. */
-	for (size_t i = 0; !rc && i < nincl; i++)
-		rc = seen_put(n, &xs[i], cp.size);
-	free(xs);
-	size_t tl = note_text_len(note.p, note.n);
+	for (size_t i = 0; !rc && i < c->nincl; i++)
+		rc = seen_put(n, &c->xs[i], cp->size);
+	size_t tl = note_text_len(c->note.p, c->note.n);
 	pl_buf line = {0}, full = {0};
 	if (!rc)
-		rc = pl_cosig_sign(&line, note.p, tl, n->w.origin, &n->w.kp, core_now());
+		rc = pl_cosig_sign(&line, c->note.p, tl, n->w.origin, &n->w.kp, core_now());
 	if (!rc)
-		rc = pl_buf_append(&full, note.p, note.n);
+		rc = pl_buf_append(&full, c->note.p, c->note.n);
 	if (!rc)
 		rc = pl_buf_append(&full, line.data, line.len);
 	char key[PL_CHECKPOINT_ORIGIN_MAX + 24];
-	snprintf(key, sizeof(key), "%s/%020" PRIu64, origin, cp.size);
+	snprintf(key, sizeof(key), "%s/%020" PRIu64, c->origin, cp->size);
 	if (!rc)
 		rc = nstore_obj_put(n->db, NSTORE_TLOG_THEIRS, key, full.data, full.len);
 	if (!rc) {
-		json_t *j = json_pack("{s:s,s:I,s:o,s:s%,s:I,s:I,s:I}", "peer", p->state, "size",
-				      (json_int_t)cp.size, "root", json_b64(cp.root, H), "note",
-				      (const char *)note.p, note.n, "in_log", (json_int_t)in_log,
-				      "acked", (json_int_t)acked, "at", (json_int_t)core_now());
-		rc = j ? nstore_json_put(n->db, NSTORE_TLOG_WITNESS, origin, j) : PL_ERR_NOMEM;
+		json_t *j =
+		    json_pack("{s:s,s:I,s:o,s:s%,s:I,s:I,s:I}", "peer", p->state, "size",
+			      (json_int_t)cp->size, "root", json_b64(cp->root, H), "note",
+			      (const char *)c->note.p, c->note.n, "in_log", (json_int_t)in_log,
+			      "acked", (json_int_t)acked, "at", (json_int_t)core_now());
+		rc = j ? nstore_json_put(n->db, NSTORE_TLOG_WITNESS, c->origin, j) : PL_ERR_NOMEM;
 	}
 	if (!rc) {
 		/* the cosignature is stored, its answer not queued, nothing
@@ -1086,9 +1161,9 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 		pl_cbor_enc_init(&e);
 		pl_cbor_put_map(&e, 3);
 		pl_cbor_put_str(&e, "root");
-		pl_cbor_put_bytes(&e, cp.root, H);
+		pl_cbor_put_bytes(&e, cp->root, H);
 		pl_cbor_put_str(&e, "size");
-		pl_cbor_put_uint(&e, cp.size);
+		pl_cbor_put_uint(&e, cp->size);
 		pl_cbor_put_str(&e, "cosig");
 		pl_cbor_put_text(&e, (const char *)line.data, line.len);
 		rc = queue_item(n, p, PL_LINK_KIND_COSIGNATURE, &e);
@@ -1096,15 +1171,65 @@ static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_
 	if (!rc) {
 		n->w.cosigned_out++;
 		node_log(NODE_LOG_INFO, "checkpoint cosigned",
-			 "peer=%s size=%" PRIu64 " our_entries=%" PRIu64, p->state, cp.size,
+			 "peer=%s size=%" PRIu64 " our_entries=%" PRIu64, p->state, cp->size,
 			 in_log);
 	}
 	pl_buf_clear(&line);
 	pl_buf_clear(&full);
 out:
-	json_decref(w);
-	pl_cbor_free(m);
+	cp_free(c);
 	return rc;
+}
+
+/* Take p's CHECKPOINT item at once (txn): cosign it, or refuse (and maybe
+ * alarm). */
+static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_t len)
+{
+	witness_cp *c = NULL;
+	int rc = cp_begin(n, p, buf, len, &c);
+	if (rc || !c)
+		return rc;
+	rc = cp_step(n, c, 0);
+	if (rc < 0) {
+		cp_free(c);
+		return rc;
+	}
+	return cp_end(n, c);
+}
+
+/* Is the record of the checkpoint last cosigned of c's log still the one
+ * c was checked against?  Another connection to the same peer may have
+ * taken a checkpoint of it since. */
+static bool cp_current(node_core *n, const witness_cp *c)
+{
+	int rc = 0;
+	json_t *w = nstore_json_get(n->db, NSTORE_TLOG_WITNESS, c->origin, &rc);
+	bool same = !rc && !w == !c->w &&
+		    (!w || (ju64(w, "size") == c->held_size &&
+			    json_equal(json_object_get(w, "root"), json_object_get(c->w, "root"))));
+	json_decref(w);
+	return same;
+}
+
+int witness_cp_step(node_core *n, witness_cp *c)
+{
+	n->w.cp_slices++;
+	return cp_step(n, c, WITNESS_SLICE);
+}
+
+int witness_cp_end(node_core *n, witness_cp *c)
+{
+	if (cp_current(n, c))
+		return cp_end(n, c);
+	/* checked against another record: all again, at once */
+	int rc = take_checkpoint(n, c->p, c->buf, c->len);
+	cp_free(c);
+	return rc;
+}
+
+void witness_cp_free(witness_cp *c)
+{
+	cp_free(c);
 }
 
 /* ================================================================ answers */
@@ -1246,13 +1371,30 @@ static int take_refused(node_core *n, core_peer *p, const uint8_t *buf, size_t l
 	return rc;
 }
 
-int witness_take_item(node_core *n, core_peer *p, uint32_t kind, const uint8_t *buf, size_t len)
+int witness_take_item(node_core *n, core_peer *p, uint32_t kind, const uint8_t *buf, size_t len,
+		      witness_cp **slices)
 {
+	*slices = NULL;
 	if (!n->w.have_key)
 		return 0;
 	switch (kind) {
-	case PL_LINK_KIND_CHECKPOINT:
-		return take_checkpoint(n, p, buf, len);
+	case PL_LINK_KIND_CHECKPOINT: {
+		witness_cp *c = NULL;
+		int rc = cp_begin(n, p, buf, len, &c);
+		if (rc || !c)
+			return rc;
+		if (!c->a.kind && c->nincl > WITNESS_SLICE) {
+			n->w.cp_sliced++;
+			*slices = c;
+			return 0;
+		}
+		rc = cp_step(n, c, 0);
+		if (rc < 0) {
+			cp_free(c);
+			return rc;
+		}
+		return cp_end(n, c);
+	}
 	case PL_LINK_KIND_COSIGNATURE:
 		return take_cosignature(n, p, buf, len);
 	case PL_LINK_KIND_CHECKPOINT_REFUSED:
@@ -1363,10 +1505,19 @@ int witness_metrics_text(node_core *n, pl_buf *out)
 			  "# TYPE parley_transcript_cosignatures_total counter\n"
 			  "parley_transcript_cosignatures_total{direction=\"in\"} %" PRIu64 "\n"
 			  "parley_transcript_cosignatures_total{direction=\"out\"} %" PRIu64 "\n"
+			  "# HELP parley_transcript_checkpoints_sliced_total Peers' checkpoints "
+			  "whose inclusion proofs were checked a slice at a time.\n"
+			  "# TYPE parley_transcript_checkpoints_sliced_total counter\n"
+			  "parley_transcript_checkpoints_sliced_total %" PRIu64 "\n"
+			  "# HELP parley_transcript_checkpoint_slices_total Slices of "
+			  "inclusion proofs checked (up to 32 each).\n"
+			  "# TYPE parley_transcript_checkpoint_slices_total counter\n"
+			  "parley_transcript_checkpoint_slices_total %" PRIu64 "\n"
 			  "# HELP parley_transcript_cosigned_size Size of this node's log the "
 			  "peer last cosigned.\n"
 			  "# TYPE parley_transcript_cosigned_size gauge\n",
-			  size, n->w.checkpoints, n->w.cosigned_in, n->w.cosigned_out);
+			  size, n->w.checkpoints, n->w.cosigned_in, n->w.cosigned_out,
+			  n->w.cp_sliced, n->w.cp_slices);
 	for (size_t i = 0; !rc && i < n->npeers; i++) {
 		int r = 0;
 		json_t *st = nstore_json_get(n->db, NSTORE_TLOG_ORIGIN, n->peers[i].state, &r);

@@ -20,7 +20,12 @@
  * and PARLEY_CRASH_AT=POINT:N kills the process (die()) the N-th time the
  * node passes the named crash point POINT (node/core.h:
  * after-commit-before-receipt, after-receipt, after-delivery-commit,
- * mid-cosign).  Without the variables it is plain parleyd.  Built for
+ * mid-cosign).  PARLEY_HOOK_SLEEP=POINT:MS holds the node MS ms (at most
+ * 1000) each time it passes POINT (checkpoint-slice: a slice of a peer's
+ * checkpoint's proofs is about to be checked), and PARLEY_HOOK_TRACE=1
+ * logs every point passed ("parleyd-faulty: point NAME"; control-held:
+ * a CONTROL item waits behind a checkpoint being checked).  Without the
+ * variables it is plain parleyd.  Built for
  * tests only: it is node/main.c compiled with its main renamed (CMake),
  * plus this file.
  *
@@ -32,12 +37,14 @@
  * disk acknowledged what it then lost, and the node answers on that
  * promise): the test kills it once it sees the dead store.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -249,28 +256,66 @@ static int watched_del_range(pl_store_backend *b, uint32_t kind, const char *fro
 static char crash_point[64];
 static unsigned long crash_n, crash_seen;
 
+static char sleep_point[64];
+static unsigned sleep_ms;
+static bool trace_points;
+
 static void crash_hook(const char *point)
 {
-	if (strcmp(point, crash_point) != 0 || ++crash_seen != crash_n)
+	if (trace_points) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		fprintf(stderr, "parleyd-faulty: point %s at %lld.%03ld\n", point,
+			(long long)now.tv_sec, now.tv_nsec / 1000000L);
+	}
+	if (sleep_ms && strcmp(point, sleep_point) == 0) {
+		struct timespec ts = {(time_t)(sleep_ms / 1000),
+				      (long)(sleep_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (!crash_n || strcmp(point, crash_point) != 0 || ++crash_seen != crash_n)
 		return;
 	fprintf(stderr, "parleyd-faulty: crash point %s reached (pass %lu): the process dies\n",
 		point, crash_seen);
 	die();
 }
 
+/* "POINT:N" from the variable var into point and *n, 1 <= N <= max. */
+static int point_arg(const char *var, const char *val, char point[64], unsigned long *n,
+		     unsigned long max)
+{
+	const char *colon = strrchr(val, ':');
+	char *end = NULL;
+	*n = colon ? strtoul(colon + 1, &end, 10) : 0;
+	if (!colon || (size_t)(colon - val) >= 64 || *end || *n == 0 || *n > max) {
+		fprintf(stderr, "parleyd-faulty: %s wants POINT:N (N 1..%lu), not '%s'\n", var, max,
+			val);
+		return -1;
+	}
+	memcpy(point, val, (size_t)(colon - val));
+	point[colon - val] = '\0';
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *crash = getenv("PARLEY_CRASH_AT");
 	if (crash && *crash) {
-		const char *colon = strrchr(crash, ':');
-		if (!colon || (size_t)(colon - crash) >= sizeof(crash_point) ||
-		    (crash_n = strtoul(colon + 1, NULL, 10)) == 0) {
-			fprintf(stderr, "parleyd-faulty: PARLEY_CRASH_AT wants POINT:N, not '%s'\n",
-				crash);
+		if (point_arg("PARLEY_CRASH_AT", crash, crash_point, &crash_n, ULONG_MAX) != 0)
 			return 2;
-		}
-		memcpy(crash_point, crash, (size_t)(colon - crash));
-		crash_point[colon - crash] = '\0';
+		node_crash_hook = crash_hook;
+	}
+	const char *hold = getenv("PARLEY_HOOK_SLEEP");
+	if (hold && *hold) {
+		unsigned long ms = 0;
+		if (point_arg("PARLEY_HOOK_SLEEP", hold, sleep_point, &ms, 1000) != 0)
+			return 2;
+		sleep_ms = (unsigned)ms;
+		node_crash_hook = crash_hook;
+	}
+	const char *trace = getenv("PARLEY_HOOK_TRACE");
+	if (trace && strcmp(trace, "1") == 0) {
+		trace_points = true;
 		node_crash_hook = crash_hook;
 	}
 	const char *sync_log = getenv("PARLEY_FAULT_SYNC_LOG");

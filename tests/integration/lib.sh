@@ -218,6 +218,20 @@ store_same() {
 	fi
 }
 
+# zero_leaf DB ID: zero, in the node store DB (its node stopped), the leaf
+# hash row of envelope ID's entry in that node's log: its position from the
+# envelope's metadata (kind 101), the row kind 114 "%020 position/00".
+# LEAF_POS receives the position.
+zero_leaf() {
+	local key changed
+	LEAF_POS=$(sqlite3 "$1" "SELECT json_extract(value, '\$.pos') FROM objects WHERE kind = 101 AND key = '$2'")
+	[[ $LEAF_POS =~ ^[0-9]+$ ]] || fail "no position for envelope $2 in $1: '$LEAF_POS'"
+	key=$(printf '%020d/00' "$LEAF_POS")
+	changed=$(sqlite3 "$1" "UPDATE objects SET value = zeroblob(32) WHERE kind = 114 AND key = '$key'
+		AND value != zeroblob(32); SELECT changes();")
+	[[ $changed == 1 ]] || fail "the leaf row $key in $1 was not changed ($changed)"
+}
+
 # metrics S: node S's /metrics text (HTTP headers included, CR stripped);
 # empty when the node does not answer.
 metrics() {

@@ -21,16 +21,8 @@ stop islamabad
 pdrive send $(as tehran) --channel fm --lane ROUTINE --count 6 --ids "$W/t.ids" >/dev/null || fail "send"
 stop tehran
 
-db=$W/tehran/node-tehran-1.db
 id=$(sed -n 1p "$W/t.ids")
-# the envelope's position in tehran's log (its metadata, kind 101), and the
-# row of that leaf's hash (kind 114, "%020 position/00")
-pos=$(sqlite3 "$db" "SELECT json_extract(value, '\$.pos') FROM objects WHERE kind = 101 AND key = '$id'")
-[[ $pos =~ ^[0-9]+$ ]] || fail "no position for envelope $id: '$pos'"
-key=$(printf '%020d/00' "$pos")
-changed=$(sqlite3 "$db" "UPDATE objects SET value = zeroblob(32) WHERE kind = 114 AND key = '$key'
-	AND value != zeroblob(32); SELECT changes();")
-[[ $changed == 1 ]] || fail "the leaf row $key was not changed ($changed)"
+zero_leaf "$W/tehran/node-tehran-1.db" "$id"
 
 start tehran; start islamabad
 wait_count islamabad fm 6
