@@ -1263,6 +1263,28 @@ static void mode_loaded(void)
  * 20 ms after the previous submission at the earliest (50 a second at
  * most, whatever their latency); its receipt is still timed when it comes.
  * The probes follow their own event streams (?lanes=FLASH, served first). */
+/*
+ * PARLEY_BENCH_DUMP=FILE: the FLASH probes of a drain, one line each — the
+ * submission's time (CLOCK_MONOTONIC, s), then its API answer, its storing
+ * at the receiver and its receipt at the sender, in µs after it — so that
+ * a tail can be traced to its stage and to the nodes' profiles.
+ */
+static void dump_probes(job **js, size_t n)
+{
+	const char *path = getenv("PARLEY_BENCH_DUMP");
+	FILE *f = path && *path ? fopen(path, "w") : NULL;
+	if (path && *path && !f) {
+		fprintf(stderr, "bench_load: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; f && i < n; i++)
+		fprintf(f, "%.6f %.0f %.0f %.0f\n", js[i]->t_sub,
+			(js[i]->t_ack - js[i]->t_sub) * 1e6, (js[i]->t_stored - js[i]->t_sub) * 1e6,
+			(js[i]->t_done - js[i]->t_sub) * 1e6);
+	if (f && fclose(f) != 0)
+		fprintf(stderr, "bench_load: %s: %s\n", path, strerror(errno));
+}
+
 static void mode_drain(void)
 {
 	double t_start = now_s();
@@ -1324,6 +1346,7 @@ static void mode_drain(void)
 	       opt.count, receipts_broken ? "false" : "true", from - t_start);
 	rate_json("stored_rate", opt.count, from, t_all_stored);
 	rate_json("rate", opt.count, from, receipts_broken ? 0 : t_end);
+	dump_probes(js, n);
 	lat_json("flash_stored", js, n, 1);
 	lat_json("flash", js, n, 2);
 	printf("}\n");
