@@ -58,6 +58,7 @@ typedef struct core_peer {
 
 /* A peer's checkpoint being taken (witness.c). */
 typedef struct witness_cp witness_cp;
+#define CORE_HELD_ITEMS 16
 
 /* One transport connection (from net), verified or not yet. */
 typedef struct core_conn {
@@ -89,17 +90,21 @@ typedef struct core_conn {
 	struct event *resume_ev;
 	pl_buf out_block; /* conn_flush's block of frames, kept between calls */
 	/* A checkpoint of the peer's whose proofs are checked a slice per turn
-	 * (witness_take_item), its item not taken yet; and the CONTROL item
-	 * that came behind it (held_len > 0), taken after it.  Meanwhile the
-	 * connection's receipts and items of other lanes are taken. */
+	 * (witness_take_item), its item not taken yet; and the CONTROL items
+	 * that came behind it, in order, taken after it (at most
+	 * CORE_HELD_ITEMS: then the connection takes nothing more until
+	 * then).  Meanwhile its receipts and FLASH items are taken. */
 	witness_cp *cp;
 	pl_link_lane cp_lane;
 	uint64_t cp_lseq;
 	bool cp_stepped; /* a slice was checked since the last tick */
-	pl_buf held;
-	size_t held_len;
-	uint32_t held_kind;
-	uint64_t held_lseq;
+	struct core_held {
+		uint8_t *data;
+		size_t len;
+		uint32_t kind;
+		uint64_t lseq;
+	} held[CORE_HELD_ITEMS];
+	size_t nheld;
 } core_conn;
 
 /* A charter held in memory, parsed once. */

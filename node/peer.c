@@ -44,6 +44,7 @@
 #define PUMP_AHEAD (64 * 1024) /* bytes of a lane below FLASH queued in the link */
 
 static void conn_drop(core_conn *cc, const char *reason);
+static void drop_slices(core_conn *cc);
 
 static void conn_free(core_conn *cc)
 {
@@ -61,8 +62,7 @@ static void conn_free(core_conn *cc)
 	pl_link_free(cc->link);
 	pl_buf_clear(&cc->pre);
 	pl_buf_clear(&cc->out_block);
-	witness_cp_free(cc->cp);
-	pl_buf_clear(&cc->held);
+	drop_slices(cc);
 	free(cc);
 }
 
@@ -860,18 +860,19 @@ static void resume_later(core_conn *cc)
 		cc->n->m.batches_cut++;
 }
 
-/* A CONTROL item that came behind the checkpoint being checked: kept
- * (copied) until that is taken; the connection takes no more events
- * until then. */
+/* A CONTROL item that came behind the checkpoint being checked: kept (a
+ * copy) until that is taken, after the ones held before it. */
 static int hold_item(core_conn *cc, const pl_link_event *ev)
 {
-	cc->held.len = 0;
-	int rc = pl_buf_append(&cc->held, ev->item.data, ev->item.len);
-	if (rc)
-		return rc;
-	cc->held_len = ev->item.len;
-	cc->held_kind = ev->item.kind;
-	cc->held_lseq = ev->item.lseq;
+	struct core_held *h = &cc->held[cc->nheld];
+	h->data = malloc(ev->item.len);
+	if (!h->data)
+		return PL_ERR_NOMEM;
+	memcpy(h->data, ev->item.data, ev->item.len);
+	h->len = ev->item.len;
+	h->kind = ev->item.kind;
+	h->lseq = ev->item.lseq;
+	cc->nheld++;
 	node_crash_point("control-held");
 	return 0;
 }
@@ -880,13 +881,39 @@ static void drop_slices(core_conn *cc)
 {
 	witness_cp_free(cc->cp);
 	cc->cp = NULL;
-	cc->held_len = 0;
+	for (size_t i = 0; i < cc->nheld; i++)
+		free(cc->held[i].data);
+	cc->nheld = 0;
+}
+
+/* Take the CONTROL items held behind a checkpoint now taken, in order,
+ * until one is another checkpoint taken in slices: those behind it stay. */
+static int take_held(core_conn *cc, struct batch *b)
+{
+	size_t i = 0;
+	int rc = 0;
+	while (!rc && !cc->cp && i < cc->nheld) {
+		struct core_held *h = &cc->held[i++];
+		pl_link_event ev = {.type = PL_LINK_EV_ITEM};
+		ev.item.lane = PL_LINK_LANE_CONTROL;
+		ev.item.lseq = h->lseq;
+		ev.item.kind = h->kind;
+		ev.item.data = h->data;
+		ev.item.len = h->len;
+		rc = take_item(cc, &ev, b);
+		if (rc == TAKE_SLICED)
+			rc = 0;
+		free(h->data);
+	}
+	memmove(cc->held, cc->held + i, (cc->nheld - i) * sizeof(cc->held[0]));
+	cc->nheld -= i;
+	return rc;
 }
 
 /*
  * One more slice of the checkpoint being checked; once all are checked it
  * is taken in b (unless another connection to the peer took it meanwhile),
- * then the item held behind it.  0 also while slices are left.
+ * then the items held behind it.  0 also while slices are left.
  */
 static int cp_continue(core_conn *cc, struct batch *b)
 {
@@ -918,18 +945,8 @@ static int cp_continue(core_conn *cc, struct batch *b)
 		if (!rc)
 			rc = item_taken(cc, b, cc->cp_lane, cc->cp_lseq);
 	}
-	if (!rc && cc->held_len) {
-		pl_link_event ev = {.type = PL_LINK_EV_ITEM};
-		ev.item.lane = PL_LINK_LANE_CONTROL;
-		ev.item.lseq = cc->held_lseq;
-		ev.item.kind = cc->held_kind;
-		ev.item.data = cc->held.data;
-		ev.item.len = cc->held_len;
-		cc->held_len = 0;
-		rc = take_item(cc, &ev, b);
-		if (rc == TAKE_SLICED)
-			rc = 0;
-	}
+	if (!rc)
+		rc = take_held(cc, b);
 	return rc;
 }
 
@@ -1027,7 +1044,8 @@ static void process_events(core_conn *cc, bool step)
 		drop_slices(cc);
 	if (cc->cp && cc->peer && step)
 		rc = cp_continue(cc, &b);
-	while (!rc && !closed && !cut && !cc->held_len && pl_link_next_event(cc->link, &ev)) {
+	while (!rc && !closed && !cut && cc->nheld < CORE_HELD_ITEMS &&
+	       pl_link_next_event(cc->link, &ev)) {
 		switch (ev.type) {
 		case PL_LINK_EV_HELLO:
 			rc = conn_hello(cc, &ev);
