@@ -19,12 +19,20 @@ parley() { "$PARLEY_BIN/parley" "$@"; }
 pdrive() { "$PARLEY_TOOLS/pdrive" "$@"; }
 fail() { echo "FAIL: $*" >&2; for s in "${!PID[@]}"; do echo "--- log of $s" >&2; tail -n 30 "$W/$s.log" >&2; done; exit 1; }
 
-# A port nobody listens on (bash's /dev/tcp connect fails).
+# A port nobody listens on (bash's /dev/tcp connect fails) and that this
+# test has not handed out before: the ports of nodes not started yet are
+# free too, and one drawn twice made a node's API port its peer's listener.
+# Called in a command substitution, so what it handed out is in a file.
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
 		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+		grep -qx "$p" "$W/.ports" 2>/dev/null && continue
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p" >>"$W/.ports"
+			echo "$p"
+			return
+		fi
 	done
 	fail "no free port"
 }
