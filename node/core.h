@@ -30,7 +30,9 @@ extern const struct pl_store_methods *node_store_methods;
 
 /* Named crash points (docs/faults.md, "Crash points"): the node passes
  * each by name; test builds set the hook, which may kill the process on
- * the N-th pass of a point.  NULL (the default) makes them no-ops. */
+ * the N-th pass of a point, hold it there a while, or log it (two points
+ * are for those alone: checkpoint-slice, control-held).  NULL (the
+ * default) makes them no-ops. */
 extern void (*node_crash_hook)(const char *point);
 static inline void node_crash_point(const char *point)
 {

@@ -23,8 +23,9 @@
  * mid-cosign).  PARLEY_HOOK_SLEEP=POINT:MS holds the node MS ms (at most
  * 1000) each time it passes POINT (checkpoint-slice: a slice of a peer's
  * checkpoint's proofs is about to be checked), and PARLEY_HOOK_TRACE=1
- * logs every point passed ("parleyd-faulty: point NAME"; control-held:
- * a CONTROL item waits behind a checkpoint being checked).  Without the
+ * logs every point passed ("parleyd-faulty: point NAME at SECONDS.MS",
+ * the wall clock; control-held: a CONTROL item waits behind a checkpoint
+ * being checked).  Without the
  * variables it is plain parleyd.  Built for
  * tests only: it is node/main.c compiled with its main renamed (CMake),
  * plus this file.
