@@ -707,12 +707,13 @@ static int read_incl(const pl_cbor *it, incl *x)
 	return rc;
 }
 
-/* The leaf of an envelope of ours computed from its bytes (txn). */
-static int env_leaf(node_core *n, const uint8_t id[H], uint8_t leaf[H])
+/* The leaf of envelope id of ours, at pos in our log, computed from its
+ * bytes (checked to be that envelope's). */
+static int env_leaf(node_core *n, const uint8_t id[H], uint64_t pos, uint8_t leaf[H])
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc = nstore_env_get(n->db, id, &buf, &len, NULL);
+	int rc = nstore_env_at(n->db, id, pos, &buf, &len);
 	uint8_t *e = rc ? NULL : malloc(len + 1);
 	if (!rc && !e)
 		rc = PL_ERR_NOMEM;
@@ -760,7 +761,7 @@ static int check_incl(node_core *n, const char *origin, incl *x, pl_merkle_incl_
 		if (!rc)
 			holds = pl_merkle_incl_run_verify(run, leaf, x->index, proof, plen) == 0;
 		if (!rc && !holds)
-			rc = env_leaf(n, x->id.p, leaf);
+			rc = env_leaf(n, x->id.p, meta.pos, leaf);
 		if (rc)
 			return rc;
 		/* by our position, not the id: the rows of one checkpoint's
@@ -1181,20 +1182,24 @@ out:
 	return rc;
 }
 
+/* Check all c's proofs left and take it (txn).  Consumes c. */
+static int cp_all(node_core *n, witness_cp *c)
+{
+	int rc = cp_step(n, c, 0);
+	if (rc < 0) {
+		cp_free(c);
+		return rc;
+	}
+	return cp_end(n, c);
+}
+
 /* Take p's CHECKPOINT item at once (txn): cosign it, or refuse (and maybe
  * alarm). */
 static int take_checkpoint(node_core *n, core_peer *p, const uint8_t *buf, size_t len)
 {
 	witness_cp *c = NULL;
 	int rc = cp_begin(n, p, buf, len, &c);
-	if (rc || !c)
-		return rc;
-	rc = cp_step(n, c, 0);
-	if (rc < 0) {
-		cp_free(c);
-		return rc;
-	}
-	return cp_end(n, c);
+	return rc || !c ? rc : cp_all(n, c);
 }
 
 /* Is the record of the checkpoint last cosigned of c's log still the one
@@ -1388,12 +1393,7 @@ int witness_take_item(node_core *n, core_peer *p, uint32_t kind, const uint8_t *
 			*slices = c;
 			return 0;
 		}
-		rc = cp_step(n, c, 0);
-		if (rc < 0) {
-			cp_free(c);
-			return rc;
-		}
-		return cp_end(n, c);
+		return cp_all(n, c);
 	}
 	case PL_LINK_KIND_COSIGNATURE:
 		return take_cosignature(n, p, buf, len);
